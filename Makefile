@@ -1,0 +1,136 @@
+# latch: refresh-token authentication as FastCGI responders.
+#
+#   make run     install what is missing, build, serve on 127.0.0.1:8080
+#   make check   the same set-up on its own cluster and port, then every test
+#   make asan    the whole suite under AddressSanitizer + UBSan
+#   make stop    stop what `make run` started
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/lib/latch
+DATADIR  ?= $(PREFIX)/share
+DESTDIR  ?=
+BUILD    ?= build
+PORT     ?= 8080
+CHECK_PORT ?= 18080
+ASAN_PORT ?= 18180
+PYTEST   ?= /usr/bin/python3 -m pytest
+STACK    := deploy/dev/stack.sh
+
+PKGS      = fcgi json-c libpq libcrypto libxcrypt
+# Recursive (=) on purpose: pkg-config may only exist once `deps` ran.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+TEST_LIBS  = $(shell pkg-config --libs cmocka)
+
+CFLAGS   ?= -O2 -g
+WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
+            -DLATCH_MIGRATIONS_DIR='"$(DATADIR)/latch/migrations"'
+
+LIB_SRC   = $(wildcard lib/*.c)
+LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
+UNIT_SRC  = $(wildcard tests/unit/test_*.c)
+UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+PROGRAMS  = $(BUILD)/auth.fcgi $(BUILD)/api.fcgi $(BUILD)/latchctl
+
+# The settings of API.md: the check and asan stacks must not inherit a
+# developer's exported values, since the tests assume the defaults.
+API_KEYS  = DATABASE_URL JWT_ACCESS_SECRET JWT_REFRESH_SECRET \
+            JWT_ACCESS_EXPIRES JWT_REFRESH_EXPIRES SESSION_MAX_AGE \
+            REFRESH_REUSE_GRACE REUSE_REVOKES JWT_ISSUER JWT_AUDIENCE \
+            BCRYPT_COST COOKIE_SECURE ALLOWED_ORIGINS ALLOW_SIGNUP \
+            TRUSTED_PROXIES MAX_BODY_BYTES LATCH_CONFIG
+CLEAN_ENV = env $(API_KEYS:%=-u %)
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all
+SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all programs unit-build unit run stop check integration asan \
+        install clean deps deps-check clang
+
+all: $(PROGRAMS)
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/auth.fcgi: $(BUILD)/fcgi/auth.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/api.fcgi: $(BUILD)/fcgi/api.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/latchctl: $(BUILD)/cli/latchctl.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
+
+unit-build: $(UNIT_BIN)
+
+# cmocka programs, one per module; the first failure stops the run.
+unit: unit-build
+	@for t in $(UNIT_BIN); do \
+		echo "== $$t"; $(SAN_ENV) ./$$t || exit 1; \
+	done
+
+deps:
+	@deploy/dev/deps.sh run
+
+deps-check:
+	@deploy/dev/deps.sh check
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@PORT=$(PORT) BIN_DIR=$(BUILD) $(STACK) up run
+
+stop:
+	@$(STACK) down run
+
+# The real stack (PostgreSQL + lighttpd) on its own cluster and port; it is
+# stopped again whatever the tests say.
+integration:
+	@$(CLEAN_ENV) PORT=$(CHECK_PORT) BIN_DIR=$(BUILD) $(STACK) up check
+	@LATCH_INSTANCE=check BIN_DIR=$(CURDIR)/$(BUILD) $(PYTEST) -q \
+		-p no:cacheprovider tests/integration; \
+	status=$$?; $(STACK) down check; exit $$status
+
+check: deps-check
+	@$(MAKE) --no-print-directory all unit-build
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration
+
+# Everything again, built with sanitizers into build-asan; any report in
+# the FastCGI processes' error log fails the run.
+asan: deps-check
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" \
+		all unit-build
+	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit
+	@$(CLEAN_ENV) $(SAN_ENV) PORT=$(ASAN_PORT) BIN_DIR=build-asan \
+		$(STACK) up asan
+	@LATCH_INSTANCE=asan BIN_DIR=$(CURDIR)/build-asan $(PYTEST) -q \
+		-p no:cacheprovider tests/integration; \
+	status=$$?; $(STACK) down asan; \
+	log="$$(cat var/asan.rundir)/lighttpd.error.log"; \
+	if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$$log"; \
+	then echo "asan: sanitizer reports in $$log"; exit 1; fi; \
+	exit $$status
+
+# gcc is the default compiler; this proves clang builds clean too.
+clang:
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all unit-build
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
+		$(DESTDIR)$(DATADIR)/latch/migrations
+	install -m 0755 $(BUILD)/latchctl $(DESTDIR)$(BINDIR)/latchctl
+	install -m 0755 $(BUILD)/auth.fcgi $(BUILD)/api.fcgi $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/latch/migrations/
+
+clean:
+	rm -rf build build-asan build-clang

@@ -1,0 +1,108 @@
+/* authn.c: Bearer token authentication against live sessions. */
+#include "authn.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jwt.h"
+#include "server.h"
+
+void
+authn_challenge(struct http_response *resp, const char *error,
+    const char *description)
+{
+	if (error == NULL) {
+		http_response_error(resp, 401, "invalid_request", description);
+		http_response_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"latch\"");
+		return;
+	}
+	/* description is ours and free of '"' and '\\', as RFC 6750 section
+	 * 3 requires of the quoted values. */
+	http_response_error(resp, 401, error, description);
+	http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"latch\", "
+	    "error=\"%s\", error_description=\"%s\"", error, description);
+}
+
+/* sub is the user id in decimal: digits only, no sign, no leading zero. */
+static int
+parse_user_id(const char *s, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (s[0] < '1' || s[0] > '9' || strlen(s) > 18)
+		return -1;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int
+authn_bearer(struct app *app, const struct http_request *req,
+    struct http_response *resp, struct authn_principal *out)
+{
+	static const char sql[] =
+	    "SELECT u.username, u.email, extract(epoch FROM u.created_at)::bigint"
+	    " FROM sessions s JOIN users u ON u.id = s.user_id"
+	    " WHERE s.id = $1::uuid AND u.id = $2::bigint"
+	    " AND s.revoked_at IS NULL AND s.absolute_expires_at > now()"
+	    " AND s.idle_expires_at > now() AND u.disabled_at IS NULL";
+	struct jwt_verify_opts opts;
+	struct jwt_claims claims;
+	const char *token, *params[2];
+	size_t len;
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	if (http_bearer_token(req->authorization, &token, &len) != 0) {
+		authn_challenge(resp, NULL, "A Bearer access token is required");
+		return -1;
+	}
+	memset(&opts, 0, sizeof opts);
+	opts.keys = &app->cfg->access_keys;
+	opts.kind = JWT_ACCESS;
+	opts.now = app->now;
+	opts.issuer = app->cfg->issuer;
+	opts.audience = app->cfg->audience;
+	opts.require_sid = 1;
+	rc = jwt_verify(token, len, &opts, &claims);
+	if (rc != JWT_OK) {
+		authn_challenge(resp, "invalid_token", jwt_strerror(rc));
+		return -1;
+	}
+	if (parse_user_id(claims.sub, &out->user_id) != 0 ||
+	    !crypto_is_uuid(claims.sid)) {
+		authn_challenge(resp, "invalid_token",
+		    "The token was not issued by this server");
+		return -1;
+	}
+	memcpy(out->sid, claims.sid, sizeof out->sid);
+	params[0] = claims.sid;
+	params[1] = claims.sub;
+	rc = db_exec(app->db, sql, 2, params, DB_IDEMPOTENT, &res);
+	if (rc != DB_OK) {
+		server_database_error(resp, rc);
+		return -1;
+	}
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		authn_challenge(resp, "invalid_token", "The session has ended");
+		return -1;
+	}
+	snprintf(out->username, sizeof out->username, "%s",
+	    PQgetvalue(res, 0, 0));
+	out->has_email = !PQgetisnull(res, 0, 1);
+	if (out->has_email)
+		snprintf(out->email, sizeof out->email, "%s",
+		    PQgetvalue(res, 0, 1));
+	out->created_at = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	PQclear(res);
+	return 0;
+}

@@ -1,0 +1,565 @@
+/* config.c: environment and file configuration, validated once. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CONFIG_FILE_MAX (64 * 1024)
+#define CONFIG_FILE_KEYS 64
+#define TEN_YEARS (3650LL * 86400)
+
+static const char *const known_keys[] = {
+	"DATABASE_URL", "JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET",
+	"JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
+	"REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
+	"BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
+	"TRUSTED_PROXIES", "MAX_BODY_BYTES",
+};
+
+/* The file's KEY=VALUE pairs, pointing into one owned buffer. */
+struct config_file {
+	char *text;
+	size_t n;
+	const char *key[CONFIG_FILE_KEYS];
+	const char *value[CONFIG_FILE_KEYS];
+};
+
+static void
+config_file_free(struct config_file *f)
+{
+	if (f->text != NULL) {
+		OPENSSL_cleanse(f->text, strlen(f->text));
+		free(f->text);
+	}
+	memset(f, 0, sizeof *f);
+}
+
+static int
+is_known_key(const char *key)
+{
+	for (size_t i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
+		if (strcmp(known_keys[i], key) == 0)
+			return 1;
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' ||
+	    end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+/* Reads path into f. Unknown keys are refused so that a typo does not
+ * silently leave a default in place. */
+static int
+config_file_read(const char *path, struct config_file *f, char *err,
+    size_t errsz)
+{
+	FILE *fp = NULL;
+	size_t len, lineno = 0;
+	char *line, *next;
+
+	memset(f, 0, sizeof *f);
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errsz, "LATCH_CONFIG: cannot open %s: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	if ((f->text = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
+		snprintf(err, errsz, "LATCH_CONFIG: out of memory");
+		goto fail;
+	}
+	len = fread(f->text, 1, CONFIG_FILE_MAX + 1, fp);
+	if (ferror(fp) || len > CONFIG_FILE_MAX) {
+		snprintf(err, errsz, "LATCH_CONFIG: %s is unreadable or over "
+		    "%d bytes", path, CONFIG_FILE_MAX);
+		goto fail;
+	}
+	f->text[len] = '\0';
+	if (memchr(f->text, '\0', len) != NULL) {
+		snprintf(err, errsz, "LATCH_CONFIG: %s contains a NUL byte",
+		    path);
+		goto fail;
+	}
+	for (line = f->text; line != NULL; line = next) {
+		char *eq, *key;
+
+		lineno++;
+		next = strchr(line, '\n');
+		if (next != NULL)
+			*next++ = '\0';
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		if ((eq = strchr(line, '=')) == NULL) {
+			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			    "expected KEY=VALUE", path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		key = trim(line);
+		if (!is_known_key(key)) {
+			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			    "unknown key %.64s", path, lineno, key);
+			goto fail;
+		}
+		if (f->n == CONFIG_FILE_KEYS) {
+			snprintf(err, errsz, "LATCH_CONFIG: %s: too many lines",
+			    path);
+			goto fail;
+		}
+		f->key[f->n] = key;
+		f->value[f->n] = trim(eq + 1);
+		f->n++;
+	}
+	fclose(fp);
+	return 0;
+fail:
+	if (fp != NULL)
+		fclose(fp);
+	config_file_free(f);
+	return -1;
+}
+
+struct env_and_file {
+	const struct config_file *file;
+};
+
+static const char *
+lookup_env_then_file(void *ctx, const char *key)
+{
+	const struct env_and_file *ef = ctx;
+	const char *v = getenv(key);
+
+	if (v != NULL)
+		return v;
+	/* The last line for a key wins, as in a shell environment file. */
+	for (size_t i = ef->file->n; i > 0; i--)
+		if (strcmp(ef->file->key[i - 1], key) == 0)
+			return ef->file->value[i - 1];
+	return NULL;
+}
+
+int
+config_load(struct latch_config *cfg, unsigned flags, char *err, size_t errsz)
+{
+	struct config_file file;
+	struct env_and_file ef = { &file };
+	const char *path = getenv("LATCH_CONFIG");
+	int rc;
+
+	memset(&file, 0, sizeof file);
+	if (path != NULL && path[0] != '\0' &&
+	    config_file_read(path, &file, err, errsz) != 0)
+		return -1;
+	rc = config_load_from(cfg, flags, lookup_env_then_file, &ef, err,
+	    errsz);
+	config_file_free(&file);
+	return rc;
+}
+
+int
+config_parse_duration(const char *s, int64_t *seconds)
+{
+	int64_t v = 0, unit = 1;
+	const char *p = s;
+
+	if (s == NULL || !isdigit((unsigned char)*p))
+		return -1;
+	while (isdigit((unsigned char)*p)) {
+		v = v * 10 + (*p - '0');
+		if (v > TEN_YEARS)
+			return -1;
+		p++;
+	}
+	switch (*p) {
+	case '\0': break;
+	case 's': unit = 1; p++; break;
+	case 'm': unit = 60; p++; break;
+	case 'h': unit = 3600; p++; break;
+	case 'd': unit = 86400; p++; break;
+	default: return -1;
+	}
+	if (*p != '\0' || v > TEN_YEARS / unit)
+		return -1;
+	*seconds = v * unit;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+parse_int_range(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || !isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+config_normalize_origin(const char *s, char *out, size_t outsz)
+{
+	const char *host, *p;
+	char scheme[6], hostbuf[CONFIG_ORIGIN_MAX + 1];
+	size_t hostlen;
+	long long port = -1;
+	int n;
+
+	if (strncasecmp(s, "http://", 7) == 0) {
+		memcpy(scheme, "http", 5);
+		host = s + 7;
+	} else if (strncasecmp(s, "https://", 8) == 0) {
+		memcpy(scheme, "https", 6);
+		host = s + 8;
+	} else {
+		return -1;
+	}
+	/* Host: a bracketed IPv6 literal or a run of name characters. */
+	p = host;
+	if (*p == '[') {
+		p = strchr(p, ']');
+		if (p == NULL)
+			return -1;
+		p++;
+	} else {
+		while (isalnum((unsigned char)*p) || *p == '-' || *p == '.')
+			p++;
+	}
+	hostlen = (size_t)(p - host);
+	if (hostlen == 0 || hostlen >= sizeof hostbuf)
+		return -1;
+	for (size_t i = 0; i < hostlen; i++)
+		hostbuf[i] = (char)tolower((unsigned char)host[i]);
+	hostbuf[hostlen] = '\0';
+	if (*p == ':') {
+		if (parse_int_range(p + 1, 1, 65535, &port) != 0)
+			return -1;
+	} else if (*p != '\0') {
+		return -1;      /* a path, query or user info: not an origin */
+	}
+	if ((port == 80 && scheme[4] == '\0') || (port == 443 && scheme[4] == 's'))
+		port = -1;
+	if (port < 0)
+		n = snprintf(out, outsz, "%s://%s", scheme, hostbuf);
+	else
+		n = snprintf(out, outsz, "%s://%s:%lld", scheme, hostbuf, port);
+	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
+}
+
+static int
+parse_ip_net(const char *s, struct ip_net *net)
+{
+	char buf[64];
+	char *slash;
+	long long prefix = -1;
+	size_t len = strlen(s);
+
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len + 1);
+	if ((slash = strchr(buf, '/')) != NULL) {
+		*slash = '\0';
+		if (parse_int_range(slash + 1, 0, 128, &prefix) != 0)
+			return -1;
+	}
+	memset(net, 0, sizeof *net);
+	if (inet_pton(AF_INET, buf, net->addr) == 1) {
+		net->family = AF_INET;
+		if (prefix > 32)
+			return -1;
+		net->prefix = prefix < 0 ? 32 : (int)prefix;
+	} else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
+		net->family = AF_INET6;
+		net->prefix = prefix < 0 ? 128 : (int)prefix;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_is_trusted_proxy(const struct latch_config *cfg, const char *ip)
+{
+	struct ip_net addr;
+
+	if (ip == NULL || parse_ip_net(ip, &addr) != 0 || strchr(ip, '/'))
+		return 0;
+	for (size_t i = 0; i < cfg->n_proxies; i++) {
+		const struct ip_net *net = &cfg->proxies[i];
+		int bits = net->prefix, full = bits / 8, rest = bits % 8;
+
+		if (net->family != addr.family)
+			continue;
+		if (memcmp(net->addr, addr.addr, (size_t)full) != 0)
+			continue;
+		if (rest != 0) {
+			unsigned char mask = (unsigned char)(0xff << (8 - rest));
+
+			if ((net->addr[full] & mask) != (addr.addr[full] & mask))
+				continue;
+		}
+		return 1;
+	}
+	return 0;
+}
+
+/* Splits a comma list, trimming white space, calling item() for each
+ * non-empty item. Returns -1 as soon as item() does. */
+static int
+for_each_item(const char *list, int (*item)(const char *, void *), void *ctx)
+{
+	char buf[4096];
+	char *p, *next;
+	size_t len = strlen(list);
+
+	if (len >= sizeof buf)
+		return -1;
+	memcpy(buf, list, len + 1);
+	for (p = buf; p != NULL; p = next) {
+		next = strchr(p, ',');
+		if (next != NULL)
+			*next++ = '\0';
+		p = trim(p);
+		if (*p != '\0' && item(p, ctx) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+add_origin(const char *s, void *ctx)
+{
+	struct latch_config *cfg = ctx;
+
+	if (cfg->n_origins == CONFIG_ORIGINS_MAX)
+		return -1;
+	if (config_normalize_origin(s, cfg->origins[cfg->n_origins],
+	    sizeof cfg->origins[0]) != 0)
+		return -1;
+	cfg->n_origins++;
+	return 0;
+}
+
+static int
+add_proxy(const char *s, void *ctx)
+{
+	struct latch_config *cfg = ctx;
+
+	if (cfg->n_proxies == CONFIG_PROXIES_MAX)
+		return -1;
+	if (parse_ip_net(s, &cfg->proxies[cfg->n_proxies]) != 0)
+		return -1;
+	cfg->n_proxies++;
+	return 0;
+}
+
+static int
+dup_optional(const char *v, char **out)
+{
+	*out = NULL;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	return (*out = strdup(v)) == NULL ? -1 : 0;
+}
+
+static int
+load_duration(config_lookup_fn lookup, void *ctx, const char *key,
+    const char *def, int allow_zero, int64_t *out, char *err, size_t errsz)
+{
+	const char *v = lookup(ctx, key);
+
+	if (v == NULL || v[0] == '\0')
+		v = def;
+	if (config_parse_duration(v, out) != 0 || (*out == 0 && !allow_zero)) {
+		snprintf(err, errsz, "%s: expected a %sduration such as 15m, "
+		    "7d or 30s (suffix s, m, h or d, at most 3650d), got "
+		    "\"%.32s\"", key, allow_zero ? "" : "positive ", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_keys(config_lookup_fn lookup, void *ctx, const char *key,
+    struct keyset *ks, char *err, size_t errsz)
+{
+	char why[256];
+	const char *v = lookup(ctx, key);
+
+	if (v == NULL || v[0] == '\0') {
+		snprintf(err, errsz, "%s is not set: give a key list "
+		    "(KID:SECRET,... or one secret of at least %d bytes; "
+		    "`latchctl secret gen` makes one)", key, KEY_SECRET_MIN);
+		return -1;
+	}
+	if (keyset_parse(v, ks, why, sizeof why) != 0) {
+		snprintf(err, errsz, "%s: %s", key, why);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+load_bool(config_lookup_fn lookup, void *ctx, const char *key, int def,
+    int *out, char *err, size_t errsz)
+{
+	const char *v = lookup(ctx, key);
+
+	*out = def;
+	if (v == NULL || v[0] == '\0')
+		return 0;
+	if (parse_bool(v, out) != 0) {
+		snprintf(err, errsz, "%s: expected 0 or 1, got \"%.16s\"", key,
+		    v);
+		return -1;
+	}
+	return 0;
+}
+
+int
+config_load_from(struct latch_config *cfg, unsigned flags,
+    config_lookup_fn lookup, void *ctx, char *err, size_t errsz)
+{
+	const char *v;
+	long long n;
+
+	memset(cfg, 0, sizeof *cfg);
+	if (dup_optional(lookup(ctx, "DATABASE_URL"), &cfg->database_url) ||
+	    dup_optional(lookup(ctx, "JWT_ISSUER"), &cfg->issuer) ||
+	    dup_optional(lookup(ctx, "JWT_AUDIENCE"), &cfg->audience)) {
+		snprintf(err, errsz, "configuration: out of memory");
+		goto fail;
+	}
+	if (flags & CONFIG_NEED_KEYS) {
+		if (load_keys(lookup, ctx, "JWT_ACCESS_SECRET",
+		    &cfg->access_keys, err, errsz) != 0 ||
+		    load_keys(lookup, ctx, "JWT_REFRESH_SECRET",
+		    &cfg->refresh_keys, err, errsz) != 0)
+			goto fail;
+		if (keyset_share_secret(&cfg->access_keys, &cfg->refresh_keys)) {
+			snprintf(err, errsz, "JWT_ACCESS_SECRET and "
+			    "JWT_REFRESH_SECRET share a secret: each token kind "
+			    "needs its own keys");
+			goto fail;
+		}
+	}
+	if (load_duration(lookup, ctx, "JWT_ACCESS_EXPIRES", "15m", 0,
+	    &cfg->access_ttl, err, errsz) ||
+	    load_duration(lookup, ctx, "JWT_REFRESH_EXPIRES", "7d", 0,
+	    &cfg->refresh_ttl, err, errsz) ||
+	    load_duration(lookup, ctx, "SESSION_MAX_AGE", "30d", 0,
+	    &cfg->session_max_age, err, errsz) ||
+	    load_duration(lookup, ctx, "REFRESH_REUSE_GRACE", "10s", 1,
+	    &cfg->reuse_grace, err, errsz))
+		goto fail;
+
+	v = lookup(ctx, "REUSE_REVOKES");
+	if (v == NULL || v[0] == '\0' || strcmp(v, "session") == 0) {
+		cfg->reuse_revokes = REUSE_REVOKES_SESSION;
+	} else if (strcmp(v, "user") == 0) {
+		cfg->reuse_revokes = REUSE_REVOKES_USER;
+	} else {
+		snprintf(err, errsz, "REUSE_REVOKES: expected session or user, "
+		    "got \"%.16s\"", v);
+		goto fail;
+	}
+
+	v = lookup(ctx, "BCRYPT_COST");
+	cfg->bcrypt_cost = 12;
+	if (v != NULL && v[0] != '\0') {
+		if (parse_int_range(v, 4, 31, &n) != 0) {
+			snprintf(err, errsz, "BCRYPT_COST: expected a whole "
+			    "number from 4 to 31, got \"%.16s\"", v);
+			goto fail;
+		}
+		cfg->bcrypt_cost = (int)n;
+	}
+
+	v = lookup(ctx, "MAX_BODY_BYTES");
+	cfg->max_body = 16384;
+	if (v != NULL && v[0] != '\0') {
+		if (parse_int_range(v, 1024, 1048576, &n) != 0) {
+			snprintf(err, errsz, "MAX_BODY_BYTES: expected a whole "
+			    "number from 1024 to 1048576, got \"%.16s\"", v);
+			goto fail;
+		}
+		cfg->max_body = (size_t)n;
+	}
+
+	if (load_bool(lookup, ctx, "COOKIE_SECURE", 1, &cfg->cookie_secure,
+	    err, errsz) ||
+	    load_bool(lookup, ctx, "ALLOW_SIGNUP", 0, &cfg->allow_signup, err,
+	    errsz))
+		goto fail;
+
+	v = lookup(ctx, "ALLOWED_ORIGINS");
+	if (v != NULL && for_each_item(v, add_origin, cfg) != 0) {
+		snprintf(err, errsz, "ALLOWED_ORIGINS: expected a comma list of "
+		    "at most %d origins such as https://app.example.com",
+		    CONFIG_ORIGINS_MAX);
+		goto fail;
+	}
+	v = lookup(ctx, "TRUSTED_PROXIES");
+	if (v != NULL && for_each_item(v, add_proxy, cfg) != 0) {
+		snprintf(err, errsz, "TRUSTED_PROXIES: expected a comma list of "
+		    "at most %d IP addresses or CIDR networks",
+		    CONFIG_PROXIES_MAX);
+		goto fail;
+	}
+	return 0;
+fail:
+	config_free(cfg);
+	return -1;
+}
+
+void
+config_free(struct latch_config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->database_url);
+	free(cfg->issuer);
+	free(cfg->audience);
+	keyset_free(&cfg->access_keys);
+	keyset_free(&cfg->refresh_keys);
+	memset(cfg, 0, sizeof *cfg);
+}

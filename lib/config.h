@@ -1,0 +1,84 @@
+/* config.h: the process configuration (API.md, "Configuration"), read once
+ * at start-up from the environment and an optional file named by
+ * LATCH_CONFIG (KEY=VALUE lines, '#' comments). The environment wins over
+ * the file. Every value is validated here, so the rest of the code can
+ * trust struct latch_config. */
+#ifndef LATCH_CONFIG_H
+#define LATCH_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "keys.h"
+
+#define CONFIG_ORIGINS_MAX 16
+#define CONFIG_ORIGIN_MAX 255
+#define CONFIG_PROXIES_MAX 32
+
+enum reuse_revokes {
+	REUSE_REVOKES_SESSION,
+	REUSE_REVOKES_USER,
+};
+
+struct ip_net {
+	int family;                     /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	int prefix;                     /* bits */
+};
+
+struct latch_config {
+	char *database_url;             /* owned; NULL: libpq defaults */
+	struct keyset access_keys;      /* empty unless CONFIG_NEED_KEYS */
+	struct keyset refresh_keys;
+	int64_t access_ttl;             /* seconds */
+	int64_t refresh_ttl;
+	int64_t session_max_age;
+	int64_t reuse_grace;            /* may be 0: no grace window */
+	enum reuse_revokes reuse_revokes;
+	char *issuer;                   /* owned; NULL: unset */
+	char *audience;                 /* owned; NULL: unset */
+	int bcrypt_cost;
+	int cookie_secure;
+	int allow_signup;
+	size_t max_body;                /* bytes */
+	size_t n_origins;               /* 0: the server's own origin */
+	char origins[CONFIG_ORIGINS_MAX][CONFIG_ORIGIN_MAX + 1];
+	size_t n_proxies;
+	struct ip_net proxies[CONFIG_PROXIES_MAX];
+};
+
+/* Flags for config_load. */
+#define CONFIG_NEED_KEYS 0x1    /* the JWT key lists must be present */
+
+/* Looks a key up; returns NULL when it is not set. */
+typedef const char *(*config_lookup_fn)(void *ctx, const char *key);
+
+/* Loads the configuration from the environment and the file named by
+ * LATCH_CONFIG, if any. On success returns 0 and *cfg is owned by the
+ * caller (config_free). On failure returns -1, writes one line naming the
+ * key and the problem (never a secret) into err, and leaves nothing to
+ * free. */
+int config_load(struct latch_config *cfg, unsigned flags, char *err,
+    size_t errsz);
+
+/* As config_load, with the values coming from lookup(ctx, key) only. */
+int config_load_from(struct latch_config *cfg, unsigned flags,
+    config_lookup_fn lookup, void *ctx, char *err, size_t errsz);
+
+/* Frees and wipes what cfg owns. NULL is fine. */
+void config_free(struct latch_config *cfg);
+
+/* Parses a duration: digits with an optional suffix s, m, h or d (no sign,
+ * no space), at most ten years. Returns 0 and sets *seconds, or -1. */
+int config_parse_duration(const char *s, int64_t *seconds);
+
+/* Normalises an origin as RFC 6454 serialises it: lower-case scheme and
+ * host, default port (80 for http, 443 for https) dropped, no path.
+ * Returns 0 and writes into out (outsz bytes), or -1 when s is not an
+ * http(s) origin. */
+int config_normalize_origin(const char *s, char *out, size_t outsz);
+
+/* 1 when the textual address ip lies in one of cfg's trusted proxies. */
+int config_is_trusted_proxy(const struct latch_config *cfg, const char *ip);
+
+#endif

@@ -1,0 +1,34 @@
+/* crypto.h: the few OpenSSL primitives latch needs, with uniform error
+ * returns. */
+#ifndef LATCH_CRYPTO_H
+#define LATCH_CRYPTO_H
+
+#include <stddef.h>
+
+#define CRYPTO_SHA256_LEN 32
+#define CRYPTO_UUID_LEN 36      /* characters, without the NUL */
+
+/* Fills buf with n bytes from the OpenSSL CSPRNG. Returns 0, or -1 when the
+ * generator failed (buf is then unusable). */
+int crypto_random(void *buf, size_t n);
+
+/* SHA-256 of n bytes at data into out. Returns 0, or -1. */
+int crypto_sha256(const void *data, size_t n,
+    unsigned char out[CRYPTO_SHA256_LEN]);
+
+/* Lower-case hex of n bytes into out (capacity 2n+1). */
+void crypto_hex(const unsigned char *in, size_t n, char *out);
+
+/* A random (version 4) UUID in its canonical lower-case text form.
+ * Returns 0, or -1 when the generator failed. */
+int crypto_uuid4(char out[CRYPTO_UUID_LEN + 1]);
+
+/* 1 when s is a canonical lower- or upper-case UUID text of 36 characters,
+ * else 0. */
+int crypto_is_uuid(const char *s);
+
+/* n random bytes, base64url-encoded into out (capacity outsz). Returns 0,
+ * or -1 when the generator failed or out is too small. */
+int crypto_random_b64url(size_t n, char *out, size_t outsz);
+
+#endif

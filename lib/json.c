@@ -1,0 +1,197 @@
+/* json.c: strict request-body parsing on top of json-c. */
+#include "json.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* json-c's strict mode still takes single-quoted strings and NaN or
+ * Infinity, and it merges duplicate keys. This pass over text json-c has
+ * already accepted enforces RFC 8259's tokens outside strings and counts
+ * the top-level object's keys, so a duplicate shows as a count larger than
+ * the parsed object's member count. Returns the count, or -1 when a token
+ * is not RFC 8259 JSON. */
+static long
+scan_top_level(const char *s, size_t len)
+{
+	long keys = 0;
+	size_t i;
+	int depth = 0, in_string = 0, string_at_depth1 = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_string) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = 0;
+			continue;
+		}
+		if (c >= 'a' && c <= 'z') {
+			size_t start = i, wlen;
+
+			while (i + 1 < len && s[i + 1] >= 'a' && s[i + 1] <= 'z')
+				i++;
+			wlen = i - start + 1;
+			if (!((wlen == 4 && memcmp(s + start, "true", 4) == 0) ||
+			    (wlen == 5 && memcmp(s + start, "false", 5) == 0) ||
+			    (wlen == 4 && memcmp(s + start, "null", 4) == 0)) &&
+			    !(wlen == 1 && s[start] == 'e'))
+				return -1;
+			string_at_depth1 = 0;
+			continue;
+		}
+		switch (c) {
+		case '"':
+			in_string = 1;
+			string_at_depth1 = (depth == 1);
+			break;
+		case '{':
+		case '[':
+			depth++;
+			string_at_depth1 = 0;
+			break;
+		case '}':
+		case ']':
+			depth--;
+			string_at_depth1 = 0;
+			break;
+		case ':':
+			if (depth == 1 && string_at_depth1)
+				keys++;
+			string_at_depth1 = 0;
+			break;
+		case ' ': case '\t': case '\r': case '\n':
+			break;
+		case ',': case '-': case '+': case '.': case 'E':
+		case '0': case '1': case '2': case '3': case '4':
+		case '5': case '6': case '7': case '8': case '9':
+			string_at_depth1 = 0;
+			break;
+		default:
+			return -1;      /* ', N(aN), I(nfinity), ... */
+		}
+	}
+	return keys;
+}
+
+int
+json_parse_object(const char *buf, size_t len, json_object **out)
+{
+	struct json_tokener *tok = NULL;
+	json_object *obj = NULL;
+	char *copy = NULL;
+	enum json_tokener_error jerr;
+	long keys;
+	int rc;
+
+	if (len > (size_t)0x7ffffffe)
+		return JSON_EINVALID;
+	/* json-c needs to see the terminating NUL to know the input ended. */
+	if ((copy = malloc(len + 1)) == NULL)
+		return JSON_ENOMEM;
+	memcpy(copy, buf, len);
+	copy[len] = '\0';
+	rc = JSON_EINVALID;
+	if (memchr(copy, '\0', len) != NULL)
+		goto out;
+	if ((tok = json_tokener_new_ex(JSON_MAX_DEPTH)) == NULL) {
+		rc = JSON_ENOMEM;
+		goto out;
+	}
+	json_tokener_set_flags(tok,
+	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	obj = json_tokener_parse_ex(tok, copy, (int)len + 1);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_error_depth) {
+		rc = JSON_ETOODEEP;
+		goto out;
+	}
+	if (jerr != json_tokener_success) {
+		rc = JSON_EINVALID;
+		goto out;
+	}
+	/* A top-level null parses to NULL. */
+	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
+		rc = JSON_ENOTOBJECT;
+		goto out;
+	}
+	keys = scan_top_level(copy, len);
+	if (keys < 0) {
+		rc = JSON_EINVALID;
+		goto out;
+	}
+	if (keys != (long)json_object_object_length(obj)) {
+		rc = JSON_EDUPLICATE;
+		goto out;
+	}
+	*out = obj;
+	obj = NULL;
+	rc = JSON_OK;
+out:
+	json_object_put(obj);
+	if (tok != NULL)
+		json_tokener_free(tok);
+	if (copy != NULL) {
+		/* Bodies carry passwords. */
+		memset(copy, 0, len);
+		free(copy);
+	}
+	return rc;
+}
+
+int
+json_read_fields(json_object *obj, const struct json_field *fields, size_t n,
+    char *why, size_t whysz)
+{
+	for (size_t i = 0; i < n; i++) {
+		*fields[i].value = NULL;
+		if (fields[i].len != NULL)
+			*fields[i].len = 0;
+	}
+	json_object_object_foreach(obj, key, val) {
+		const struct json_field *f = NULL;
+		const char *s;
+		size_t slen;
+
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(fields[i].name, key) == 0)
+				f = &fields[i];
+		if (f == NULL) {
+			/* The name is not echoed: it is the client's text. */
+			snprintf(why, whysz, "unexpected member in the request "
+			    "body");
+			return -1;
+		}
+		if (!json_object_is_type(val, json_type_string)) {
+			snprintf(why, whysz, "\"%s\" must be a string", f->name);
+			return -1;
+		}
+		s = json_object_get_string(val);
+		slen = (size_t)json_object_get_string_len(val);
+		if (strlen(s) != slen) {
+			snprintf(why, whysz, "\"%s\" contains a NUL character",
+			    f->name);
+			return -1;
+		}
+		if (slen > f->max_len) {
+			snprintf(why, whysz, "\"%s\" is longer than %zu bytes",
+			    f->name, f->max_len);
+			return -1;
+		}
+		*f->value = s;
+		if (f->len != NULL)
+			*f->len = slen;
+	}
+	return 0;
+}
+
+const char *
+json_text(json_object *obj, size_t *len)
+{
+	const char *s = json_object_to_json_string_length(obj,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+
+	return s;
+}

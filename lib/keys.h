@@ -1,0 +1,50 @@
+/* keys.h: JWT key lists (API.md, "Key lists"): "KID:SECRET,..." or one bare
+ * secret whose kid is derived from its SHA-256. The first key signs, every
+ * listed key verifies. */
+#ifndef LATCH_KEYS_H
+#define LATCH_KEYS_H
+
+#include <stddef.h>
+
+#define KEY_KID_MAX 32          /* characters in a kid */
+#define KEY_SECRET_MIN 32       /* bytes in a secret */
+#define KEY_SECRET_MAX 1024     /* bytes in a secret */
+#define KEYSET_MAX 16           /* keys in one list */
+
+struct key {
+	char kid[KEY_KID_MAX + 1];
+	unsigned char *secret;  /* owned, secret_len bytes, wiped on free */
+	size_t secret_len;
+};
+
+struct keyset {
+	size_t count;
+	struct key keys[KEYSET_MAX];
+};
+
+/* Parses spec into *out (which the caller provides and which need not be
+ * initialised). On failure returns -1, leaves *out empty (count 0, nothing
+ * to free) and writes one line for an operator into err (errsz bytes),
+ * naming the problem and the item's position or kid, never the secret.
+ * Rules: items separated by ',', white space around items ignored; an item
+ * is KID ':' SECRET split at the first ':'; a kid is 1 to 32 of
+ * A-Z a-z 0-9 . _ -; a secret is at least 32 bytes; kids are unique. A value
+ * with neither ':' nor ',' is one bare secret whose kid is the first 8
+ * characters of base64url(SHA-256(secret)). Returns 0 on success; the caller
+ * then owns *out and frees it with keyset_free. */
+int keyset_parse(const char *spec, struct keyset *out, char *err, size_t errsz);
+
+/* Wipes and frees the secrets of ks and sets count to 0. NULL is fine. */
+void keyset_free(struct keyset *ks);
+
+/* The key that signs (the first), or NULL when ks is empty. */
+const struct key *keyset_signing_key(const struct keyset *ks);
+
+/* The key whose kid equals the kidlen bytes at kid, or NULL. */
+const struct key *keyset_find(const struct keyset *ks, const char *kid,
+    size_t kidlen);
+
+/* 1 when some secret of a equals some secret of b, else 0. */
+int keyset_share_secret(const struct keyset *a, const struct keyset *b);
+
+#endif

@@ -1,0 +1,46 @@
+/* password.h: password checks with crypt(3) from libxcrypt, so every hash
+ * it knows verifies ($2a$, $2b$, $2y$ bcrypt, $y$ yescrypt, $6$ ...), and
+ * new hashes are $2b$ bcrypt at the configured cost. */
+#ifndef LATCH_PASSWORD_H
+#define LATCH_PASSWORD_H
+
+#include <stddef.h>
+
+#define PASSWORD_MAX 72         /* bytes: bcrypt ignores the rest */
+#define PASSWORD_HASH_MAX 384   /* CRYPT_OUTPUT_SIZE */
+
+enum password_result {
+	PASSWORD_OK = 0,        /* the password matches */
+	PASSWORD_MISMATCH = 1,  /* it does not, or the hash can never match */
+	PASSWORD_EFAIL = -1,    /* hashing itself failed (memory, entropy) */
+};
+
+struct password_ctx;
+
+/* Creates a context for hashing at cost (4..31): one 32 KiB crypt_data
+ * scratch area and a dummy bcrypt setting of that cost, used to spend the
+ * same time when there is no usable hash to check. Returns 0, or -1. */
+int password_ctx_new(int cost, struct password_ctx **out);
+
+/* Wipes and frees ctx. NULL is fine. */
+void password_ctx_free(struct password_ctx *ctx);
+
+/* Checks pw (pwlen bytes, no NUL inside) against the stored crypt(3) hash.
+ * When stored is NULL (no such user) or can never verify (a locked "*" or
+ * "!" value, an unknown scheme), the dummy setting is hashed instead so
+ * that the answer takes as long as a real check, and PASSWORD_MISMATCH is
+ * returned. The comparison is constant-time. */
+enum password_result password_verify(struct password_ctx *ctx, const char *pw,
+    size_t pwlen, const char *stored);
+
+/* Hashes pw as $2b$ at ctx's cost with a salt from the OS into out
+ * (outsz bytes, PASSWORD_HASH_MAX is enough). Returns 0, or -1 (pw over
+ * PASSWORD_MAX bytes, a NUL inside, or a failure). */
+int password_hash(struct password_ctx *ctx, const char *pw, size_t pwlen,
+    char *out, size_t outsz);
+
+/* 1 when stored should be replaced by a fresh hash: it is not $2b$, or
+ * its cost is below cost. A higher cost is left alone. */
+int password_needs_rehash(const char *stored, int cost);
+
+#endif

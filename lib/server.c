@@ -1,0 +1,332 @@
+/* server.c: the FastCGI / CGI request loop and the router. */
+#include "server.h"
+
+#include <fcgiapp.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "json.h"
+#include "log.h"
+
+/* ---- I/O over FastCGI streams ---- */
+
+static const char *
+fcgi_param(void *ctx, const char *name)
+{
+	FCGX_Request *r = ctx;
+
+	return FCGX_GetParam(name, r->envp);
+}
+
+static ssize_t
+fcgi_read(void *ctx, char *buf, size_t n)
+{
+	FCGX_Request *r = ctx;
+	int got;
+
+	if (n > 65536)
+		n = 65536;
+	got = FCGX_GetStr(buf, (int)n, r->in);
+	return got < 0 ? -1 : got;
+}
+
+static int
+fcgi_write(void *ctx, const char *buf, size_t n)
+{
+	FCGX_Request *r = ctx;
+
+	while (n > 0) {
+		int chunk = n > 65536 ? 65536 : (int)n;
+
+		if (FCGX_PutStr(buf, chunk, r->out) != chunk)
+			return -1;
+		buf += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+/* ---- I/O for plain CGI ---- */
+
+static const char *
+cgi_param(void *ctx, const char *name)
+{
+	(void)ctx;
+	return getenv(name);
+}
+
+static ssize_t
+cgi_read(void *ctx, char *buf, size_t n)
+{
+	size_t got;
+
+	(void)ctx;
+	got = fread(buf, 1, n, stdin);
+	if (got == 0 && ferror(stdin))
+		return -1;
+	return (ssize_t)got;
+}
+
+static int
+cgi_write(void *ctx, const char *buf, size_t n)
+{
+	(void)ctx;
+	return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
+}
+
+/* ---- answers shared by every route ---- */
+
+void
+server_database_error(struct http_response *resp, int db_err)
+{
+	if (db_err == DB_EUNAVAILABLE) {
+		http_response_error(resp, 503, "temporarily_unavailable",
+		    "The database is unavailable; try again shortly");
+		http_response_header(resp, "Retry-After", "5");
+		return;
+	}
+	server_internal_error(resp);
+}
+
+void
+server_internal_error(struct http_response *resp)
+{
+	http_response_error(resp, 500, "server_error",
+	    "The server could not complete the request");
+}
+
+static const char *
+method_name(enum http_method m)
+{
+	switch (m) {
+	case HTTP_GET: return "GET";
+	case HTTP_POST: return "POST";
+	case HTTP_PUT: return "PUT";
+	case HTTP_PATCH: return "PATCH";
+	case HTTP_DELETE: return "DELETE";
+	case HTTP_HEAD: return "HEAD";
+	case HTTP_OPTIONS: return "OPTIONS";
+	case HTTP_OTHER: break;
+	}
+	return "OTHER";
+}
+
+/* Matches path against a route pattern; for "/x/ *" patterns the final
+ * segment (non-empty, no '/') is returned through arg. */
+static int
+path_matches(const char *pattern, const char *path, const char **arg)
+{
+	size_t plen = strlen(pattern);
+
+	*arg = NULL;
+	if (plen >= 2 && pattern[plen - 1] == '*' && pattern[plen - 2] == '/') {
+		const char *rest;
+
+		if (strncmp(pattern, path, plen - 1) != 0)
+			return 0;
+		rest = path + plen - 1;
+		if (*rest == '\0' || strchr(rest, '/') != NULL)
+			return 0;
+		*arg = rest;
+		return 1;
+	}
+	return strcmp(pattern, path) == 0;
+}
+
+/* Everything one request goes through, in API.md's order. */
+static void
+serve(struct app *app, const struct route *routes, size_t nroutes,
+    const struct http_io *io)
+{
+	struct http_request req;
+	struct http_response resp;
+	const struct route *route = NULL;
+	const char *arg = NULL;
+	json_object *body = NULL;
+	char allow[64] = "";
+	struct timespec ts;
+	int path_known = 0, rc;
+
+	http_response_init(&resp);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	app->now = (int64_t)ts.tv_sec;
+	if (http_request_parse(io, app->cfg, &req) != HTTP_OK) {
+		server_internal_error(&resp);
+		goto answer;
+	}
+
+	for (size_t i = 0; i < nroutes; i++) {
+		const char *a;
+
+		if (!path_matches(routes[i].path, req.path, &a))
+			continue;
+		path_known = 1;
+		if (strlen(allow) + 10 < sizeof allow) {
+			if (allow[0] != '\0')
+				strncat(allow, ", ", sizeof allow - strlen(allow) - 1);
+			strncat(allow, method_name(routes[i].method),
+			    sizeof allow - strlen(allow) - 1);
+		}
+		if (routes[i].method == req.method) {
+			route = &routes[i];
+			arg = a;
+		}
+	}
+	if (!path_known) {
+		http_response_error(&resp, 404, "not_found",
+		    "No such endpoint");
+		goto answer;
+	}
+	if (route == NULL) {
+		http_response_error(&resp, 405, "method_not_allowed",
+		    "This endpoint does not support that method");
+		http_response_header(&resp, "Allow", "%s", allow);
+		goto answer;
+	}
+	if (req.header_too_large) {
+		http_response_error(&resp, 400, "invalid_request",
+		    "A request header is too large");
+		goto answer;
+	}
+
+	if (route->body != ROUTE_BODY_NONE) {
+		int empty = req.content_length == 0 && !req.bad_content_length;
+
+		/* An empty body passes whatever its type; the route decides
+		 * whether empty is acceptable. */
+		if (!empty && !http_is_json_type(req.content_type)) {
+			http_response_error(&resp, 415, "unsupported_media_type",
+			    "The request body must be application/json");
+			goto answer;
+		}
+		if (req.bad_content_length) {
+			http_response_error(&resp, 400, "invalid_request",
+			    "Content-Length is not a number");
+			goto answer;
+		}
+		rc = http_read_body(io, &req, app->cfg->max_body);
+		if (rc == HTTP_ETOOLARGE) {
+			http_response_error(&resp, 413, "payload_too_large",
+			    "The request body is too large");
+			goto answer;
+		}
+		if (rc == HTTP_ESHORT || rc == HTTP_EIO) {
+			http_response_error(&resp, 400, "invalid_request",
+			    "The request body is incomplete");
+			goto answer;
+		}
+		if (rc != HTTP_OK) {
+			server_internal_error(&resp);
+			goto answer;
+		}
+		if (req.body_len == 0 && route->body == ROUTE_BODY_JSON) {
+			http_response_error(&resp, 400, "invalid_request",
+			    "The request body must be a JSON object");
+			goto answer;
+		}
+		if (req.body_len > 0) {
+			rc = json_parse_object(req.body, req.body_len, &body);
+			if (rc == JSON_ENOMEM) {
+				server_internal_error(&resp);
+				goto answer;
+			}
+			if (rc != JSON_OK) {
+				http_response_error(&resp, 400,
+				    "invalid_request",
+				    rc == JSON_EDUPLICATE ?
+				    "The request body repeats a member" :
+				    rc == JSON_ETOODEEP ?
+				    "The request body is nested too deeply" :
+				    rc == JSON_ENOTOBJECT ?
+				    "The request body must be a JSON object" :
+				    "The request body is not valid JSON");
+				goto answer;
+			}
+		}
+	}
+
+	route->handler(app, &req, body, arg, &resp);
+
+answer:
+	/* The connection goes back idle before the client hears anything:
+	 * no transaction can leak into the next request. */
+	db_end_request(app->db);
+	if (resp.status >= 500)
+		log_event(LOG_WARN, "request_failed", "status=%d method=%s",
+		    resp.status, method_name(req.method));
+	http_response_write(io, &resp);
+	json_object_put(body);
+	http_response_free(&resp);
+	http_request_free(&req);
+}
+
+int
+server_main(const char *program, const struct route *routes, size_t nroutes)
+{
+	struct latch_config cfg;
+	struct app app;
+	struct db *db = NULL;
+	struct password_ctx *pw = NULL;
+	char err[512];
+	int status = 1;
+
+	log_init(program);
+	/* Before FCGX_Init: configuration comes from the process
+	 * environment, never from a request's parameters. */
+	if (config_load(&cfg, CONFIG_NEED_KEYS, err, sizeof err) != 0) {
+		fprintf(stderr, "latch %s: configuration error: %s\n", program,
+		    err);
+		return 1;
+	}
+	if (db_new(cfg.database_url, program, &db) != DB_OK ||
+	    password_ctx_new(cfg.bcrypt_cost, &pw) != 0) {
+		fprintf(stderr, "latch %s: cannot initialise (out of memory or "
+		    "no entropy)\n", program);
+		goto out;
+	}
+	memset(&app, 0, sizeof app);
+	app.cfg = &cfg;
+	app.db = db;
+	app.pw = pw;
+
+	if (FCGX_Init() != 0) {
+		fprintf(stderr, "latch %s: FCGX_Init failed\n", program);
+		goto out;
+	}
+	if (FCGX_IsCGI()) {
+		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
+
+		serve(&app, routes, nroutes, &io);
+		fflush(stdout);
+		status = 0;
+		goto out;
+	}
+	{
+		FCGX_Request fr;
+		struct http_io io = { &fr, fcgi_param, fcgi_read, fcgi_write };
+
+		if (FCGX_InitRequest(&fr, 0, 0) != 0) {
+			fprintf(stderr, "latch %s: FCGX_InitRequest failed\n",
+			    program);
+			goto out;
+		}
+		log_event(LOG_INFO, "started", "mode=fastcgi");
+		/* libfcgi's own SIGTERM/SIGUSR1 handlers end this loop
+		 * cleanly; installing ours with signal() would hang accept. */
+		while (FCGX_Accept_r(&fr) >= 0) {
+			serve(&app, routes, nroutes, &io);
+			FCGX_Finish_r(&fr);
+		}
+		FCGX_Free(&fr, 1);
+		log_event(LOG_INFO, "stopped", "mode=fastcgi");
+	}
+	status = 0;
+out:
+	password_ctx_free(pw);
+	db_free(db);
+	config_free(&cfg);
+	return status;
+}

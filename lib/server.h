@@ -1,0 +1,48 @@
+/* server.h: the request loop shared by every FastCGI binary: load the
+ * configuration (or refuse to start with one clear line), then serve
+ * requests through FCGX_Accept_r, or exactly one when started as plain
+ * CGI. Each request is parsed at the edge, routed through a static table,
+ * checked in API.md's order (path 404, method 405, content type 415, size
+ * 413, body 400), handed to its handler, written, and freed. */
+#ifndef LATCH_SERVER_H
+#define LATCH_SERVER_H
+
+#include <json-c/json.h>
+
+#include "app.h"
+#include "http.h"
+
+enum route_body {
+	ROUTE_BODY_NONE,                /* any body is ignored */
+	ROUTE_BODY_JSON,                /* a JSON object is required */
+	ROUTE_BODY_JSON_OR_EMPTY,       /* a JSON object, or nothing */
+};
+
+/* A handler answers through resp. body is the parsed request object (NULL
+ * when the route takes none or it was empty), borrowed. arg is the final
+ * path segment for routes whose path ends in "/ *" (without the space),
+ * else NULL. */
+typedef void (*route_handler)(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp);
+
+struct route {
+	enum http_method method;
+	const char *path;               /* exact, or ending in "/ *" */
+	enum route_body body;
+	route_handler handler;
+};
+
+/* Runs the process: returns the exit status for main. program names it in
+ * logs ("auth", "api"). */
+int server_main(const char *program, const struct route *routes,
+    size_t nroutes);
+
+/* Sets resp to the answer for a failed database call (enum db_err):
+ * 503 temporarily_unavailable with Retry-After when it was unreachable,
+ * otherwise 500 server_error with nothing internal in it. */
+void server_database_error(struct http_response *resp, int db_err);
+
+/* 500 server_error, for failures that are already logged. */
+void server_internal_error(struct http_response *resp);
+
+#endif

@@ -1,0 +1,47 @@
+/* session.h: the domain of login sessions: opening one at login with its
+ * first refresh token, and minting the tokens a client receives. The SQL
+ * lives here too, one statement per state change. (Refresh rotation,
+ * logout and the session list build on this.) */
+#ifndef LATCH_SESSION_H
+#define LATCH_SESSION_H
+
+#include <stdint.h>
+
+#include "app.h"
+#include "crypto.h"
+
+/* What a client receives after login or refresh. */
+struct session_tokens {
+	char sid[CRYPTO_UUID_LEN + 1];
+	char *access_token;             /* owned */
+	int64_t access_expires_in;      /* seconds */
+	char *refresh_token;            /* owned, wiped on free */
+	int64_t refresh_expires_in;     /* seconds, capped by the session */
+};
+
+enum session_err {
+	SESSION_OK = 0,
+	SESSION_EGONE = -1,             /* the user vanished or was disabled */
+	SESSION_EUNAVAILABLE = -2,      /* database unreachable: 503 */
+	SESSION_EFAIL = -3,             /* anything else: logged, 500 */
+};
+
+/* Opens a session for user_id (which must exist and be enabled at commit
+ * time) from a client at ip (canonical text) with user_agent (may be NULL,
+ * truncated to 512 bytes), in one statement: the session row and its
+ * first refresh token's hash. The refresh token expires after the
+ * inactivity lifetime, capped at the session's absolute end. On success
+ * returns SESSION_OK and *out is owned by the caller
+ * (session_tokens_free); otherwise a negative enum session_err and *out
+ * holds nothing to free. */
+int session_open(struct app *app, int64_t user_id, const char *user_agent,
+    const char *ip, struct session_tokens *out);
+
+/* Wipes and frees the tokens. */
+void session_tokens_free(struct session_tokens *t);
+
+/* Hex SHA-256 of a refresh token: the only form the database sees. */
+int session_token_hash_hex(const char *token, size_t len,
+    char out[2 * CRYPTO_SHA256_LEN + 1]);
+
+#endif

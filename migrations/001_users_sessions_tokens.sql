@@ -1,0 +1,76 @@
+-- 001: users, login sessions and their refresh tokens.
+--
+-- A session is one login on one device; every refresh token rotated from
+-- that login belongs to it. Only SHA-256 hashes of refresh tokens are
+-- stored: a dump of these tables holds nothing anyone can log in with.
+
+CREATE TABLE users (
+    id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    username      text NOT NULL
+                  CHECK (octet_length(username) BETWEEN 1 AND 255),
+    email         text
+                  CHECK (email IS NULL OR octet_length(email) BETWEEN 3 AND 255),
+    -- crypt(3) format: $2b$ / $2a$ / $2y$ bcrypt, $y$, $6$ ...; a value
+    -- starting with '*' or '!' never verifies (a locked account).
+    password_hash text NOT NULL CHECK (octet_length(password_hash) <= 383),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    disabled_at   timestamptz
+);
+
+-- Names differing only in case would be confusable: unique folded.
+CREATE UNIQUE INDEX users_username_key ON users (username);
+CREATE UNIQUE INDEX users_username_folded_key ON users (lower(username));
+CREATE UNIQUE INDEX users_email_folded_key ON users (lower(email))
+    WHERE email IS NOT NULL;
+
+CREATE TABLE sessions (
+    id                  uuid PRIMARY KEY,
+    user_id             bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    last_used_at        timestamptz NOT NULL DEFAULT now(),
+    -- SESSION_MAX_AGE after login, whatever happens: never moves.
+    absolute_expires_at timestamptz NOT NULL,
+    -- When the live refresh token expires if it is not used: moves with
+    -- each rotation, never past the absolute end.
+    idle_expires_at     timestamptz NOT NULL,
+    revoked_at          timestamptz,
+    revoked_reason      text CHECK (revoked_reason IN
+                        ('logout', 'logout_all', 'revoked', 'reuse',
+                         'password_changed', 'user_disabled', 'admin')),
+    user_agent          text CHECK (octet_length(user_agent) <= 512),
+    ip                  inet,
+    CHECK (absolute_expires_at > created_at),
+    CHECK (idle_expires_at <= absolute_expires_at),
+    CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL))
+);
+
+CREATE INDEX sessions_user_live_idx ON sessions (user_id, created_at DESC)
+    WHERE revoked_at IS NULL;
+CREATE INDEX sessions_absolute_expiry_idx ON sessions (absolute_expires_at);
+
+CREATE TABLE refresh_tokens (
+    id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    session_id       uuid NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    -- SHA-256 of the token as sent: lookups are an index probe.
+    token_hash       bytea NOT NULL UNIQUE CHECK (octet_length(token_hash) = 32),
+    issued_at        timestamptz NOT NULL DEFAULT now(),
+    expires_at       timestamptz NOT NULL,
+    -- Set once, when the token is exchanged for its successor. Rotated
+    -- rows stay until their session ends: they are how reuse is seen.
+    rotated_at       timestamptz,
+    successor_id     bigint REFERENCES refresh_tokens (id) ON DELETE CASCADE,
+    -- The successor, sealed under a key only the holder of this token can
+    -- derive, so a concurrent duplicate gets the same answer (grace).
+    successor_sealed bytea,
+    CHECK (expires_at > issued_at),
+    CHECK ((rotated_at IS NULL) = (successor_id IS NULL)),
+    CHECK (successor_sealed IS NULL OR rotated_at IS NOT NULL)
+);
+
+-- At most one live (unrotated) token per session: two concurrent
+-- rotations can never both leave a successor behind.
+CREATE UNIQUE INDEX refresh_tokens_one_live_per_session
+    ON refresh_tokens (session_id) WHERE rotated_at IS NULL;
+CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
+CREATE INDEX refresh_tokens_expires_idx ON refresh_tokens (expires_at);

@@ -1,0 +1,304 @@
+/* test_config.c: lib/config's parsing and start-up validation. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+#define ACCESS "a1:0123456789abcdef0123456789abcdef"
+#define REFRESH "r1:fedcba9876543210fedcba9876543210"
+
+/* A lookup over a NULL-terminated list of "KEY=VALUE" strings. */
+static const char *
+lookup(void *ctx, const char *key)
+{
+	const char *const *kv = ctx;
+	size_t klen = strlen(key);
+
+	for (; *kv != NULL; kv++)
+		if (strncmp(*kv, key, klen) == 0 && (*kv)[klen] == '=')
+			return *kv + klen + 1;
+	return NULL;
+}
+
+static int
+load(const char *const *kv, struct latch_config *cfg, char *err, size_t errsz)
+{
+	return config_load_from(cfg, CONFIG_NEED_KEYS, lookup, (void *)kv, err,
+	    errsz);
+}
+
+static void
+test_durations(void **state)
+{
+	int64_t s;
+
+	(void)state;
+	assert_int_equal(config_parse_duration("15m", &s), 0);
+	assert_int_equal(s, 900);
+	assert_int_equal(config_parse_duration("7d", &s), 0);
+	assert_int_equal(s, 604800);
+	assert_int_equal(config_parse_duration("10s", &s), 0);
+	assert_int_equal(s, 10);
+	assert_int_equal(config_parse_duration("2h", &s), 0);
+	assert_int_equal(s, 7200);
+	assert_int_equal(config_parse_duration("45", &s), 0);
+	assert_int_equal(s, 45);
+	assert_int_equal(config_parse_duration("0s", &s), 0);
+	assert_int_equal(s, 0);
+	assert_int_equal(config_parse_duration("3650d", &s), 0);
+	static const char *const bad[] = { "", "m", "-5s", "+5s", " 5s", "5s ",
+	    "5 s", "5ms", "5w", "1.5h", "3651d", "99999999999999999999",
+	    "5S", "0x10" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+		if (config_parse_duration(bad[i], &s) != -1)
+			fail_msg("accepted \"%s\"", bad[i]);
+	assert_int_equal(config_parse_duration(NULL, &s), -1);
+}
+
+static void
+test_defaults(void **state)
+{
+	const char *const kv[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, NULL };
+	struct latch_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(kv, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.access_ttl, 900);
+	assert_int_equal(cfg.refresh_ttl, 7 * 86400);
+	assert_int_equal(cfg.session_max_age, 30 * 86400);
+	assert_int_equal(cfg.reuse_grace, 10);
+	assert_int_equal(cfg.reuse_revokes, REUSE_REVOKES_SESSION);
+	assert_int_equal(cfg.bcrypt_cost, 12);
+	assert_int_equal(cfg.cookie_secure, 1);
+	assert_int_equal(cfg.allow_signup, 0);
+	assert_int_equal(cfg.max_body, 16384);
+	assert_int_equal(cfg.n_origins, 0);
+	assert_null(cfg.issuer);
+	assert_null(cfg.database_url);
+	assert_int_equal(cfg.access_keys.count, 1);
+	assert_string_equal(cfg.access_keys.keys[0].kid, "a1");
+	config_free(&cfg);
+}
+
+static void
+test_every_key_is_read(void **state)
+{
+	const char *const kv[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, "JWT_ACCESS_EXPIRES=5s",
+	    "JWT_REFRESH_EXPIRES=1h", "SESSION_MAX_AGE=2d",
+	    "REFRESH_REUSE_GRACE=0", "REUSE_REVOKES=user",
+	    "JWT_ISSUER=https://id.example", "JWT_AUDIENCE=api",
+	    "BCRYPT_COST=10", "COOKIE_SECURE=0", "ALLOW_SIGNUP=1",
+	    "ALLOWED_ORIGINS=https://App.Example.com:443, http://localhost:8080",
+	    "TRUSTED_PROXIES=10.0.0.0/8, ::1", "MAX_BODY_BYTES=4096",
+	    "DATABASE_URL=postgresql:///latch", NULL };
+	struct latch_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(kv, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.access_ttl, 5);
+	assert_int_equal(cfg.refresh_ttl, 3600);
+	assert_int_equal(cfg.session_max_age, 172800);
+	assert_int_equal(cfg.reuse_grace, 0);
+	assert_int_equal(cfg.reuse_revokes, REUSE_REVOKES_USER);
+	assert_string_equal(cfg.issuer, "https://id.example");
+	assert_string_equal(cfg.audience, "api");
+	assert_int_equal(cfg.bcrypt_cost, 10);
+	assert_int_equal(cfg.cookie_secure, 0);
+	assert_int_equal(cfg.allow_signup, 1);
+	assert_int_equal(cfg.max_body, 4096);
+	assert_int_equal(cfg.n_origins, 2);
+	assert_string_equal(cfg.origins[0], "https://app.example.com");
+	assert_string_equal(cfg.origins[1], "http://localhost:8080");
+	assert_int_equal(cfg.n_proxies, 2);
+	assert_true(config_is_trusted_proxy(&cfg, "10.1.2.3"));
+	assert_true(config_is_trusted_proxy(&cfg, "::1"));
+	assert_false(config_is_trusted_proxy(&cfg, "11.0.0.1"));
+	assert_false(config_is_trusted_proxy(&cfg, "127.0.0.1"));
+	assert_false(config_is_trusted_proxy(&cfg, "garbage"));
+	assert_string_equal(cfg.database_url, "postgresql:///latch");
+	config_free(&cfg);
+}
+
+/* Each refusal names the key, never the secret. */
+static void
+expect_refusal(const char *const *kv, const char *key)
+{
+	struct latch_config cfg;
+	char err[512];
+
+	err[0] = '\0';
+	assert_int_equal(load(kv, &cfg, err, sizeof err), -1);
+	if (strstr(err, key) == NULL)
+		fail_msg("message \"%s\" does not name %s", err, key);
+	for (const char *const *p = kv; *p != NULL; p++) {
+		const char *colon = strchr(*p, ':');
+
+		if (strncmp(*p, "JWT_", 4) == 0 && colon != NULL &&
+		    strlen(colon + 1) >= 8 && strstr(err, colon + 1) != NULL)
+			fail_msg("message \"%s\" reveals a secret", err);
+	}
+	assert_null(strchr(err, '\n'));
+}
+
+static void
+test_refuses_missing_or_bad_keys(void **state)
+{
+	(void)state;
+	expect_refusal((const char *const[]){ "JWT_REFRESH_SECRET=" REFRESH,
+	    NULL }, "JWT_ACCESS_SECRET");
+	expect_refusal((const char *const[]){ "JWT_ACCESS_SECRET=" ACCESS,
+	    NULL }, "JWT_REFRESH_SECRET");
+	expect_refusal((const char *const[]){ "JWT_ACCESS_SECRET=",
+	    "JWT_REFRESH_SECRET=" REFRESH, NULL }, "JWT_ACCESS_SECRET");
+	expect_refusal((const char *const[]){ "JWT_ACCESS_SECRET=k:tooshort",
+	    "JWT_REFRESH_SECRET=" REFRESH, NULL }, "JWT_ACCESS_SECRET");
+	expect_refusal((const char *const[]){
+	    "JWT_ACCESS_SECRET=bad kid!:0123456789abcdef0123456789abcdef",
+	    "JWT_REFRESH_SECRET=" REFRESH, NULL }, "JWT_ACCESS_SECRET");
+	expect_refusal((const char *const[]){ "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=r9:0123456789abcdef0123456789abcdef", NULL },
+	    "share");
+}
+
+static void
+test_refuses_bad_values(void **state)
+{
+	static const char *const bad[][2] = {
+		{ "JWT_ACCESS_EXPIRES=0", "JWT_ACCESS_EXPIRES" },
+		{ "JWT_ACCESS_EXPIRES=15 minutes", "JWT_ACCESS_EXPIRES" },
+		{ "JWT_REFRESH_EXPIRES=-1d", "JWT_REFRESH_EXPIRES" },
+		{ "SESSION_MAX_AGE=forever", "SESSION_MAX_AGE" },
+		{ "REFRESH_REUSE_GRACE=10x", "REFRESH_REUSE_GRACE" },
+		{ "REUSE_REVOKES=everything", "REUSE_REVOKES" },
+		{ "BCRYPT_COST=3", "BCRYPT_COST" },
+		{ "BCRYPT_COST=32", "BCRYPT_COST" },
+		{ "BCRYPT_COST=twelve", "BCRYPT_COST" },
+		{ "COOKIE_SECURE=maybe", "COOKIE_SECURE" },
+		{ "ALLOW_SIGNUP=2", "ALLOW_SIGNUP" },
+		{ "ALLOWED_ORIGINS=ftp://x", "ALLOWED_ORIGINS" },
+		{ "ALLOWED_ORIGINS=https://x.example/path", "ALLOWED_ORIGINS" },
+		{ "TRUSTED_PROXIES=10.0.0.0/33", "TRUSTED_PROXIES" },
+		{ "TRUSTED_PROXIES=proxy.example", "TRUSTED_PROXIES" },
+		{ "MAX_BODY_BYTES=10", "MAX_BODY_BYTES" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const char *const kv[] = { "JWT_ACCESS_SECRET=" ACCESS,
+		    "JWT_REFRESH_SECRET=" REFRESH, bad[i][0], NULL };
+
+		expect_refusal(kv, bad[i][1]);
+	}
+}
+
+static void
+test_keys_not_needed_for_tools(void **state)
+{
+	const char *const kv[] = { "BCRYPT_COST=4", NULL };
+	struct latch_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(config_load_from(&cfg, 0, lookup, (void *)kv, err,
+	    sizeof err), 0);
+	assert_int_equal(cfg.access_keys.count, 0);
+	assert_int_equal(cfg.bcrypt_cost, 4);
+	config_free(&cfg);
+}
+
+static void
+test_origin_normalisation(void **state)
+{
+	char out[CONFIG_ORIGIN_MAX + 1];
+
+	(void)state;
+	assert_int_equal(config_normalize_origin("HTTPS://Example.COM:443", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "https://example.com");
+	assert_int_equal(config_normalize_origin("http://example.com:80", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "http://example.com");
+	assert_int_equal(config_normalize_origin("http://example.com:443", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "http://example.com:443");
+	assert_int_equal(config_normalize_origin("http://[::1]:8080", out,
+	    sizeof out), 0);
+	assert_string_equal(out, "http://[::1]:8080");
+	assert_int_equal(config_normalize_origin("null", out, sizeof out), -1);
+	assert_int_equal(config_normalize_origin("http://", out, sizeof out), -1);
+	assert_int_equal(config_normalize_origin("http://a:0", out, sizeof out),
+	    -1);
+	assert_int_equal(config_normalize_origin("http://a:99999", out,
+	    sizeof out), -1);
+	assert_int_equal(config_normalize_origin("http://u@a", out, sizeof out),
+	    -1);
+}
+
+static void
+test_config_file_and_environment(void **state)
+{
+	char path[] = "/tmp/latch-config-test-XXXXXX";
+	struct latch_config cfg;
+	char err[512];
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "# comment\n\nJWT_ACCESS_SECRET = %s\nJWT_REFRESH_SECRET=%s\n"
+	    "JWT_ACCESS_EXPIRES=1m\n", ACCESS, REFRESH);
+	fclose(fp);
+	setenv("LATCH_CONFIG", path, 1);
+	setenv("JWT_ACCESS_EXPIRES", "2m", 1);  /* the environment wins */
+	assert_int_equal(config_load(&cfg, CONFIG_NEED_KEYS, err, sizeof err), 0);
+	assert_int_equal(cfg.access_ttl, 120);
+	assert_string_equal(cfg.refresh_keys.keys[0].kid, "r1");
+	config_free(&cfg);
+
+	fp = fopen(path, "a");
+	fprintf(fp, "JWT_ACCES_EXPIRES=5m\n");  /* a typo is refused */
+	fclose(fp);
+	assert_int_equal(config_load(&cfg, CONFIG_NEED_KEYS, err, sizeof err),
+	    -1);
+	assert_non_null(strstr(err, "unknown key"));
+	unlink(path);
+	assert_int_equal(config_load(&cfg, CONFIG_NEED_KEYS, err, sizeof err),
+	    -1);
+	assert_non_null(strstr(err, "cannot open"));
+	unsetenv("LATCH_CONFIG");
+	unsetenv("JWT_ACCESS_EXPIRES");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_durations),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_every_key_is_read),
+		cmocka_unit_test(test_refuses_missing_or_bad_keys),
+		cmocka_unit_test(test_refuses_bad_values),
+		cmocka_unit_test(test_keys_not_needed_for_tools),
+		cmocka_unit_test(test_origin_normalisation),
+		cmocka_unit_test(test_config_file_and_environment),
+	};
+
+	/* The environment must not leak into the file test. */
+	unsetenv("JWT_ACCESS_SECRET");
+	unsetenv("JWT_REFRESH_SECRET");
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
