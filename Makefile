@@ -116,9 +116,10 @@ asan: deps-check
 	@LATCH_INSTANCE=asan BIN_DIR=$(CURDIR)/build-asan $(PYTEST) -q \
 		-p no:cacheprovider tests/integration; \
 	status=$$?; $(STACK) down asan; \
-	log="$$(cat var/asan.rundir)/lighttpd.error.log"; \
-	if grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$$log"; \
-	then echo "asan: sanitizer reports in $$log"; exit 1; fi; \
+	rundir="$$(cat var/asan.rundir)"; \
+	if cat "$$rundir"/fcgi.stderr.log* "$$rundir"/web-*/fcgi.stderr.log* \
+		2>/dev/null | grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:'; \
+	then echo "asan: sanitizer reports in $$rundir/fcgi.stderr.log*"; exit 1; fi; \
 	exit $$status
 
 # gcc is the default compiler; this proves clang builds clean too.

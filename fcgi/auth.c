@@ -144,8 +144,9 @@ handle_login(struct app *app, const struct http_request *req,
 	struct login_request login;
 	struct user_credentials user;
 	struct session_tokens tokens;
-	char why[128];
-	int rc;
+	struct session_rehash rehash;
+	char why[128], new_hash[PASSWORD_HASH_MAX];
+	int rc, needs_rehash;
 
 	(void)arg;
 	if (parse_login(body, &login, why, sizeof why) != 0) {
@@ -163,14 +164,23 @@ handle_login(struct app *app, const struct http_request *req,
 	 * every failure costs one bcrypt at the configured cost. */
 	rc = password_verify(app->pw, login.password, login.password_len,
 	    user.found && !user.disabled ? user.password_hash : NULL);
-	OPENSSL_cleanse(user.password_hash, sizeof user.password_hash);
 	if (rc != PASSWORD_OK) {
+		OPENSSL_cleanse(user.password_hash, sizeof user.password_hash);
 		log_event(LOG_INFO, "login_failed", "ip=%s", req->client_ip);
 		refuse_credentials(resp);
 		return;
 	}
+	/* A weaker or foreign hash is replaced while we hold the password,
+	 * in the same statement that opens the session. */
+	rehash.old_hash = user.password_hash;
+	rehash.new_hash = new_hash;
+	needs_rehash = password_needs_rehash(user.password_hash,
+	    app->cfg->bcrypt_cost) && password_hash(app->pw, login.password,
+	    login.password_len, new_hash, sizeof new_hash) == 0;
 	rc = session_open(app, user.id, req->user_agent, req->client_ip,
-	    &tokens);
+	    needs_rehash ? &rehash : NULL, &tokens);
+	OPENSSL_cleanse(user.password_hash, sizeof user.password_hash);
+	OPENSSL_cleanse(new_hash, sizeof new_hash);
 	if (rc == SESSION_EGONE) {
 		/* Disabled or deleted between the check and the insert. */
 		refuse_credentials(resp);

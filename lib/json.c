@@ -76,6 +76,51 @@ scan_top_level(const char *s, size_t len)
 	return keys;
 }
 
+/* RFC 3629 UTF-8: no overlong forms, no surrogates, nothing above
+ * U+10FFFF. (json-c's own check lets all three through.) */
+static int
+utf8_valid(const unsigned char *s, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+		size_t n;
+		unsigned char lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			n = 1;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;      /* overlong */
+			else if (c == 0xed)
+				hi = 0x9f;      /* surrogates */
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;      /* overlong */
+			else if (c == 0xf4)
+				hi = 0x8f;      /* above U+10FFFF */
+		} else {
+			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		if (s[i + 1] < lo || s[i + 1] > hi)
+			return 0;
+		for (size_t k = 2; k <= n; k++)
+			if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+				return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
 int
 json_parse_object(const char *buf, size_t len, json_object **out)
 {
@@ -94,7 +139,8 @@ json_parse_object(const char *buf, size_t len, json_object **out)
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
 	rc = JSON_EINVALID;
-	if (memchr(copy, '\0', len) != NULL)
+	if (memchr(copy, '\0', len) != NULL ||
+	    !utf8_valid((const unsigned char *)copy, len))
 		goto out;
 	if ((tok = json_tokener_new_ex(JSON_MAX_DEPTH)) == NULL) {
 		rc = JSON_ENOMEM;

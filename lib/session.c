@@ -65,10 +65,15 @@ mint(const struct app *app, enum jwt_kind kind, const char *sub,
 
 int
 session_open(struct app *app, int64_t user_id, const char *user_agent,
-    const char *ip, struct session_tokens *out)
+    const char *ip, const struct session_rehash *rehash,
+    struct session_tokens *out)
 {
 	static const char sql[] =
-	    "WITH s AS ("
+	    "WITH rehash AS ("
+	    " UPDATE users SET password_hash = $9, updated_at = now()"
+	    " WHERE id = $2::bigint AND $9::text IS NOT NULL"
+	    " AND password_hash = $10), "
+	    "s AS ("
 	    " INSERT INTO sessions (id, user_id, created_at, last_used_at,"
 	    "  absolute_expires_at, idle_expires_at, user_agent, ip)"
 	    " SELECT $1::uuid, u.id, to_timestamp($3::bigint),"
@@ -84,7 +89,7 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	char sub[24], now_s[24], abs_s[24], idle_s[24];
 	char ua[USER_AGENT_MAX + 1];
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
-	const char *params[8];
+	const char *params[10];
 	int64_t absolute_end, refresh_exp;
 	PGresult *res = NULL;
 	int rc = SESSION_EFAIL, dbrc;
@@ -134,7 +139,9 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	params[5] = user_agent != NULL ? ua : NULL;
 	params[6] = ip;
 	params[7] = hash;
-	dbrc = db_exec(app->db, sql, 8, params, 0, &res);
+	params[8] = rehash != NULL ? rehash->new_hash : NULL;
+	params[9] = rehash != NULL ? rehash->old_hash : NULL;
+	dbrc = db_exec(app->db, sql, 10, params, 0, &res);
 	if (dbrc == DB_EUNAVAILABLE) {
 		rc = SESSION_EUNAVAILABLE;
 		goto fail;

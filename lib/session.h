@@ -26,16 +26,25 @@ enum session_err {
 	SESSION_EFAIL = -3,             /* anything else: logged, 500 */
 };
 
+/* A stronger hash to store at login, replacing old_hash (only if the row
+ * still holds it, so a concurrent password change wins). */
+struct session_rehash {
+	const char *old_hash;
+	const char *new_hash;
+};
+
 /* Opens a session for user_id (which must exist and be enabled at commit
  * time) from a client at ip (canonical text) with user_agent (may be NULL,
- * truncated to 512 bytes), in one statement: the session row and its
- * first refresh token's hash. The refresh token expires after the
+ * truncated to 512 bytes), in one statement: the session row, its first
+ * refresh token's hash and, when rehash is not NULL, the user's new
+ * password hash. The refresh token expires after the
  * inactivity lifetime, capped at the session's absolute end. On success
  * returns SESSION_OK and *out is owned by the caller
  * (session_tokens_free); otherwise a negative enum session_err and *out
  * holds nothing to free. */
 int session_open(struct app *app, int64_t user_id, const char *user_agent,
-    const char *ip, struct session_tokens *out);
+    const char *ip, const struct session_rehash *rehash,
+    struct session_tokens *out);
 
 /* Wipes and frees the tokens. */
 void session_tokens_free(struct session_tokens *t);

@@ -64,8 +64,12 @@ CREATE TABLE refresh_tokens (
     -- derive, so a concurrent duplicate gets the same answer (grace).
     successor_sealed bytea,
     CHECK (expires_at > issued_at),
-    CHECK ((rotated_at IS NULL) = (successor_id IS NULL)),
-    CHECK (successor_sealed IS NULL OR rotated_at IS NOT NULL)
+    -- A successor exists only for a rotated token. (It is linked just
+    -- after the rotation marks the row, within the same transaction.)
+    CONSTRAINT refresh_tokens_successor_needs_rotation
+        CHECK (successor_id IS NULL OR rotated_at IS NOT NULL),
+    CONSTRAINT refresh_tokens_sealed_needs_rotation
+        CHECK (successor_sealed IS NULL OR rotated_at IS NOT NULL)
 );
 
 -- At most one live (unrotated) token per session: two concurrent

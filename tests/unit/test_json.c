@@ -62,6 +62,30 @@ test_rejects_invalid_json(void **state)
 }
 
 static void
+test_rejects_invalid_utf8(void **state)
+{
+	static const char *const inputs[] = {
+		"{\"a\":\"\xc0\xaf\"}",              /* overlong '/' */
+		"{\"a\":\"\xe0\x80\xaf\"}",          /* overlong, 3 bytes */
+		"{\"a\":\"\xed\xa0\x80\"}",          /* UTF-16 surrogate */
+		"{\"a\":\"\xf4\x90\x80\x80\"}",      /* above U+10FFFF */
+		"{\"a\":\"\xf8\x88\x80\x80\x80\"}",  /* 5-byte form */
+		"{\"a\":\"\xe2\x82\"}",              /* truncated */
+		"{\"a\":\"\x80\"}",                  /* lone continuation */
+	};
+	json_object *o = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+		if (parse(inputs[i], &o) != JSON_EINVALID)
+			fail_msg("input %zu accepted", i);
+	/* The real thing passes: é, €, U+10FFFF, an emoji. */
+	assert_int_equal(parse("{\"a\":\"\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf"
+	    "\xf0\x9f\x94\x91\"}", &o), JSON_OK);
+	json_object_put(o);
+}
+
+static void
 test_rejects_raw_nul_byte(void **state)
 {
 	json_object *o = NULL;
@@ -155,6 +179,7 @@ main(void)
 		cmocka_unit_test(test_accepts_plain_object),
 		cmocka_unit_test(test_rejects_non_objects),
 		cmocka_unit_test(test_rejects_invalid_json),
+		cmocka_unit_test(test_rejects_invalid_utf8),
 		cmocka_unit_test(test_rejects_raw_nul_byte),
 		cmocka_unit_test(test_rejects_duplicate_top_level_keys),
 		cmocka_unit_test(test_rejects_deep_nesting),

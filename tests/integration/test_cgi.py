@@ -1,0 +1,231 @@
+"""The binaries as plain CGI programs (API.md "Deployment shape": shared
+hosting), and their start-up refusals ("Configuration")."""
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from conftest import BIN_DIR, create_user
+from latchlib import (ACCESS_LIFETIME, JWT_SHAPE, b64url_encode, jwt_parts,
+                      jwt_signature_ok)
+
+GOOD_SECRET_A = "cgi-test-access-secret-0123456789abcdef"
+GOOD_SECRET_R = "cgi-test-refresh-secret-0123456789abcdef"
+
+
+def cgi_env(stack, method="GET", uri="/api/health", **extra):
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SERVER_SOFTWARE": "latch-tests",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": method,
+        "REQUEST_URI": uri,
+        "QUERY_STRING": "",
+        "HTTP_HOST": "127.0.0.1",
+        "DATABASE_URL": stack.database_url,
+        "JWT_ACCESS_SECRET": stack.access_secret_spec,
+        "JWT_REFRESH_SECRET": stack.refresh_secret_spec,
+        "COOKIE_SECURE": "0",
+    }
+    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(extra)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def run_cgi(binary, env, body=b""):
+    return subprocess.run([str(BIN_DIR / binary)], env=env, input=body,
+                          capture_output=True, timeout=30)
+
+
+def parse_cgi(stdout):
+    """(status line value, [(name, value)], body bytes) of CGI output;
+    header lines may end in CRLF or LF."""
+    ends = [i for i in (stdout.find(b"\r\n\r\n"), stdout.find(b"\n\n"))
+            if i >= 0]
+    assert ends, f"no blank line after the CGI headers: {stdout[:500]!r}"
+    end = min(ends)
+    head = stdout[:end].decode("latin-1")
+    body = stdout[end:].lstrip(b"\r\n")
+    headers = []
+    for line in re.split(r"\r?\n", head):
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    return headers, body
+
+
+def header(headers, name):
+    values = [v for n, v in headers if n.lower() == name.lower()]
+    assert len(values) == 1, (name, headers)
+    return values[0]
+
+
+# ------------------------------------------------------------ serving
+
+def test_cgi_health_answers_200_json(stack):
+    proc = run_cgi("api.fcgi", cgi_env(stack))
+    assert proc.returncode == 0, proc.stderr
+    headers, body = parse_cgi(proc.stdout)
+    assert headers[0][0] == "Status" and headers[0][1].startswith("200"), \
+        proc.stdout[:200]
+    assert header(headers, "Content-Type") == "application/json"
+    assert json.loads(body) == {"status": "ok", "database": "ok"}
+
+
+def test_cgi_unknown_path_is_not_found(stack):
+    proc = run_cgi("api.fcgi", cgi_env(stack, uri="/api/nope"))
+    assert proc.returncode == 0, proc.stderr
+    headers, body = parse_cgi(proc.stdout)
+    assert headers[0][0] == "Status" and headers[0][1].startswith("404")
+    assert json.loads(body)["error"] == "not_found"
+
+
+def _cgi_login(stack, user, remote_addr="127.0.0.1", delivery=None):
+    req = {"username": user["username"], "password": user["password"]}
+    if delivery:
+        req["token_delivery"] = delivery
+    body = json.dumps(req).encode()
+    env = cgi_env(stack, method="POST", uri="/auth/login",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)), REMOTE_ADDR=remote_addr,
+                  HTTP_USER_AGENT="latch-cgi-test")
+    proc = run_cgi("auth.fcgi", env, body)
+    assert proc.returncode == 0, proc.stderr
+    return parse_cgi(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def cgi_body_login(stack, db):
+    user = create_user(stack, db, prefix="cgi")
+    headers, body = _cgi_login(stack, user, remote_addr="192.0.2.7",
+                               delivery="body")
+    return user, headers, body
+
+
+def test_cgi_login_answers_200_with_tokens(stack, cgi_body_login):
+    user, headers, body = cgi_body_login
+    assert headers[0][0] == "Status" and headers[0][1].startswith("200"), \
+        headers
+    assert header(headers, "Content-Type") == "application/json"
+    assert header(headers, "Cache-Control") == "no-store"
+    answer = json.loads(body)
+    assert answer["token_type"] == "Bearer"
+    assert answer["expires_in"] == ACCESS_LIFETIME
+    assert jwt_signature_ok(answer["access_token"], stack.access_secret)
+    assert jwt_parts(answer["access_token"])[1]["sub"] == str(user["id"])
+    assert jwt_signature_ok(answer["refresh_token"], stack.refresh_secret)
+
+
+def test_cgi_login_records_remote_addr(db, cgi_body_login):
+    user, _, body = cgi_body_login
+    sid = jwt_parts(json.loads(body)["access_token"])[1]["sid"]
+    row = db.one("SELECT host(ip), user_agent FROM sessions WHERE id = %s",
+                 (sid,))
+    assert row == ("192.0.2.7", "latch-cgi-test")
+
+
+def test_cgi_login_sets_refresh_cookie(stack, db):
+    user = create_user(stack, db, prefix="cgicookie")
+    headers, body = _cgi_login(stack, user)
+    cookies = [v for n, v in headers if n.lower() == "set-cookie"]
+    assert len(cookies) == 1, headers
+    assert re.fullmatch(r"refresh_token=" + JWT_SHAPE + r"; Path=/auth; "
+                        r"Max-Age=\d+; HttpOnly; SameSite=Strict",
+                        cookies[0]), cookies[0]
+    assert set(json.loads(body)) == {"access_token", "token_type",
+                                     "expires_in"}
+
+
+def test_cgi_bare_secret_signs_with_derived_kid(stack, db):
+    user = create_user(stack, db, prefix="cgibare")
+    req = json.dumps({"username": user["username"],
+                      "password": user["password"]}).encode()
+    env = cgi_env(stack, method="POST", uri="/auth/login",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(req)),
+                  JWT_ACCESS_SECRET=GOOD_SECRET_A)
+    proc = run_cgi("auth.fcgi", env, req)
+    assert proc.returncode == 0, proc.stderr
+    headers, body = parse_cgi(proc.stdout)
+    assert headers[0][1].startswith("200"), (headers, body)
+    token = json.loads(body)["access_token"]
+    kid = b64url_encode(hashlib.sha256(GOOD_SECRET_A.encode()).digest())[:8]
+    assert jwt_parts(token)[0]["kid"] == kid
+    assert jwt_signature_ok(token, GOOD_SECRET_A.encode())
+
+
+# ------------------------------------------------------------ refusals
+
+def _refusal(binary, env, must_name, secrets_given):
+    proc = run_cgi(binary, env)
+    assert proc.returncode != 0, \
+        f"{binary} started: {proc.stdout[:200]!r} {proc.stderr[:200]!r}"
+    err = proc.stderr.decode("utf-8", "replace")
+    lines = err.rstrip("\n").split("\n")
+    assert len(lines) == 1 and lines[0].strip(), f"stderr: {err!r}"
+    if must_name:
+        assert must_name in lines[0], lines[0]
+    for secret in secrets_given:
+        assert secret not in err and secret not in \
+            proc.stdout.decode("utf-8", "replace")
+    return lines[0]
+
+
+@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+def test_start_refused_without_access_secret(stack, binary):
+    env = cgi_env(stack, JWT_ACCESS_SECRET=None)
+    _refusal(binary, env, "JWT_ACCESS_SECRET",
+             [k[1].decode() for k in stack.refresh_keys])
+
+
+def test_start_refused_without_refresh_secret(stack):
+    env = cgi_env(stack, JWT_REFRESH_SECRET=None)
+    _refusal("auth.fcgi", env, "JWT_REFRESH_SECRET",
+             [k[1].decode() for k in stack.access_keys])
+
+
+def test_start_refused_with_short_secret(stack):
+    env = cgi_env(stack, JWT_ACCESS_SECRET="k1:0123456789")
+    line = _refusal("auth.fcgi", env, "JWT_ACCESS_SECRET", ["0123456789"])
+    assert re.search(r"short|32|length|bytes", line, re.I), line
+
+
+def test_start_refused_with_short_bare_secret(stack):
+    env = cgi_env(stack, JWT_ACCESS_SECRET="tooshortsecret")
+    _refusal("auth.fcgi", env, "JWT_ACCESS_SECRET", ["tooshortsecret"])
+
+
+def test_start_refused_with_malformed_kid(stack):
+    env = cgi_env(stack, JWT_ACCESS_SECRET="bad kid!:" + GOOD_SECRET_A)
+    _refusal("auth.fcgi", env, "JWT_ACCESS_SECRET", [GOOD_SECRET_A])
+
+
+def test_start_refused_with_empty_key_list(stack):
+    env = cgi_env(stack, JWT_ACCESS_SECRET="")
+    _refusal("auth.fcgi", env, "JWT_ACCESS_SECRET", [])
+
+
+def test_start_refused_with_same_secret_in_both_lists(stack):
+    env = cgi_env(stack, JWT_ACCESS_SECRET="a1:" + GOOD_SECRET_A,
+                  JWT_REFRESH_SECRET="r1:" + GOOD_SECRET_R + ",r2:"
+                  + GOOD_SECRET_A)
+    _refusal("auth.fcgi", env, None, [GOOD_SECRET_A, GOOD_SECRET_R])
+
+
+def test_start_accepts_distinct_valid_key_lists(stack):
+    """Control for the refusals: the same environment with good lists."""
+    env = cgi_env(stack, JWT_ACCESS_SECRET=" a1:" + GOOD_SECRET_A + " ",
+                  JWT_REFRESH_SECRET="r1:" + GOOD_SECRET_R)
+    proc = run_cgi("api.fcgi", env)
+    assert proc.returncode == 0, proc.stderr
+    headers, _ = parse_cgi(proc.stdout)
+    assert headers[0][1].startswith("200"), headers
