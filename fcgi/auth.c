@@ -1,14 +1,16 @@
-/* auth.c: the /auth/ routes: login (and, as they land, refresh, logout
- * and the session list). Handlers turn a parsed request into a decision of
+/* auth.c: the /auth/ routes: login, refresh, logout, logout-all and the
+ * session list. Handlers turn a parsed request into a decision of
  * lib/session and an answer; they never touch FastCGI or SQL. */
 #include <openssl/crypto.h>
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "authn.h"
 #include "json.h"
+#include "jwt.h"
 #include "log.h"
 #include "password.h"
 #include "server.h"
@@ -25,6 +27,15 @@ static const char *
 cookie_name(const struct latch_config *cfg)
 {
 	return cfg->cookie_secure ? "__Secure-refresh_token" : "refresh_token";
+}
+
+/* Clearing repeats the name and attributes, so it hits the same cookie. */
+static void
+clear_refresh_cookie(const struct latch_config *cfg, struct http_response *resp)
+{
+	http_response_header(resp, "Set-Cookie", "%s=; Path=/auth; Max-Age=0; "
+	    "HttpOnly;%s SameSite=Strict", cookie_name(cfg),
+	    cfg->cookie_secure ? " Secure;" : "");
 }
 
 static int
@@ -126,6 +137,16 @@ parse_login(json_object *body, struct login_request *out, char *why,
 	return 0;
 }
 
+/* The answer when lib/session could not decide (enum session_err). */
+static void
+session_error(struct http_response *resp, int rc)
+{
+	if (rc == SESSION_EUNAVAILABLE)
+		server_database_error(resp, DB_EUNAVAILABLE);
+	else
+		server_internal_error(resp);
+}
+
 static void
 refuse_credentials(struct http_response *resp)
 {
@@ -186,20 +207,271 @@ handle_login(struct app *app, const struct http_request *req,
 		refuse_credentials(resp);
 		return;
 	}
-	if (rc == SESSION_EUNAVAILABLE) {
-		server_database_error(resp, DB_EUNAVAILABLE);
-		return;
-	}
 	if (rc != SESSION_OK) {
-		server_internal_error(resp);
+		session_error(resp, rc);
 		return;
 	}
 	respond_tokens(app, &tokens, login.delivery, resp);
 	session_tokens_free(&tokens);
 }
 
+/* Where a refresh or logout request's token came from. */
+struct presented_token {
+	const char *token;              /* NULL: none presented */
+	size_t len;
+	enum delivery delivery;         /* body or cookie */
+};
+
+static int origin_allowed(const struct latch_config *cfg,
+    const struct http_request *req);
+static void refuse_origin(struct http_response *resp);
+
+/* Reads the refresh token from the body ({"refresh_token": ...}, which
+ * wins) or else from the cookie, whose use must pass the cross-site check.
+ * Returns 0, or -1 with resp set: 400 (a body member of the wrong type,
+ * several cookies of the name) or 403 invalid_origin. */
+static int
+find_refresh_token(const struct app *app, const struct http_request *req,
+    json_object *body, struct presented_token *out,
+    struct http_response *resp)
+{
+	const char *from_body = NULL;
+	size_t body_len = 0;
+	char why[128];
+	const struct json_field fields[] = {
+		{ "refresh_token", JSON_FIELD_STRING, app->cfg->max_body,
+		    &from_body, &body_len },
+	};
+	int n;
+
+	memset(out, 0, sizeof *out);
+	if (body != NULL && json_read_fields(body, fields, 1, why,
+	    sizeof why) != 0) {
+		http_response_error(resp, 400, "invalid_request", why);
+		return -1;
+	}
+	if (from_body != NULL && body_len > 0) {
+		out->token = from_body;
+		out->len = body_len;
+		out->delivery = DELIVERY_BODY;
+		return 0;
+	}
+	n = http_cookie_find(req->cookie, cookie_name(app->cfg), &out->token,
+	    &out->len);
+	if (n > 1) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Several refresh token cookies were sent");
+		return -1;
+	}
+	if (n == 0 || out->len == 0)
+		out->token = NULL;
+	out->delivery = DELIVERY_COOKIE;
+	if (out->token != NULL && !origin_allowed(app->cfg, req)) {
+		refuse_origin(resp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Cross-site request forgery defence for cookie-authenticated requests:
+ * an Origin outside ALLOWED_ORIGINS (by default the server's own origin)
+ * or Sec-Fetch-Site: cross-site is refused. A request with neither header
+ * (a native client) passes. */
+static int
+origin_allowed(const struct latch_config *cfg, const struct http_request *req)
+{
+	char origin[CONFIG_ORIGIN_MAX + 1], own[CONFIG_ORIGIN_MAX + 1];
+	char raw[CONFIG_ORIGIN_MAX + 16];
+	int n;
+
+	if (req->sec_fetch_site != NULL &&
+	    strcasecmp(req->sec_fetch_site, "cross-site") == 0)
+		return 0;
+	if (req->origin == NULL)
+		return 1;
+	if (config_normalize_origin(req->origin, origin, sizeof origin) != 0)
+		return 0;       /* "null" and other opaque origins */
+	if (cfg->n_origins > 0) {
+		for (size_t i = 0; i < cfg->n_origins; i++)
+			if (strcmp(cfg->origins[i], origin) == 0)
+				return 1;
+		return 0;
+	}
+	if (req->host == NULL)
+		return 0;
+	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
+	    req->host);
+	if (n < 0 || (size_t)n >= sizeof raw ||
+	    config_normalize_origin(raw, own, sizeof own) != 0)
+		return 0;
+	return strcmp(own, origin) == 0;
+}
+
+static void
+refuse_origin(struct http_response *resp)
+{
+	http_response_error(resp, 403, "invalid_origin",
+	    "Cross-site requests may not use the refresh cookie");
+}
+
+/* POST /auth/refresh */
+static void
+handle_refresh(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct presented_token pt;
+	struct session_tokens tokens;
+	enum refresh_outcome outcome;
+	int rc;
+
+	(void)arg;
+	if (find_refresh_token(app, req, body, &pt, resp) != 0)
+		return;
+	/* Seam: refresh rate limiting (429) goes here. */
+	if (pt.token == NULL) {
+		http_response_error(resp, 401, "invalid_request",
+		    "No refresh token was presented");
+		http_response_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"latch\"");
+		return;
+	}
+	rc = session_refresh(app, pt.token, pt.len, req->client_ip, &tokens,
+	    &outcome);
+	if (rc != SESSION_OK) {
+		session_error(resp, rc);
+		return;
+	}
+	if (outcome == REFRESH_ROTATED || outcome == REFRESH_DUPLICATE) {
+		respond_tokens(app, &tokens, pt.delivery, resp);
+		session_tokens_free(&tokens);
+		return;
+	}
+	/* Refused and reuse answer alike: the thief learns nothing. */
+	http_response_error(resp, 403, "invalid_grant",
+	    "The refresh token is invalid, expired or revoked");
+	if (pt.delivery == DELIVERY_COOKIE)
+		clear_refresh_cookie(app->cfg, resp);
+}
+
+/* POST /auth/logout */
+static void
+handle_logout(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct presented_token pt;
+	json_object *o;
+	int rc;
+
+	(void)arg;
+	if (find_refresh_token(app, req, body, &pt, resp) != 0)
+		return;
+	if (pt.token != NULL) {
+		/* Unreachable database: not revoked, and RFC 7009's 503
+		 * says so. */
+		rc = session_logout(app, pt.token, pt.len, req->client_ip);
+		if (rc != SESSION_OK) {
+			session_error(resp, rc);
+			return;
+		}
+	}
+	if ((o = json_object_new_object()) == NULL) {
+		server_internal_error(resp);
+		return;
+	}
+	json_object_object_add(o, "message",
+	    json_object_new_string("logged out"));
+	http_response_json(resp, 200, o);
+	clear_refresh_cookie(app->cfg, resp);
+}
+
+/* POST /auth/logout-all */
+static void
+handle_logout_all(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct authn_principal who;
+	json_object *o;
+	int64_t revoked;
+	int rc;
+
+	(void)body;
+	(void)arg;
+	if (authn_bearer(app, req, resp, &who) != 0)
+		return;
+	rc = session_revoke_all(app, who.user_id, &revoked);
+	if (rc != SESSION_OK) {
+		session_error(resp, rc);
+		return;
+	}
+	log_event(LOG_WARN, "logout_all", "user=%" PRId64 " sid=%s ip=%s "
+	    "revoked_sessions=%" PRId64, who.user_id, who.sid, req->client_ip,
+	    revoked);
+	if ((o = json_object_new_object()) == NULL) {
+		server_internal_error(resp);
+		return;
+	}
+	json_object_object_add(o, "revoked", json_object_new_int64(revoked));
+	http_response_json(resp, 200, o);
+	clear_refresh_cookie(app->cfg, resp);
+}
+
+/* GET /auth/sessions */
+static void
+handle_sessions(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct authn_principal who;
+	json_object *list = NULL;
+	int rc;
+
+	(void)body;
+	(void)arg;
+	if (authn_bearer(app, req, resp, &who) != 0)
+		return;
+	rc = session_list(app, who.user_id, who.sid, &list);
+	if (rc != SESSION_OK) {
+		session_error(resp, rc);
+		return;
+	}
+	http_response_json(resp, 200, list);
+}
+
+/* DELETE /auth/sessions/{id} */
+static void
+handle_session_delete(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct authn_principal who;
+	int rc, found = 0;
+
+	(void)body;
+	if (authn_bearer(app, req, resp, &who) != 0)
+		return;
+	/* Someone else's, unknown or malformed: all the same 404. */
+	if (arg != NULL && crypto_is_uuid(arg)) {
+		rc = session_revoke_one(app, who.user_id, arg, &found);
+		if (rc != SESSION_OK) {
+			session_error(resp, rc);
+			return;
+		}
+	}
+	if (!found) {
+		http_response_error(resp, 404, "not_found", "No such session");
+		return;
+	}
+	log_event(LOG_INFO, "session_revoked", "user=%" PRId64 " sid=%s "
+	    "by_sid=%s ip=%s", who.user_id, arg, who.sid, req->client_ip);
+	http_response_json(resp, 204, NULL);
+}
+
 static const struct route auth_routes[] = {
 	{ HTTP_POST, "/auth/login", ROUTE_BODY_JSON, handle_login },
+	{ HTTP_POST, "/auth/refresh", ROUTE_BODY_JSON_OR_EMPTY, handle_refresh },
+	{ HTTP_POST, "/auth/logout", ROUTE_BODY_JSON_OR_EMPTY, handle_logout },
+	{ HTTP_POST, "/auth/logout-all", ROUTE_BODY_NONE, handle_logout_all },
+	{ HTTP_GET, "/auth/sessions", ROUTE_BODY_NONE, handle_sessions },
+	{ HTTP_DELETE, "/auth/sessions/*", ROUTE_BODY_NONE,
+	    handle_session_delete },
 };
 
 int

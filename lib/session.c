@@ -7,9 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "http.h"
 #include "jwt.h"
 #include "log.h"
+#include "seal.h"
 
 #define USER_AGENT_MAX 512
 
@@ -160,4 +163,419 @@ fail:
 	PQclear(res);
 	session_tokens_free(out);
 	return rc;
+}
+
+/* Verifies a refresh token and pulls out its user and session. */
+static int
+verify_refresh(const struct app *app, const char *token, size_t len,
+    struct jwt_claims *claims, int64_t *user_id)
+{
+	struct jwt_verify_opts opts;
+	char *end;
+	long long id;
+
+	memset(&opts, 0, sizeof opts);
+	opts.keys = &app->cfg->refresh_keys;
+	opts.kind = JWT_REFRESH;
+	opts.now = app->now;
+	opts.issuer = app->cfg->issuer;
+	opts.require_sid = 1;
+	if (jwt_verify(token, len, &opts, claims) != JWT_OK)
+		return -1;
+	if (!crypto_is_uuid(claims->sid) || claims->sub[0] < '1' ||
+	    claims->sub[0] > '9')
+		return -1;
+	id = strtoll(claims->sub, &end, 10);
+	if (*end != '\0' || id <= 0)
+		return -1;
+	*user_id = id;
+	return 0;
+}
+
+/* Hex of n bytes, malloc'd. */
+static char *
+hex_dup(const unsigned char *b, size_t n)
+{
+	char *s = malloc(2 * n + 1);
+
+	if (s != NULL)
+		crypto_hex(b, n, s);
+	return s;
+}
+
+/* Decodes PostgreSQL's hex bytea output ("\\x..."). */
+static unsigned char *
+bytea_from_hex(const char *s, size_t *len)
+{
+	size_t n;
+	unsigned char *b;
+
+	if (s[0] != '\\' || s[1] != 'x')
+		return NULL;
+	s += 2;
+	n = strlen(s);
+	if (n % 2 != 0 || (b = malloc(n / 2 + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n / 2; i++) {
+		unsigned int v;
+
+		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
+			free(b);
+			return NULL;
+		}
+		b[i] = (unsigned char)v;
+	}
+	*len = n / 2;
+	return b;
+}
+
+/* The successor-to-be: minted, hashed and sealed for one call. */
+struct successor {
+	char *token;
+	char hash[2 * CRYPTO_SHA256_LEN + 1];
+	char *sealed_hex;
+	int64_t exp;
+};
+
+static void
+successor_free(struct successor *s)
+{
+	if (s->token != NULL) {
+		OPENSSL_cleanse(s->token, strlen(s->token));
+		free(s->token);
+	}
+	free(s->sealed_hex);
+	memset(s, 0, sizeof *s);
+}
+
+static int
+successor_make(const struct app *app, const char *pred, size_t pred_len,
+    const struct jwt_claims *claims, int64_t exp, struct successor *out)
+{
+	unsigned char *sealed = NULL;
+	size_t sealed_len;
+	int rc = -1;
+
+	memset(out, 0, sizeof *out);
+	out->exp = exp;
+	if (mint(app, JWT_REFRESH, claims->sub, claims->sid, exp,
+	    &out->token) != 0 ||
+	    session_token_hash_hex(out->token, strlen(out->token),
+	    out->hash) != 0 ||
+	    seal_encrypt(pred, pred_len, claims->sid, out->token,
+	    strlen(out->token), &sealed, &sealed_len) != 0 ||
+	    (out->sealed_hex = hex_dup(sealed, sealed_len)) == NULL)
+		goto out;
+	rc = 0;
+out:
+	free(sealed);
+	if (rc != 0)
+		successor_free(out);
+	return rc;
+}
+
+#define REFRESH_ATTEMPTS 4
+
+int
+session_refresh(struct app *app, const char *token, size_t len, const char *ip,
+    struct session_tokens *out, enum refresh_outcome *outcome)
+{
+	static const char sql[] =
+	    "SELECT r_outcome, r_sealed,"
+	    " extract(epoch FROM r_expires_at)::bigint, r_revoked"
+	    " FROM latch_refresh(decode($1, 'hex'), $2::uuid, $3::bigint,"
+	    "  to_timestamp($4::bigint), make_interval(secs => $5::bigint),"
+	    "  to_timestamp($6::bigint), to_timestamp($7::bigint),"
+	    "  decode($8, 'hex'), decode($9, 'hex'), $10::inet, $11::boolean)";
+	const struct latch_config *cfg = app->cfg;
+	struct jwt_claims claims;
+	struct successor succ;
+	char hash[2 * CRYPTO_SHA256_LEN + 1];
+	char now_s[24], grace_s[24], uncapped_s[24], exp_s[24];
+	const char *params[11];
+	int64_t user_id, uncapped, exp;
+	PGresult *res = NULL;
+	int rc = SESSION_EFAIL, attempt, dbrc;
+
+	memset(out, 0, sizeof *out);
+	memset(&succ, 0, sizeof succ);
+	*outcome = REFRESH_REFUSED;
+	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
+	    session_token_hash_hex(token, len, hash) != 0)
+		return SESSION_OK;
+
+	/* The successor's expiry: the inactivity lifetime, capped at the
+	 * session's absolute end. A token that was itself capped carries
+	 * that end as its exp; otherwise the database corrects us (recap)
+	 * the one time it matters. */
+	uncapped = app->now + cfg->refresh_ttl;
+	exp = uncapped;
+	if (claims.exp - claims.iat < cfg->refresh_ttl && claims.exp < exp)
+		exp = claims.exp;
+
+	snprintf(now_s, sizeof now_s, "%" PRId64, app->now);
+	snprintf(grace_s, sizeof grace_s, "%" PRId64, cfg->reuse_grace);
+	snprintf(uncapped_s, sizeof uncapped_s, "%" PRId64, uncapped);
+	params[0] = hash;
+	params[1] = claims.sid;
+	params[2] = claims.sub;
+	params[3] = now_s;
+	params[4] = grace_s;
+	params[5] = uncapped_s;
+	params[9] = ip;
+	params[10] = cfg->reuse_revokes == REUSE_REVOKES_USER ? "true" :
+	    "false";
+
+	for (attempt = 0; attempt < REFRESH_ATTEMPTS; attempt++) {
+		const char *what;
+
+		if (succ.token == NULL || succ.exp != exp) {
+			successor_free(&succ);
+			if (successor_make(app, token, len, &claims, exp,
+			    &succ) != 0)
+				goto out;
+		}
+		snprintf(exp_s, sizeof exp_s, "%" PRId64, succ.exp);
+		params[6] = exp_s;
+		params[7] = succ.hash;
+		params[8] = succ.sealed_hex;
+		PQclear(res);
+		res = NULL;
+		dbrc = db_exec(app->db, sql, 11, params, 0, &res);
+		if (dbrc == DB_ERETRY) {
+			/* Waited too long for the session's lock or lost a
+			 * deadlock: nothing was changed; try again. */
+			struct timespec pause = { 0, 20000000L * (attempt + 1) };
+
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		if (dbrc == DB_EUNAVAILABLE) {
+			rc = SESSION_EUNAVAILABLE;
+			goto out;
+		}
+		if (dbrc != DB_OK || PQntuples(res) != 1)
+			goto out;
+		what = PQgetvalue(res, 0, 0);
+		if (strcmp(what, "recap") == 0) {
+			exp = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+			if (exp <= app->now)
+				break;
+			continue;
+		}
+		if (strcmp(what, "rotated") == 0) {
+			out->refresh_token = succ.token;
+			succ.token = NULL;
+			out->refresh_expires_in = succ.exp - app->now;
+			*outcome = REFRESH_ROTATED;
+		} else if (strcmp(what, "duplicate") == 0) {
+			unsigned char *sealed;
+			size_t sealed_len;
+			int opened;
+
+			sealed = bytea_from_hex(PQgetvalue(res, 0, 1),
+			    &sealed_len);
+			opened = sealed != NULL && seal_decrypt(token, len,
+			    claims.sid, sealed, sealed_len,
+			    &out->refresh_token) == 0;
+			free(sealed);
+			if (!opened) {
+				log_event(LOG_ERROR, "refresh_unseal_failed",
+				    "sid=%s", claims.sid);
+				goto out;
+			}
+			out->refresh_expires_in = strtoll(PQgetvalue(res, 0, 2),
+			    NULL, 10) - app->now;
+			*outcome = REFRESH_DUPLICATE;
+			log_event(LOG_INFO, "refresh_duplicate",
+			    "user=%" PRId64 " sid=%s ip=%s", user_id,
+			    claims.sid, ip);
+		} else if (strcmp(what, "reuse") == 0) {
+			*outcome = REFRESH_REUSE;
+			log_event(LOG_WARN, "refresh_reuse", "user=%" PRId64
+			    " sid=%s ip=%s revoked_sessions=%s scope=%s",
+			    user_id, claims.sid, ip, PQgetvalue(res, 0, 3),
+			    params[10][0] == 't' ? "user" : "session");
+			rc = SESSION_OK;
+			goto out;
+		} else {
+			rc = SESSION_OK;        /* refused */
+			goto out;
+		}
+		memcpy(out->sid, claims.sid, sizeof out->sid);
+		if (mint(app, JWT_ACCESS, claims.sub, claims.sid,
+		    app->now + cfg->access_ttl, &out->access_token) != 0)
+			goto out;
+		out->access_expires_in = cfg->access_ttl;
+		rc = SESSION_OK;
+		goto done;
+	}
+	/* Still contended after every attempt: nothing changed, the client
+	 * may simply try again. */
+	log_event(LOG_ERROR, "refresh_gave_up", "sid=%s attempts=%d",
+	    claims.sid, attempt);
+	rc = SESSION_EUNAVAILABLE;
+out:
+	if (rc != SESSION_OK || (*outcome != REFRESH_ROTATED &&
+	    *outcome != REFRESH_DUPLICATE))
+		session_tokens_free(out);
+	if (rc != SESSION_OK)
+		*outcome = REFRESH_REFUSED;
+done:
+	PQclear(res);
+	successor_free(&succ);
+	return rc;
+}
+
+int
+session_logout(struct app *app, const char *token, size_t len, const char *ip)
+{
+	static const char sql[] =
+	    "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
+	    " WHERE id = $1::uuid AND user_id = $2::bigint"
+	    " AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t"
+	    "  WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid)";
+	struct jwt_claims claims;
+	char hash[2 * CRYPTO_SHA256_LEN + 1];
+	const char *params[3];
+	int64_t user_id;
+	PGresult *res;
+	int rc;
+
+	/* Logout is idempotent and no oracle: a token that does not verify
+	 * revokes nothing and the caller answers the same. */
+	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
+	    session_token_hash_hex(token, len, hash) != 0)
+		return SESSION_OK;
+	params[0] = claims.sid;
+	params[1] = claims.sub;
+	params[2] = hash;
+	rc = db_exec(app->db, sql, 3, params, DB_IDEMPOTENT, &res);
+	if (rc == DB_EUNAVAILABLE)
+		return SESSION_EUNAVAILABLE;
+	if (rc != DB_OK)
+		return SESSION_EFAIL;
+	if (strcmp(PQcmdTuples(res), "1") == 0)
+		log_event(LOG_INFO, "logout", "user=%" PRId64 " sid=%s ip=%s",
+		    user_id, claims.sid, ip);
+	PQclear(res);
+	return SESSION_OK;
+}
+
+static int
+map_db(int dbrc)
+{
+	return dbrc == DB_EUNAVAILABLE ? SESSION_EUNAVAILABLE : SESSION_EFAIL;
+}
+
+int
+session_revoke_all(struct app *app, int64_t user_id, int64_t *revoked)
+{
+	char uid[24];
+	const char *params[1] = { uid };
+	PGresult *res;
+	int rc;
+
+	snprintf(uid, sizeof uid, "%" PRId64, user_id);
+	rc = db_exec(app->db, "UPDATE sessions SET revoked_at = now(),"
+	    " revoked_reason = 'logout_all'"
+	    " WHERE user_id = $1::bigint AND revoked_at IS NULL", 1, params,
+	    DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return map_db(rc);
+	*revoked = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return SESSION_OK;
+}
+
+int
+session_revoke_one(struct app *app, int64_t user_id, const char *sid,
+    int *found)
+{
+	char uid[24];
+	const char *params[2] = { sid, uid };
+	PGresult *res;
+	int rc;
+
+	snprintf(uid, sizeof uid, "%" PRId64, user_id);
+	rc = db_exec(app->db, "UPDATE sessions SET revoked_at = now(),"
+	    " revoked_reason = 'revoked'"
+	    " WHERE id = $1::uuid AND user_id = $2::bigint"
+	    " AND revoked_at IS NULL AND absolute_expires_at > now()"
+	    " AND idle_expires_at > now()", 2, params, DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return map_db(rc);
+	*found = strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return SESSION_OK;
+}
+
+static json_object *
+time_or_null(PGresult *res, int row, int col)
+{
+	char buf[21];
+
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	http_format_time(strtoll(PQgetvalue(res, row, col), NULL, 10), buf);
+	return json_object_new_string(buf);
+}
+
+static json_object *
+text_or_null(PGresult *res, int row, int col)
+{
+	if (PQgetisnull(res, row, col))
+		return NULL;
+	return json_object_new_string(PQgetvalue(res, row, col));
+}
+
+int
+session_list(struct app *app, int64_t user_id, const char *current_sid,
+    json_object **out)
+{
+	static const char sql[] =
+	    "SELECT id::text, extract(epoch FROM created_at)::bigint,"
+	    " extract(epoch FROM last_used_at)::bigint,"
+	    " extract(epoch FROM LEAST(idle_expires_at, absolute_expires_at))::bigint,"
+	    " user_agent, host(ip)"
+	    " FROM sessions WHERE user_id = $1::bigint AND revoked_at IS NULL"
+	    " AND absolute_expires_at > now() AND idle_expires_at > now()"
+	    " ORDER BY created_at DESC, id"
+	    " LIMIT 1000";
+	char uid[24];
+	const char *params[1] = { uid };
+	json_object *root = NULL, *list;
+	PGresult *res;
+	int rc;
+
+	snprintf(uid, sizeof uid, "%" PRId64, user_id);
+	rc = db_exec(app->db, sql, 1, params, DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return map_db(rc);
+	if ((root = json_object_new_object()) == NULL ||
+	    (list = json_object_new_array()) == NULL) {
+		json_object_put(root);
+		PQclear(res);
+		return SESSION_EFAIL;
+	}
+	json_object_object_add(root, "sessions", list);
+	for (int i = 0; i < PQntuples(res); i++) {
+		json_object *o = json_object_new_object();
+
+		if (o == NULL)
+			break;
+		json_object_object_add(o, "id", text_or_null(res, i, 0));
+		json_object_object_add(o, "created_at", time_or_null(res, i, 1));
+		json_object_object_add(o, "last_used_at",
+		    time_or_null(res, i, 2));
+		json_object_object_add(o, "expires_at", time_or_null(res, i, 3));
+		json_object_object_add(o, "user_agent", text_or_null(res, i, 4));
+		json_object_object_add(o, "ip", text_or_null(res, i, 5));
+		json_object_object_add(o, "current", json_object_new_boolean(
+		    strcmp(PQgetvalue(res, i, 0), current_sid) == 0));
+		json_object_array_add(list, o);
+	}
+	PQclear(res);
+	*out = root;
+	return SESSION_OK;
 }
