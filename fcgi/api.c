@@ -66,8 +66,10 @@ handle_health(struct app *app, const struct http_request *req,
 }
 
 static const struct route api_routes[] = {
-	{ HTTP_GET, "/api/profile", ROUTE_BODY_NONE, handle_profile },
-	{ HTTP_GET, "/api/health", ROUTE_BODY_NONE, handle_health },
+	{ .method = HTTP_GET, .path = "/api/profile",
+	    .body = ROUTE_BODY_NONE, .handler = handle_profile },
+	{ .method = HTTP_GET, .path = "/api/health",
+	    .body = ROUTE_BODY_NONE, .handler = handle_health },
 };
 
 int

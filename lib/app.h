@@ -6,6 +6,7 @@
 #define LATCH_APP_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "db.h"
@@ -16,6 +17,17 @@ struct app {
 	struct db *db;
 	struct password_ctx *pw;
 	int64_t now;                    /* seconds since the epoch */
+	long now_usec;                  /* and microseconds past it */
 };
+
+/* The request's clock reading as "seconds.micro" for to_timestamp():
+ * rows that are compared with each other (rotation times against the
+ * grace window, creation order) keep sub-second precision, while token
+ * claims carry whole seconds. */
+static inline void
+app_now_text(const struct app *app, char out[32])
+{
+	snprintf(out, 32, "%lld.%06ld", (long long)app->now, app->now_usec);
+}
 
 #endif

@@ -153,6 +153,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	http_response_init(&resp);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	app->now = (int64_t)ts.tv_sec;
+	app->now_usec = ts.tv_nsec / 1000;
 	if (http_request_parse(io, app->cfg, &req) != HTTP_OK) {
 		server_internal_error(&resp);
 		goto answer;
@@ -161,7 +162,8 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	for (size_t i = 0; i < nroutes; i++) {
 		const char *a;
 
-		if (!path_matches(routes[i].path, req.path, &a))
+		if (!path_matches(routes[i].path, req.path, &a) ||
+		    (routes[i].enabled != NULL && !routes[i].enabled(app->cfg)))
 			continue;
 		path_known = 1;
 		if (strlen(allow) + 10 < sizeof allow) {

@@ -30,6 +30,9 @@ struct route {
 	const char *path;               /* exact, or ending in "/ *" */
 	enum route_body body;
 	route_handler handler;
+	/* NULL, or says whether the configuration enables the route; a
+	 * disabled route's path is unknown (404), whatever the method. */
+	int (*enabled)(const struct latch_config *cfg);
 };
 
 /* Runs the process: returns the exit status for main. program names it in

@@ -79,17 +79,17 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	    "s AS ("
 	    " INSERT INTO sessions (id, user_id, created_at, last_used_at,"
 	    "  absolute_expires_at, idle_expires_at, user_agent, ip)"
-	    " SELECT $1::uuid, u.id, to_timestamp($3::bigint),"
-	    "  to_timestamp($3::bigint), to_timestamp($4::bigint),"
+	    " SELECT $1::uuid, u.id, to_timestamp($3::float8),"
+	    "  to_timestamp($3::float8), to_timestamp($4::bigint),"
 	    "  to_timestamp($5::bigint), $6, $7::inet"
 	    " FROM users u WHERE u.id = $2::bigint AND u.disabled_at IS NULL"
 	    " RETURNING id)"
 	    " INSERT INTO refresh_tokens (session_id, token_hash, issued_at,"
 	    "  expires_at)"
-	    " SELECT s.id, decode($8, 'hex'), to_timestamp($3::bigint),"
+	    " SELECT s.id, decode($8, 'hex'), to_timestamp($3::float8),"
 	    "  to_timestamp($5::bigint) FROM s RETURNING id";
 	const struct latch_config *cfg = app->cfg;
-	char sub[24], now_s[24], abs_s[24], idle_s[24];
+	char sub[24], now_s[32], abs_s[24], idle_s[24];
 	char ua[USER_AGENT_MAX + 1];
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
 	const char *params[10];
@@ -118,7 +118,7 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	out->access_expires_in = cfg->access_ttl;
 	out->refresh_expires_in = refresh_exp - app->now;
 
-	snprintf(now_s, sizeof now_s, "%" PRId64, app->now);
+	app_now_text(app, now_s);
 	snprintf(abs_s, sizeof abs_s, "%" PRId64, absolute_end);
 	snprintf(idle_s, sizeof idle_s, "%" PRId64, refresh_exp);
 	if (user_agent != NULL) {
@@ -282,16 +282,16 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 {
 	static const char sql[] =
 	    "SELECT r_outcome, r_sealed,"
-	    " extract(epoch FROM r_expires_at)::bigint, r_revoked"
+	    " floor(extract(epoch FROM r_expires_at))::bigint, r_revoked"
 	    " FROM latch_refresh(decode($1, 'hex'), $2::uuid, $3::bigint,"
-	    "  to_timestamp($4::bigint), make_interval(secs => $5::bigint),"
+	    "  to_timestamp($4::float8), make_interval(secs => $5::bigint),"
 	    "  to_timestamp($6::bigint), to_timestamp($7::bigint),"
 	    "  decode($8, 'hex'), decode($9, 'hex'), $10::inet, $11::boolean)";
 	const struct latch_config *cfg = app->cfg;
 	struct jwt_claims claims;
 	struct successor succ;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
-	char now_s[24], grace_s[24], uncapped_s[24], exp_s[24];
+	char now_s[32], grace_s[24], uncapped_s[24], exp_s[24];
 	const char *params[11];
 	int64_t user_id, uncapped, exp;
 	PGresult *res = NULL;
@@ -313,7 +313,7 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 	if (claims.exp - claims.iat < cfg->refresh_ttl && claims.exp < exp)
 		exp = claims.exp;
 
-	snprintf(now_s, sizeof now_s, "%" PRId64, app->now);
+	app_now_text(app, now_s);
 	snprintf(grace_s, sizeof grace_s, "%" PRId64, cfg->reuse_grace);
 	snprintf(uncapped_s, sizeof uncapped_s, "%" PRId64, uncapped);
 	params[0] = hash;
@@ -534,9 +534,9 @@ session_list(struct app *app, int64_t user_id, const char *current_sid,
     json_object **out)
 {
 	static const char sql[] =
-	    "SELECT id::text, extract(epoch FROM created_at)::bigint,"
-	    " extract(epoch FROM last_used_at)::bigint,"
-	    " extract(epoch FROM LEAST(idle_expires_at, absolute_expires_at))::bigint,"
+	    "SELECT id::text, floor(extract(epoch FROM created_at))::bigint,"
+	    " floor(extract(epoch FROM last_used_at))::bigint,"
+	    " floor(extract(epoch FROM LEAST(idle_expires_at, absolute_expires_at)))::bigint,"
 	    " user_agent, host(ip)"
 	    " FROM sessions WHERE user_id = $1::bigint AND revoked_at IS NULL"
 	    " AND absolute_expires_at > now() AND idle_expires_at > now()"

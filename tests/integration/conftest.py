@@ -246,3 +246,188 @@ def revoke_session(db, sid):
                           "revoked_reason = 'revoked' WHERE id = %s", (sid,))
     return db.execute("UPDATE sessions SET revoked_at = now() WHERE id = %s",
                       (sid,))
+
+
+# ------------------------------------------------ refresh-token lifecycle
+#
+# Extra web instances of the refresh/logout/sessions tests (offsets 4..8 of
+# web_instance; 0..3 belong to the older tests: shortaccess, securecookie,
+# smallbody, rotatedkeys). securecookie is shared: same name, offset and
+# settings as test_login.py uses.
+
+LIFECYCLE = "lifecycle"
+
+
+@pytest.fixture(scope="session")
+def web(web_instance):
+    """The instance most refresh/logout/sessions tests talk to: the main
+    web's settings with BCRYPT_COST=4, so that their hundreds of logins take
+    milliseconds instead of a cost-12 bcrypt each (the refresh paths never
+    hash a password). A few tests also run on the main web (`client`)."""
+    return web_instance(LIFECYCLE, 8, COOKIE_SECURE="0", BCRYPT_COST="4")
+
+
+def secure_web_of(web_instance):
+    return web_instance("securecookie", 1, COOKIE_SECURE="1")
+
+
+@pytest.fixture(scope="session")
+def secure_web(web_instance):
+    """COOKIE_SECURE=1: the cookie is __Secure-refresh_token."""
+    return secure_web_of(web_instance)
+
+
+@pytest.fixture(scope="session")
+def grace1s_web(web_instance):
+    """REFRESH_REUSE_GRACE=1s: the duplicate window closes quickly."""
+    return web_instance("grace1s", 4, COOKIE_SECURE="0", BCRYPT_COST="4",
+                        REFRESH_REUSE_GRACE="1s")
+
+
+@pytest.fixture(scope="session")
+def reuse_user_web(web_instance):
+    """REUSE_REVOKES=user."""
+    return web_instance("reuseuser", 5, COOKIE_SECURE="0", BCRYPT_COST="4",
+                        REUSE_REVOKES="user")
+
+
+LIFETIME_REFRESH = 3      # JWT_REFRESH_EXPIRES of the lifetimes instance
+LIFETIME_SESSION = 8      # SESSION_MAX_AGE of the lifetimes instance
+
+
+@pytest.fixture(scope="session")
+def lifetimes_web(web_instance):
+    """Second-scale lifetimes: 3 s of inactivity, 8 s absolute."""
+    return web_instance("lifetimes", 6, COOKIE_SECURE="0", BCRYPT_COST="4",
+                        JWT_REFRESH_EXPIRES=f"{LIFETIME_REFRESH}s",
+                        SESSION_MAX_AGE=f"{LIFETIME_SESSION}s",
+                        REFRESH_REUSE_GRACE="1s")
+
+
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+@pytest.fixture(scope="session")
+def origins_web(web_instance):
+    """ALLOWED_ORIGINS=https://app.example.com."""
+    return web_instance("origins", 7, COOKIE_SECURE="0", BCRYPT_COST="4",
+                        ALLOWED_ORIGINS=ALLOWED_ORIGIN)
+
+
+def fcgi_log_path(stack, web_name=None):
+    """The fcgi stderr log of the main web, or of extra web web_name."""
+    assert stack.rundir is not None, "var/INSTANCE.rundir missing"
+    base = stack.rundir if web_name is None else stack.rundir / \
+        f"web-{web_name}"
+    return base / "fcgi.stderr.log"
+
+
+class LogTail:
+    """Lines appended to a log file after construction."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.start = self.path.stat().st_size if self.path.exists() else 0
+
+    def lines(self):
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as f:
+            f.seek(self.start)
+            data = f.read()
+        return data.decode("utf-8", "replace").splitlines()
+
+    def wait_for(self, predicate, timeout=3.0):
+        """The new lines once one satisfies predicate (bounded wait)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            lines = self.lines()
+            if any(predicate(line) for line in lines) or \
+                    time.monotonic() > deadline:
+                return lines
+            time.sleep(0.05)
+
+
+def session_row(db, sid):
+    """{"revoked_at", "revoked_reason", "last_used_at", "idle_expires_at",
+    "absolute_expires_at", "created_at"} of session sid, or None."""
+    row = db.one("SELECT revoked_at, revoked_reason, last_used_at, "
+                 "idle_expires_at, absolute_expires_at, created_at "
+                 "FROM sessions WHERE id = %s", (sid,))
+    if row is None:
+        return None
+    keys = ("revoked_at", "revoked_reason", "last_used_at",
+            "idle_expires_at", "absolute_expires_at", "created_at")
+    return dict(zip(keys, row))
+
+
+def token_rows(db, sid):
+    """[(id, token_hash bytes, rotated_at, successor_id), ...] of session
+    sid's refresh_tokens rows, oldest first."""
+    return [(r[0], bytes(r[1]), r[2], r[3]) for r in db.all(
+        "SELECT id, token_hash, rotated_at, successor_id FROM refresh_tokens "
+        "WHERE session_id = %s ORDER BY id", (sid,))]
+
+
+# ------------------------------------------------ security hardening
+#
+# Extra web instances of the hardening tests (test_key_rotation.py,
+# test_rate_limit.py, test_login_timing.py, test_signup.py,
+# test_hostile_input.py, test_disabled_users.py). They listen on the main
+# web's port + 40..59, clear of web_instance's + 10..19.
+
+@pytest.fixture(scope="session")
+def harden_web(stack):
+    """Factory: harden_web(name, offset, **settings) starts (once per
+    session) an extra lighttpd+fcgi pair with setting overrides against the
+    same database on the main web's port + offset (40..59); returns its
+    base URL. A name must always come with the same offset and settings."""
+    started = {}
+    main_port = int(stack.base_url.rsplit(":", 1)[1].split("/")[0])
+
+    def start(name, offset, **settings):
+        if name in started:
+            assert started[name][0] == (offset, settings), \
+                f"web {name} started before with other settings"
+            return started[name][1]
+        assert 40 <= offset <= 59
+        port = main_port + offset
+        run_stack("web-down", INSTANCE, name)     # leftovers of a crash
+        kv = [f"{k}={v}" for k, v in settings.items()]
+        proc = run_stack("web-up", INSTANCE, name, str(port), *kv)
+        assert proc.returncode == 0, \
+            f"stack.sh web-up {name} failed: {proc.stderr.decode()[-2000:]}"
+        base_url = f"http://127.0.0.1:{port}"
+        wait_http(base_url)
+        started[name] = ((offset, settings), base_url)
+        return base_url
+
+    yield start
+    for name in started:
+        run_stack("web-down", INSTANCE, name)
+
+
+@pytest.fixture
+def proxy_web(harden_web):
+    """Base URL of an instance with TRUSTED_PROXIES=127.0.0.1: talk to it
+    through latchlib.ForwardedClient to choose the client address."""
+    return harden_web("proxy", 40, COOKIE_SECURE="0",
+                      TRUSTED_PROXIES="127.0.0.1")
+
+
+@pytest.fixture
+def signup_web(harden_web):
+    """Base URL of an instance with ALLOW_SIGNUP=1 and BCRYPT_COST=5 (cheap
+    sign-ups, and a cost that shows the setting is used) that also trusts
+    127.0.0.1 as a proxy (sign-ups count against the limiter: give each
+    its own address with ForwardedClient)."""
+    return harden_web("signup", 41, COOKIE_SECURE="0", ALLOW_SIGNUP="1",
+                      TRUSTED_PROXIES="127.0.0.1", BCRYPT_COST="5")
+
+
+# ------------------------------------------------ operator tooling
+#
+# test_latchctl.py, test_purge.py and test_pg_cron.py use the main web's
+# port + 60..79: + 60 web "purgedb" (on a database of its own), + 61 web
+# "genkeys", + 70 the pg_cron instance "cron<INSTANCE>" (LATCH_CRON_PORT
+# overrides). Their latchctl helpers are in latchlib.py (run_latchctl).

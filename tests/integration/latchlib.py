@@ -107,9 +107,11 @@ class Client:
             hdrs["Content-Type"] = content_type
         if headers:
             hdrs.update(headers)
-        return requests.request(method, self.base_url + path, data=data,
+        resp = requests.request(method, self.base_url + path, data=data,
                                 headers=hdrs, timeout=TIMEOUT,
                                 allow_redirects=False)
+        record_tokens(resp)
+        return resp
 
     def login(self, username=None, password=None, email=None,
               token_delivery=None, headers=None):
@@ -131,6 +133,114 @@ class Client:
         elif token is not None:
             headers["Authorization"] = "Bearer " + token
         return self.request("GET", "/api/profile", headers=headers)
+
+
+    # ---- refresh-token lifecycle (API.md: refresh, logout, sessions)
+
+    def refresh(self, token=None, cookie=None, secure=False, headers=None,
+                body=None, content_type=None):
+        """POST /auth/refresh. token: sent in the body as refresh_token;
+        cookie: sent as the refresh cookie (name per `secure`)."""
+        return self._token_post("/auth/refresh", token, cookie, secure,
+                                headers, body, content_type)
+
+    def logout(self, token=None, cookie=None, secure=False, headers=None,
+               body=None, content_type=None):
+        return self._token_post("/auth/logout", token, cookie, secure,
+                                headers, body, content_type)
+
+    def _token_post(self, path, token, cookie, secure, headers, body,
+                    content_type):
+        hdrs = dict(headers or {})
+        if cookie is not None:
+            hdrs["Cookie"] = cookie_header(cookie, secure)
+        if token is not None:
+            return self.request("POST", path,
+                                json_body={"refresh_token": token},
+                                headers=hdrs)
+        return self.request("POST", path, body=body,
+                            content_type=content_type, headers=hdrs)
+
+    def bearer(self, method, path, access, headers=None):
+        hdrs = dict(headers or {})
+        if access is not None:
+            hdrs["Authorization"] = "Bearer " + access
+        return self.request(method, path, headers=hdrs)
+
+    def logout_all(self, access, headers=None):
+        return self.bearer("POST", "/auth/logout-all", access, headers)
+
+    def sessions(self, access):
+        return self.bearer("GET", "/auth/sessions", access)
+
+    def delete_session(self, access, sid):
+        return self.bearer("DELETE", "/auth/sessions/" + sid, access)
+
+
+# ---------------------------------------------------------------- cookies
+
+COOKIE_NAME = "refresh_token"
+SECURE_COOKIE_NAME = "__Secure-refresh_token"
+REFRESH_COOKIE_RE = re.compile(
+    r"^refresh_token=(" + JWT_SHAPE + r"); Path=/auth; Max-Age=(\d+); "
+    r"HttpOnly; SameSite=Strict$")
+SECURE_REFRESH_COOKIE_RE = re.compile(
+    r"^__Secure-refresh_token=(" + JWT_SHAPE + r"); Path=/auth; "
+    r"Max-Age=(\d+); HttpOnly; Secure; SameSite=Strict$")
+CLEAR_COOKIE = "refresh_token=; Path=/auth; Max-Age=0; HttpOnly; " \
+    "SameSite=Strict"
+SECURE_CLEAR_COOKIE = "__Secure-refresh_token=; Path=/auth; Max-Age=0; " \
+    "HttpOnly; Secure; SameSite=Strict"
+
+
+def cookie_header(token, secure=False):
+    """A Cookie header value carrying token as the refresh cookie."""
+    return (SECURE_COOKIE_NAME if secure else COOKIE_NAME) + "=" + token
+
+
+def refresh_cookie(resp, secure=False):
+    """The one Set-Cookie of resp, which must set the refresh cookie exactly
+    as API.md writes it: returns (token, max_age)."""
+    lines = set_cookie_headers(resp)
+    assert len(lines) == 1, f"expected one Set-Cookie, got {lines!r}"
+    pattern = SECURE_REFRESH_COOKIE_RE if secure else REFRESH_COOKIE_RE
+    m = pattern.match(lines[0])
+    assert m, f"Set-Cookie not as specified: {lines[0]!r}"
+    return m.group(1), int(m.group(2))
+
+
+def assert_clears_cookie(resp, secure=False):
+    lines = set_cookie_headers(resp)
+    want = SECURE_CLEAR_COOKIE if secure else CLEAR_COOKIE
+    assert lines == [want], f"expected the clearing cookie, got {lines!r}"
+
+
+# ---------------------------------------------------------------- registry
+
+# Every access or refresh token any response carried during this pytest run
+# (bodies and Set-Cookie lines), for test_zz_storage.py.
+SEEN_TOKENS = set()
+_TOKEN_RE = re.compile(JWT_SHAPE)
+
+
+def record_tokens(resp):
+    """Adds the tokens resp carries to SEEN_TOKENS; never fails."""
+    try:
+        for line in resp.raw.headers.getlist("Set-Cookie"):
+            name, _, rest = line.partition("=")
+            value = rest.split(";", 1)[0].strip()
+            if name.strip() in (COOKIE_NAME, SECURE_COOKIE_NAME) and value:
+                SEEN_TOKENS.add(value)
+        if resp.headers.get("Content-Type", "").startswith(
+                "application/json") and resp.content:
+            body = json.loads(resp.content.decode("utf-8"))
+            if isinstance(body, dict):
+                for key in ("access_token", "refresh_token"):
+                    value = body.get(key)
+                    if isinstance(value, str) and _TOKEN_RE.fullmatch(value):
+                        SEEN_TOKENS.add(value)
+    except Exception:       # a malformed answer is some other test's failure
+        pass
 
 
 def set_cookie_headers(resp):
@@ -188,3 +298,190 @@ def assert_missing_credential(resp):
 
 def now():
     return int(time.time())
+
+
+# ---------------------------------------------------------------- sessions
+
+def login_body(client, user):
+    """Logs user in with body delivery; returns the answer's JSON."""
+    resp = client.login(username=user["username"], password=user["password"],
+                        token_delivery="body")
+    assert resp.status_code == 200, resp.text
+    return json_body(resp)
+
+
+def login_cookie(client, user, secure=False):
+    """Logs user in with cookie delivery; returns (body, refresh token,
+    cookie Max-Age)."""
+    resp = client.login(username=user["username"], password=user["password"])
+    assert resp.status_code == 200, resp.text
+    token, max_age = refresh_cookie(resp, secure)
+    return json_body(resp), token, max_age
+
+
+def claims_of(token):
+    return jwt_parts(token)[1]
+
+
+def sid_of(token):
+    return claims_of(token)["sid"]
+
+
+def token_hash(token):
+    return hashlib.sha256(token.encode("ascii")).digest()
+
+
+def refreshed_body(resp):
+    """resp is a 200 body-delivery refresh answer: returns its JSON."""
+    assert resp.status_code == 200, \
+        f"refresh: {resp.status_code} {resp.text[:300]}"
+    body = json_body(resp)
+    assert "refresh_token" in body, body
+    return body
+
+
+def rotate_body(client, token):
+    """Refreshes token (body delivery): returns (successor, access)."""
+    body = refreshed_body(client.refresh(token))
+    return body["refresh_token"], body["access_token"]
+
+
+def rotate_cookie(client, token, secure=False, headers=None):
+    """Refreshes token (cookie delivery): returns (successor, access)."""
+    resp = client.refresh(cookie=token, secure=secure, headers=headers)
+    assert resp.status_code == 200, \
+        f"refresh: {resp.status_code} {resp.text[:300]}"
+    successor, _ = refresh_cookie(resp, secure)
+    return successor, json_body(resp)["access_token"]
+
+
+# ---------------------------------------------------------------- hardening
+# Helpers of the security-hardening tests (test_rate_limit.py and friends).
+
+def fresh_address():
+    """A random documentation IPv6 address (2001:db8::/32) in the canonical
+    text inet_ntop(3) writes: no zero group, lower case. Fresh per call, so
+    that failures counted under it never meet those of another test (or of
+    an earlier run within the limiter's 15 minutes)."""
+    import secrets as _secrets
+    groups = ["%x" % (0x1000 + _secrets.randbelow(0xf000)) for _ in range(6)]
+    return "2001:db8:" + ":".join(groups)
+
+
+def fresh_ipv4():
+    """A random address of 198.18.0.0/15 (benchmarking), neither .0 nor
+    .255 in the last octet."""
+    import secrets as _secrets
+    n = _secrets.randbelow(1 << 17)
+    return "198.%d.%d.%d" % (18 + (n >> 16), (n >> 8) & 0xff,
+                             1 + _secrets.randbelow(254))
+
+
+class ForwardedClient(Client):
+    """A Client whose every request carries X-Forwarded-For: addr, for an
+    instance with TRUSTED_PROXIES=127.0.0.1 (lighttpd talks from there):
+    the server then sees addr as the client address."""
+
+    def __init__(self, base_url, addr, user_agent="latch-integration-tests"):
+        super().__init__(base_url, user_agent)
+        self.addr = addr
+
+    def request(self, method, path, body=None, content_type=None,
+                headers=None, json_body=None):
+        hdrs = {"X-Forwarded-For": self.addr}
+        hdrs.update(headers or {})
+        return super().request(method, path, body=body,
+                               content_type=content_type, headers=hdrs,
+                               json_body=json_body)
+
+
+def retry_after(resp):
+    """The Retry-After of a 429 as whole seconds >= 1 (asserted)."""
+    value = resp.headers.get("Retry-After")
+    assert value is not None and re.fullmatch(r"[1-9][0-9]*", value), \
+        f"Retry-After {value!r}"
+    return int(value)
+
+
+# ---------------------------------------------------------------- latchctl
+# Helpers of the operator-tooling tests (test_latchctl.py, test_purge.py,
+# test_pg_cron.py).
+
+# Settings latchctl reads from its environment (which beats LATCH_CONFIG's
+# file): none of the caller's may leak into a run.
+LATCHCTL_ENV_KEYS = (
+    "DATABASE_URL", "JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET",
+    "JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
+    "REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
+    "BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
+    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LATCH_CONFIG",
+    "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+
+
+def latchctl_env(config=None, **settings):
+    """The caller's environment without any latch setting, plus
+    LATCH_CONFIG=config (when given) and the given settings."""
+    import os as _os
+    env = {k: v for k, v in _os.environ.items()
+           if k not in LATCHCTL_ENV_KEYS}
+    if config is not None:
+        env["LATCH_CONFIG"] = str(config)
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
+
+
+def run_latchctl(bin_dir, *args, config=None, input=None, timeout=60,
+                 **settings):
+    """Runs bin_dir/latchctl ARGS with latchctl_env(config, **settings);
+    input: text for stdin (None: empty). Returns the CompletedProcess with
+    stdout and stderr as text."""
+    import subprocess as _subprocess
+    from pathlib import Path as _Path
+    return _subprocess.run(
+        [str(_Path(bin_dir) / "latchctl"), *[str(a) for a in args]],
+        input=(input or "").encode("utf-8"),
+        env=latchctl_env(config, **settings), capture_output=True,
+        timeout=timeout)
+
+
+def ctl_out(proc):
+    return proc.stdout.decode("utf-8", "replace")
+
+
+def ctl_err(proc):
+    return proc.stderr.decode("utf-8", "replace")
+
+
+def assert_ctl_ok(proc):
+    """Exit 0; returns stdout as text."""
+    assert proc.returncode == 0, \
+        f"latchctl exit {proc.returncode}: stderr {ctl_err(proc)!r}"
+    return ctl_out(proc)
+
+
+def assert_ctl_refused(proc, stdout_empty=True):
+    """Exit 1 with the reason as the one "latchctl: ..." line, last on
+    stderr (and nothing on stdout unless told); returns that line."""
+    err = ctl_err(proc)
+    assert proc.returncode == 1, \
+        f"expected exit 1, got {proc.returncode}: stdout " \
+        f"{ctl_out(proc)!r} stderr {err!r}"
+    lines = err.splitlines()
+    # The database layer may log its error first, as a structured
+    # "latch prog=latchctl ..." line; the operator's message comes last.
+    assert lines and lines[-1].startswith("latchctl: ") and \
+        err.endswith("\n") and \
+        all(line.startswith("latch prog=latchctl ") for line in lines[:-1]), \
+        f"stderr not one latchctl: line: {err!r}"
+    if stdout_empty:
+        assert ctl_out(proc) == "", f"stdout on failure: {ctl_out(proc)!r}"
+    return lines[-1]
+
+
+def assert_ctl_usage(proc):
+    """Exit 2 with the usage text on stderr and nothing on stdout."""
+    assert proc.returncode == 2, \
+        f"expected exit 2, got {proc.returncode}: {ctl_err(proc)!r}"
+    assert ctl_out(proc) == "", f"stdout on bad usage: {ctl_out(proc)!r}"
+    # (getopt may first say which option it did not know)
+    assert "usage: latchctl" in ctl_err(proc), ctl_err(proc)

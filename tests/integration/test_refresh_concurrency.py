@@ -1,0 +1,186 @@
+"""Concurrent refreshes: 50 simultaneous presentations of one token all get
+the same successor and leave one successor row; 20 sessions rotating at
+once for 10 s leave every session with exactly its own chain."""
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import session_row, token_rows
+from latchlib import (TIMEOUT, cookie_header, json_body, login_body,
+                      login_cookie, record_tokens, refresh_cookie,
+                      refreshed_body, set_cookie_headers, sid_of, token_hash)
+
+THREADS = 50
+SESSIONS = 20
+ROTATE_SECONDS = 10.0
+ROTATE_MAX_PER_SESSION = 400
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user(prefix="rfx")
+
+
+def _post_refresh(http, base_url, token, delivery):
+    headers = {"User-Agent": "latch-integration-tests"}
+    if delivery == "body":
+        headers["Content-Type"] = "application/json"
+        data = json.dumps({"refresh_token": token}).encode()
+    else:
+        headers["Cookie"] = cookie_header(token)
+        data = b""
+    resp = http.post(base_url + "/auth/refresh", data=data, headers=headers,
+                     timeout=TIMEOUT, allow_redirects=False)
+    record_tokens(resp)
+    return resp
+
+
+def _successor(resp, delivery):
+    if delivery == "body":
+        return json_body(resp)["refresh_token"]
+    return refresh_cookie(resp)[0]
+
+
+def _stampede(web, token, delivery):
+    """THREADS threads present token at once (connections opened before
+    the barrier); returns the responses (or exceptions), in thread order."""
+    barrier = threading.Barrier(THREADS)
+    results = [None] * THREADS
+
+    def worker(i):
+        http = requests.Session()
+        try:
+            http.get(web.base_url + "/api/health", timeout=TIMEOUT)
+            barrier.wait(timeout=30)
+            results[i] = _post_refresh(http, web.base_url, token,
+                                       delivery)
+        except Exception as exc:      # reported by the test
+            results[i] = exc
+        finally:
+            http.close()
+
+    threads = [threading.Thread(target=worker, args=(i,))
+               for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+    return results
+
+
+def _check_stampede(web, db, token, delivery):
+    results = _stampede(web, token, delivery)
+    errors = [r for r in results if isinstance(r, Exception)]
+    assert not errors, errors[:3]
+    statuses = sorted(r.status_code for r in results)
+    assert not [s for s in statuses if s >= 500], statuses
+    assert statuses == [200] * THREADS, statuses
+    successors = {_successor(r, delivery) for r in results}
+    assert len(successors) == 1, f"{len(successors)} different successors"
+    successor = successors.pop()
+    assert successor != token and sid_of(successor) == sid_of(token)
+    accesses = {json_body(r)["access_token"] for r in results}
+    assert len(accesses) == THREADS, "access tokens were handed out twice"
+
+    sid = sid_of(token)
+    rows = token_rows(db, sid)
+    assert len(rows) == 2, f"{len(rows)} rows for the session"
+    assert [(h, rot is None) for _, h, rot, _ in rows] == \
+        [(token_hash(token), False), (token_hash(successor), True)]
+    assert session_row(db, sid)["revoked_at"] is None
+    return successor
+
+
+def test_refresh_50_concurrent_duplicates_in_body_share_one_successor(
+        web, db, user):
+    token = login_body(web, user)["refresh_token"]
+    successor = _check_stampede(web, db, token, "body")
+    after = refreshed_body(web.refresh(successor))
+    assert sid_of(after["refresh_token"]) == sid_of(token)
+
+
+def test_refresh_50_concurrent_duplicates_in_cookie_share_one_successor(
+        web, db, user):
+    _, token, _ = login_cookie(web, user)
+    successor = _check_stampede(web, db, token, "cookie")
+    resp = web.refresh(cookie=successor)
+    assert resp.status_code == 200, resp.text
+    assert len(set_cookie_headers(resp)) == 1
+
+
+def test_refresh_20_sessions_rotating_concurrently_keep_their_chains(
+        web, db, user):
+    deliveries = ["body" if i % 2 == 0 else "cookie"
+                  for i in range(SESSIONS)]
+    starts = [None] * SESSIONS
+
+    def login(i):
+        try:
+            if deliveries[i] == "body":
+                starts[i] = login_body(web, user)["refresh_token"]
+            else:
+                starts[i] = login_cookie(web, user)[1]
+        except Exception as exc:
+            starts[i] = exc
+
+    threads = [threading.Thread(target=login, args=(i,))
+               for i in range(SESSIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(isinstance(s, str) for s in starts), starts
+
+    barrier = threading.Barrier(SESSIONS)
+    outcome = [None] * SESSIONS     # (successes, last token, failure)
+
+    def rotate(i):
+        http = requests.Session()
+        token, done, failure = starts[i], 0, None
+        try:
+            barrier.wait(timeout=30)
+            deadline = time.monotonic() + ROTATE_SECONDS
+            while time.monotonic() < deadline and \
+                    done < ROTATE_MAX_PER_SESSION:
+                resp = _post_refresh(http, web.base_url, token,
+                                     deliveries[i])
+                if resp.status_code != 200:
+                    failure = f"{resp.status_code} {resp.text[:200]}"
+                    break
+                token = _successor(resp, deliveries[i])
+                done += 1
+        except Exception as exc:
+            failure = repr(exc)
+        finally:
+            http.close()
+        outcome[i] = (done, token, failure)
+
+    threads = [threading.Thread(target=rotate, args=(i,))
+               for i in range(SESSIONS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=ROTATE_SECONDS + 60)
+    assert not any(t.is_alive() for t in threads), "a thread hung"
+
+    failures = [(i, o[2]) for i, o in enumerate(outcome) if o[2]]
+    assert not failures, failures[:5]
+    for i, (done, last, _) in enumerate(outcome):
+        assert done > 0, f"session {i} never rotated"
+        sid = sid_of(starts[i])
+        assert session_row(db, sid)["revoked_at"] is None, f"session {i}"
+        rows = token_rows(db, sid)
+        assert len(rows) == 1 + done, (i, len(rows), done)
+        live = [h for _, h, rot, _ in rows if rot is None]
+        assert live == [token_hash(last)], f"session {i}"
+    # Every session still refreshes.
+    for i, (_, last, _) in enumerate(outcome):
+        if deliveries[i] == "body":
+            refreshed_body(web.refresh(last))
+        else:
+            assert web.refresh(cookie=last).status_code == 200
