@@ -3,6 +3,7 @@
  * lib/session and an answer; they never touch FastCGI or SQL. */
 #include <openssl/crypto.h>
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "password.h"
 #include "server.h"
 #include "session.h"
+#include "throttle.h"
 #include "user.h"
 
 enum delivery {
@@ -157,6 +159,27 @@ refuse_credentials(struct http_response *resp)
 	http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"latch\"");
 }
 
+/* 429 with Retry-After when the limiter holds the attempt back. Returns 1
+ * when it answered (also 503 when the database is unreachable). */
+static int
+throttled(struct app *app, const struct throttle_keys *keys,
+    struct http_response *resp)
+{
+	int wait, rc;
+
+	rc = throttle_wait(app->db, keys, app->now, &wait);
+	if (rc != DB_OK) {
+		server_database_error(resp, rc);
+		return 1;
+	}
+	if (wait <= 0)
+		return 0;
+	http_response_error(resp, 429, "too_many_requests",
+	    "Too many failed attempts; try again later");
+	http_response_header(resp, "Retry-After", "%d", wait);
+	return 1;
+}
+
 /* POST /auth/login */
 static void
 handle_login(struct app *app, const struct http_request *req,
@@ -166,6 +189,7 @@ handle_login(struct app *app, const struct http_request *req,
 	struct user_credentials user;
 	struct session_tokens tokens;
 	struct session_rehash rehash;
+	struct throttle_keys keys;
 	char why[128], new_hash[PASSWORD_HASH_MAX];
 	int rc, needs_rehash;
 
@@ -174,8 +198,15 @@ handle_login(struct app *app, const struct http_request *req,
 		http_response_error(resp, 400, "invalid_request", why);
 		return;
 	}
-	/* Seam: the brute-force limiter (429) goes here, before the
-	 * password is looked at. */
+	/* The limiter answers before the password is looked at: while a
+	 * block holds, even the right password gets 429. */
+	if (throttle_keys_make(login.username != NULL ? login.username :
+	    login.email, req->client_ip, &keys) != 0) {
+		server_internal_error(resp);
+		return;
+	}
+	if (throttled(app, &keys, resp))
+		return;
 	rc = user_find_credentials(app->db, login.username, login.email, &user);
 	if (rc != DB_OK) {
 		server_database_error(resp, rc);
@@ -187,6 +218,9 @@ handle_login(struct app *app, const struct http_request *req,
 	    user.found && !user.disabled ? user.password_hash : NULL);
 	if (rc != PASSWORD_OK) {
 		OPENSSL_cleanse(user.password_hash, sizeof user.password_hash);
+		/* Counted before answering; an unreachable database here
+		 * must not turn a refusal into a success, only be logged. */
+		throttle_fail(app->db, &keys, app->now);
 		log_event(LOG_INFO, "login_failed", "ip=%s", req->client_ip);
 		refuse_credentials(resp);
 		return;
@@ -211,6 +245,7 @@ handle_login(struct app *app, const struct http_request *req,
 		session_error(resp, rc);
 		return;
 	}
+	throttle_clear_pair(app->db, &keys);
 	respond_tokens(app, &tokens, login.delivery, resp);
 	session_tokens_free(&tokens);
 }
@@ -464,14 +499,145 @@ handle_session_delete(struct app *app, const struct http_request *req,
 	http_response_json(resp, 204, NULL);
 }
 
+/* Sign-up usernames: 3 to 32 of A-Z a-z 0-9 . _ -, starting with a letter
+ * or digit, so they are unambiguous in URLs, logs and mail. (Operators may
+ * create other names with latchctl or SQL; login accepts any.) */
+static int
+valid_signup_username(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 3 || len > 32 || !isalnum((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* One '@' between a non-empty local part and domain, no white space or
+ * control characters: deliverability is the mail system's business. */
+static int
+valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t len = strlen(s);
+
+	if (len < 3 || len > USER_NAME_MAX || at == NULL || at == s ||
+	    at[1] == '\0' || strchr(at + 1, '@') != NULL)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* POST /auth/register (only when ALLOW_SIGNUP=1) */
+static void
+handle_register(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	const char *username, *password, *email;
+	size_t password_len;
+	struct throttle_keys keys;
+	char why[128], hash[PASSWORD_HASH_MAX], id_text[24];
+	const struct json_field fields[] = {
+		{ "username", JSON_FIELD_STRING, USER_NAME_MAX, &username, NULL },
+		{ "password", JSON_FIELD_STRING, app->cfg->max_body, &password,
+		    &password_len },
+		{ "email", JSON_FIELD_STRING, USER_NAME_MAX, &email, NULL },
+	};
+	json_object *o;
+	int64_t id;
+	int rc;
+
+	(void)arg;
+	if (json_read_fields(body, fields, sizeof fields / sizeof fields[0],
+	    why, sizeof why) != 0) {
+		http_response_error(resp, 400, "invalid_request", why);
+		return;
+	}
+	if (username == NULL || !valid_signup_username(username)) {
+		http_response_error(resp, 400, "invalid_request",
+		    "\"username\" must be 3 to 32 of A-Z a-z 0-9 . _ -, "
+		    "starting with a letter or digit");
+		return;
+	}
+	if (email != NULL && !valid_email(email)) {
+		http_response_error(resp, 400, "invalid_request",
+		    "\"email\" is not an email address");
+		return;
+	}
+	if (password == NULL) {
+		http_response_error(resp, 400, "invalid_request",
+		    "\"password\" is required");
+		return;
+	}
+	if (password_len < 8 || password_len > PASSWORD_MAX) {
+		http_response_error(resp, 400, "weak_password",
+		    "The password must be 8 to 72 bytes long");
+		return;
+	}
+	/* Sign-up is rate limited like login, and every attempt counts:
+	 * each one costs a bcrypt, and a flood must not buy free ones. */
+	if (throttle_keys_make(username, req->client_ip, &keys) != 0) {
+		server_internal_error(resp);
+		return;
+	}
+	if (throttled(app, &keys, resp))
+		return;
+	throttle_fail(app->db, &keys, app->now);
+	if (password_hash(app->pw, password, password_len, hash,
+	    sizeof hash) != 0) {
+		server_internal_error(resp);
+		return;
+	}
+	rc = user_create(app->db, username, email, hash, &id);
+	OPENSSL_cleanse(hash, sizeof hash);
+	if (rc == DB_EUNIQUE) {
+		http_response_error(resp, 409, "username_taken",
+		    "That username or email is already registered");
+		return;
+	}
+	if (rc != DB_OK) {
+		server_database_error(resp, rc);
+		return;
+	}
+	log_event(LOG_INFO, "user_registered", "user=%" PRId64 " ip=%s", id,
+	    req->client_ip);
+	snprintf(id_text, sizeof id_text, "%" PRId64, id);
+	if ((o = json_object_new_object()) == NULL) {
+		server_internal_error(resp);
+		return;
+	}
+	json_object_object_add(o, "id", json_object_new_string(id_text));
+	json_object_object_add(o, "username", json_object_new_string(username));
+	http_response_json(resp, 201, o);
+}
+
+static int
+signup_enabled(const struct latch_config *cfg)
+{
+	return cfg->allow_signup;
+}
+
 static const struct route auth_routes[] = {
-	{ HTTP_POST, "/auth/login", ROUTE_BODY_JSON, handle_login },
-	{ HTTP_POST, "/auth/refresh", ROUTE_BODY_JSON_OR_EMPTY, handle_refresh },
-	{ HTTP_POST, "/auth/logout", ROUTE_BODY_JSON_OR_EMPTY, handle_logout },
-	{ HTTP_POST, "/auth/logout-all", ROUTE_BODY_NONE, handle_logout_all },
-	{ HTTP_GET, "/auth/sessions", ROUTE_BODY_NONE, handle_sessions },
-	{ HTTP_DELETE, "/auth/sessions/*", ROUTE_BODY_NONE,
-	    handle_session_delete },
+	{ .method = HTTP_POST, .path = "/auth/login",
+	    .body = ROUTE_BODY_JSON, .handler = handle_login },
+	{ .method = HTTP_POST, .path = "/auth/refresh",
+	    .body = ROUTE_BODY_JSON_OR_EMPTY, .handler = handle_refresh },
+	{ .method = HTTP_POST, .path = "/auth/logout",
+	    .body = ROUTE_BODY_JSON_OR_EMPTY, .handler = handle_logout },
+	{ .method = HTTP_POST, .path = "/auth/logout-all",
+	    .body = ROUTE_BODY_NONE, .handler = handle_logout_all },
+	{ .method = HTTP_GET, .path = "/auth/sessions",
+	    .body = ROUTE_BODY_NONE, .handler = handle_sessions },
+	{ .method = HTTP_DELETE, .path = "/auth/sessions/*",
+	    .body = ROUTE_BODY_NONE, .handler = handle_session_delete },
+	{ .method = HTTP_POST, .path = "/auth/register",
+	    .body = ROUTE_BODY_JSON, .handler = handle_register,
+	    .enabled = signup_enabled },
 };
 
 int

@@ -48,7 +48,7 @@ authn_bearer(struct app *app, const struct http_request *req,
     struct http_response *resp, struct authn_principal *out)
 {
 	static const char sql[] =
-	    "SELECT u.username, u.email, extract(epoch FROM u.created_at)::bigint"
+	    "SELECT u.username, u.email, floor(extract(epoch FROM u.created_at))::bigint"
 	    " FROM sessions s JOIN users u ON u.id = s.user_id"
 	    " WHERE s.id = $1::uuid AND u.id = $2::bigint"
 	    " AND s.revoked_at IS NULL AND s.absolute_expires_at > now()"

@@ -120,9 +120,11 @@ parse_content_length(const char *s, unsigned long long *out)
 	for (const char *p = s; *p != '\0'; p++) {
 		if (!isdigit((unsigned char)*p))
 			return -1;
+		/* Beyond any limit: still a number, so still "too large". */
 		if (v > (~0ULL - 9) / 10)
-			return -1;
-		v = v * 10 + (unsigned)(*p - '0');
+			v = ~0ULL;
+		else
+			v = v * 10 + (unsigned)(*p - '0');
 	}
 	*out = v;
 	return 0;

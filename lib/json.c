@@ -6,11 +6,35 @@
 #include <string.h>
 
 /* json-c's strict mode still takes single-quoted strings and NaN or
- * Infinity, and it merges duplicate keys. This pass over text json-c has
+ * Infinity, lone UTF-16 surrogate escapes, and it merges duplicate keys. This pass over text json-c has
  * already accepted enforces RFC 8259's tokens outside strings and counts
  * the top-level object's keys, so a duplicate shows as a count larger than
  * the parsed object's member count. Returns the count, or -1 when a token
  * is not RFC 8259 JSON. */
+/* The value of 4 hex digits at s[at], or -1. */
+static long
+hex4(const char *s, size_t len, size_t at)
+{
+	long v = 0;
+
+	if (at + 4 > len)
+		return -1;
+	for (size_t k = at; k < at + 4; k++) {
+		char c = s[k];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
 static long
 scan_top_level(const char *s, size_t len)
 {
@@ -22,10 +46,28 @@ scan_top_level(const char *s, size_t len)
 		char c = s[i];
 
 		if (in_string) {
-			if (c == '\\')
+			if (c == '\\' && i + 1 < len && s[i + 1] == 'u') {
+				/* json-c turns a lone surrogate into U+FFFD
+				 * silently: refuse it, as invalid UTF-8 is. */
+				long cp = hex4(s, len, i + 2);
+
+				if (cp >= 0xdc00 && cp <= 0xdfff)
+					return -1;
+				if (cp >= 0xd800 && cp <= 0xdbff) {
+					long lo = (i + 7 < len && s[i + 6] ==
+					    '\\' && s[i + 7] == 'u') ?
+					    hex4(s, len, i + 8) : -1;
+
+					if (lo < 0xdc00 || lo > 0xdfff)
+						return -1;
+					i += 6;
+				}
+				i += 5;
+			} else if (c == '\\') {
 				i++;
-			else if (c == '"')
+			} else if (c == '"') {
 				in_string = 0;
+			}
 			continue;
 		}
 		if (c >= 'a' && c <= 'z') {

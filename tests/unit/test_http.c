@@ -158,7 +158,7 @@ test_content_length_must_be_digits(void **state)
 {
 	static const char *const bad[] = { "CONTENT_LENGTH=-1",
 	    "CONTENT_LENGTH= 5", "CONTENT_LENGTH=5x", "CONTENT_LENGTH=0x10",
-	    "CONTENT_LENGTH=99999999999999999999999" };
+	    "CONTENT_LENGTH=1e3" };
 
 	(void)state;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -171,6 +171,22 @@ test_content_length_must_be_digits(void **state)
 		assert_true(req.bad_content_length);
 		http_request_free(&req);
 	}
+}
+
+static void
+test_huge_content_length_is_a_large_number(void **state)
+{
+	const char *params[] = { "CONTENT_LENGTH=99999999999999999999999",
+	    NULL };
+	struct fake f = { .params = params };
+	struct http_request req;
+	struct http_io io;
+
+	(void)state;
+	parse(&f, &req, &io);
+	assert_false(req.bad_content_length);
+	assert_int_equal(http_read_body(&io, &req, 16384), HTTP_ETOOLARGE);
+	http_request_free(&req);
 }
 
 static void
@@ -365,6 +381,7 @@ main(void)
 		cmocka_unit_test(test_oversized_header_is_flagged_not_kept),
 		cmocka_unit_test(test_long_path_matches_nothing),
 		cmocka_unit_test(test_content_length_must_be_digits),
+		cmocka_unit_test(test_huge_content_length_is_a_large_number),
 		cmocka_unit_test(test_body_reading_limits),
 		cmocka_unit_test(test_json_content_types),
 		cmocka_unit_test(test_cookie_lookup),

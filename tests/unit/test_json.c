@@ -72,6 +72,9 @@ test_rejects_invalid_utf8(void **state)
 		"{\"a\":\"\xf8\x88\x80\x80\x80\"}",  /* 5-byte form */
 		"{\"a\":\"\xe2\x82\"}",              /* truncated */
 		"{\"a\":\"\x80\"}",                  /* lone continuation */
+		"{\"a\":\"x\\ud800y\"}",               /* lone high surrogate */
+		"{\"a\":\"\\udc00\"}",                 /* lone low surrogate */
+		"{\"a\":\"\\ud800\\u0041\"}",          /* high, then no low */
 	};
 	json_object *o = NULL;
 
@@ -79,6 +82,9 @@ test_rejects_invalid_utf8(void **state)
 	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
 		if (parse(inputs[i], &o) != JSON_EINVALID)
 			fail_msg("input %zu accepted", i);
+	/* An escaped pair is fine. */
+	assert_int_equal(parse("{\"a\":\"\\ud83d\\udd11\\u00e9\"}", &o), JSON_OK);
+	json_object_put(o);
 	/* The real thing passes: é, €, U+10FFFF, an emoji. */
 	assert_int_equal(parse("{\"a\":\"\xc3\xa9\xe2\x82\xac\xf4\x8f\xbf\xbf"
 	    "\xf0\x9f\x94\x91\"}", &o), JSON_OK);
