@@ -4,6 +4,7 @@
 #   make check   the same set-up on its own cluster and port, then every test
 #   make asan    the whole suite under AddressSanitizer + UBSan
 #   make stop    stop what `make run` started
+#   make bench   wrk against the real stack (see tests/bench/run.sh)
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -50,11 +51,11 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all programs unit-build unit run stop check integration asan \
-        install clean deps deps-check clang
+        install clean deps deps-check deps-bench bench clang
 
 all: $(PROGRAMS)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h cli/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -64,7 +65,9 @@ $(BUILD)/auth.fcgi: $(BUILD)/fcgi/auth.o $(LIB_OBJ)
 $(BUILD)/api.fcgi: $(BUILD)/fcgi/api.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/latchctl: $(BUILD)/cli/latchctl.o $(LIB_OBJ)
+CLI_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+
+$(BUILD)/latchctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
@@ -92,9 +95,11 @@ run: deps
 stop:
 	@$(STACK) down run
 
-# The real stack (PostgreSQL + lighttpd) on its own cluster and port; it is
-# stopped again whatever the tests say.
+# The real stack (PostgreSQL + lighttpd) on its own cluster and port,
+# created afresh so that every run starts from the same empty database
+# (rate-limit counters included); it is stopped whatever the tests say.
 integration:
+	@$(STACK) clean check
 	@$(CLEAN_ENV) PORT=$(CHECK_PORT) BIN_DIR=$(BUILD) $(STACK) up check
 	@LATCH_INSTANCE=check BIN_DIR=$(CURDIR)/$(BUILD) $(PYTEST) -q \
 		-p no:cacheprovider tests/integration; \
@@ -111,6 +116,7 @@ asan: deps-check
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" \
 		all unit-build
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit
+	@$(STACK) clean asan
 	@$(CLEAN_ENV) $(SAN_ENV) PORT=$(ASAN_PORT) BIN_DIR=build-asan \
 		$(STACK) up asan
 	@LATCH_INSTANCE=asan BIN_DIR=$(CURDIR)/build-asan $(PYTEST) -q \
@@ -121,6 +127,14 @@ asan: deps-check
 		2>/dev/null | grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:'; \
 	then echo "asan: sanitizer reports in $$rundir/fcgi.stderr.log*"; exit 1; fi; \
 	exit $$status
+
+# wrk against the real stack; figures as ratios to ceilings of the same run.
+bench: deps-bench
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh
+
+deps-bench:
+	@deploy/dev/deps.sh bench
 
 # gcc is the default compiler; this proves clang builds clean too.
 clang:

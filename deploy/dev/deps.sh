@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# deploy/dev/deps.sh [run|check]
+# deploy/dev/deps.sh [run|check|bench]
 #
-# Makes sure the Debian packages needed to build and run latch (`run`) or to
-# also test it (`check`) are installed.
+# Makes sure the Debian packages needed to build and run latch (`run`), to
+# also test it (`check`) or to benchmark it (`bench`) are installed.
 #   - Nothing missing: says so, exits 0, touches nothing (no apt-get update).
 #   - Missing and we are root: installs them non-interactively.
 #   - Missing and we are not root: prints the one `sudo apt-get install` line
@@ -21,14 +21,20 @@ run_pkgs=(
 check_pkgs=(
 	"${run_pkgs[@]}"
 	libcmocka-dev python3 python3-pytest python3-requests python3-psycopg2
+	postgresql-15-cron
 	libfcgi-bin
+)
+bench_pkgs=(
+	"${run_pkgs[@]}"
+	wrk
 )
 
 case $mode in
 run) wanted=("${run_pkgs[@]}") ;;
 check) wanted=("${check_pkgs[@]}") ;;
+bench) wanted=("${bench_pkgs[@]}") ;;
 *)
-	say "usage: $0 [run|check]"
+	say "usage: $0 [run|check|bench]"
 	exit 2
 	;;
 esac

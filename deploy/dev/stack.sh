@@ -18,6 +18,8 @@
 #   stack.sh status   INSTANCE                 say what runs
 #   stack.sh clean    INSTANCE                 down, then delete its data
 #
+# STACK_PG_CRON=1 (at `up`) loads pg_cron into the instance's cluster.
+#
 # `up` reads PORT (8080), BIN_DIR (build; holds auth.fcgi, api.fcgi,
 # latchctl) and the configuration keys of API.md from its environment.
 # It writes var/INSTANCE.env (BASE_URL=, DATABASE_URL=), var/INSTANCE.rundir,
@@ -332,6 +334,20 @@ pg_init() {
 		timezone = 'UTC'
 		log_timezone = 'UTC'
 	EOF
+	# STACK_PG_CRON=1: load pg_cron for the database latch, running jobs
+	# in background workers (this cluster has no TCP to connect over).
+	if [[ ${STACK_PG_CRON:-0} == 1 ]]; then
+		put_file "$PGDATA/latch-cron.conf" 600 <<-EOF
+			shared_preload_libraries = 'pg_cron'
+			cron.database_name = 'latch'
+			cron.use_background_workers = on
+			max_worker_processes = 16
+		EOF
+	else
+		: | put_file "$PGDATA/latch-cron.conf" 600
+	fi
+	grep -q "latch-cron.conf" "$PGDATA/postgresql.conf" ||
+		printf "include 'latch-cron.conf'\n" >>"$PGDATA/postgresql.conf"
 }
 
 pg_start() {
@@ -371,6 +387,11 @@ pg_ensure_db() {
 	if [[ $have != 1 ]]; then
 		pg_sql postgres "CREATE DATABASE latch" || die "CREATE DATABASE latch failed"
 		say "created database latch"
+	fi
+	# Before the migrations, which schedule the purge when pg_cron is there.
+	if [[ ${STACK_PG_CRON:-0} == 1 ]]; then
+		pg_sql latch "CREATE EXTENSION IF NOT EXISTS pg_cron" >/dev/null ||
+			die "CREATE EXTENSION pg_cron failed (is postgresql-15-cron installed?)"
 	fi
 }
 
@@ -434,6 +455,9 @@ write_lighttpd_conf() {
 			server.breakagelog    = "$w/fcgi.stderr.log"
 			server.upload-dirs    = ( "$w" )
 			server.tag            = "lighttpd"
+			# latch refuses over-long headers itself, as a JSON 400;
+			# lighttpd's own 431 page for >8 KiB would be HTML.
+			server.max-request-field-size = 32768
 			server.modules        = ( "mod_fastcgi", "mod_accesslog" )
 			accesslog.filename    = "$w/access.log"
 			index-file.names      = ( "index.html" )
