@@ -5,6 +5,7 @@
 #   make asan    the whole suite under AddressSanitizer + UBSan
 #   make stop    stop what `make run` started
 #   make bench   wrk against the real stack (see tests/bench/run.sh)
+#   make fuzz    libFuzzer on the parsers of untrusted input (clang)
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -51,7 +52,7 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all programs unit-build unit run stop check integration asan \
-        install clean deps deps-check deps-bench bench clang
+        install clean deps deps-check deps-bench bench clang fuzz
 
 all: $(PROGRAMS)
 
@@ -136,6 +137,25 @@ bench: deps-bench
 deps-bench:
 	@deploy/dev/deps.sh bench
 
+# libFuzzer harnesses for the parsers of untrusted input, each run for
+# FUZZ_SECONDS (clang only; not part of check).
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+fuzz:
+	@mkdir -p build-fuzz
+	@for h in json jwt http; do \
+		clang -std=c17 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ilib $(PKG_CFLAGS) \
+			tests/fuzz/fuzz_$$h.c $(LIB_SRC) -o build-fuzz/fuzz_$$h \
+			$(PKG_LIBS) || exit 1; \
+		mkdir -p build-fuzz/corpus-$$h; \
+		echo "== fuzz_$$h ($(FUZZ_SECONDS)s)"; \
+		build-fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=16384 build-fuzz/corpus-$$h tests/fuzz/seeds/$$h \
+			>build-fuzz/fuzz_$$h.log 2>&1 || \
+			{ tail -n 40 build-fuzz/fuzz_$$h.log; exit 1; }; \
+		tail -n 1 build-fuzz/fuzz_$$h.log; \
+	done
+
 # gcc is the default compiler; this proves clang builds clean too.
 clang:
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all unit-build
@@ -148,4 +168,4 @@ install: all
 	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/latch/migrations/
 
 clean:
-	rm -rf build build-asan build-clang
+	rm -rf build build-asan build-clang build-fuzz
