@@ -192,8 +192,8 @@ cmd_purge(int argc, char **argv)
 	struct timespec t0, t1;
 	long long sessions = 0, tokens = 0, throttle = 0, batch = 5000;
 	long batches = 0;
-	char batch_s[24], *end;
-	const char *params[1] = { batch_s };
+	char batch_s[24], after[CRYPTO_UUID_LEN + 1] = "", *end;
+	const char *params[2] = { batch_s, NULL };
 	int c, rc;
 
 	optind = 1;
@@ -222,12 +222,18 @@ cmd_purge(int argc, char **argv)
 		PGresult *res;
 		long long s, t, l;
 
+		/* Batches walk the sessions in id order from where the last
+		 * one stopped, so the whole run reads the table once. */
 		if (cli_exec(db, "purging", "SELECT * FROM latch_purge_batch("
-		    "$1::integer)", 1, params, &res) != 0)
+		    "$1::integer, $2::uuid)", 2, params, &res) != 0)
 			goto out;
 		s = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		t = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		l = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		if (!PQgetisnull(res, 0, 3)) {
+			snprintf(after, sizeof after, "%s", PQgetvalue(res, 0, 3));
+			params[1] = after;
+		}
 		PQclear(res);
 		sessions += s;
 		tokens += t;

@@ -43,7 +43,9 @@ CREATE TABLE sessions (
     CHECK (absolute_expires_at > created_at),
     CHECK (idle_expires_at <= absolute_expires_at),
     CHECK ((revoked_at IS NULL) = (revoked_reason IS NULL))
-);
+) WITH (fillfactor = 90);
+-- Each refresh rewrites its session's row; the columns it changes are in
+-- no index, so with room on the page that is a heap-only update.
 
 CREATE INDEX sessions_user_live_idx ON sessions (user_id, created_at DESC)
     WHERE revoked_at IS NULL;
@@ -59,22 +61,27 @@ CREATE TABLE refresh_tokens (
     -- Set once, when the token is exchanged for its successor. Rotated
     -- rows stay until their session ends: they are how reuse is seen.
     rotated_at       timestamptz,
-    successor_id     bigint REFERENCES refresh_tokens (id) ON DELETE CASCADE,
     -- The successor, sealed under a key only the holder of this token can
     -- derive, so a concurrent duplicate gets the same answer (grace).
     successor_sealed bytea,
+    -- The token this one was rotated from (NULL for a login's first),
+    -- always of the same session. Not a foreign key on purpose: rows only
+    -- ever go a whole session at a time, and a per-row check would make
+    -- purging a million tokens several times slower.
+    predecessor_id   bigint,
     CHECK (expires_at > issued_at),
-    -- A successor exists only for a rotated token. (It is linked just
-    -- after the rotation marks the row, within the same transaction.)
-    CONSTRAINT refresh_tokens_successor_needs_rotation
-        CHECK (successor_id IS NULL OR rotated_at IS NOT NULL),
     CONSTRAINT refresh_tokens_sealed_needs_rotation
         CHECK (successor_sealed IS NULL OR rotated_at IS NOT NULL)
-);
+) WITH (fillfactor = 80);
 
--- At most one live (unrotated) token per session: two concurrent
--- rotations can never both leave a successor behind.
-CREATE UNIQUE INDEX refresh_tokens_one_live_per_session
-    ON refresh_tokens (session_id) WHERE rotated_at IS NULL;
+-- A session's tokens form one chain, so it can never have two live
+-- tokens: one first token (no predecessor) per session, and at most one
+-- successor per token. Neither indexed column ever changes, so marking a
+-- token rotated is a heap-only update that touches no index, and the
+-- unique checks never wade through dead entries of rotated rows.
+CREATE UNIQUE INDEX refresh_tokens_one_first_per_session
+    ON refresh_tokens (session_id) WHERE predecessor_id IS NULL;
 CREATE INDEX refresh_tokens_session_idx ON refresh_tokens (session_id);
-CREATE INDEX refresh_tokens_expires_idx ON refresh_tokens (expires_at);
+-- A token has at most one successor: it never yields a different one.
+CREATE UNIQUE INDEX refresh_tokens_one_successor
+    ON refresh_tokens (predecessor_id) WHERE predecessor_id IS NOT NULL;

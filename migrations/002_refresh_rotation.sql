@@ -38,7 +38,6 @@ DECLARE
     t        refresh_tokens%ROWTYPE;
     succ     refresh_tokens%ROWTYPE;
     v_exp    timestamptz;
-    v_new_id bigint;
     v_count  integer;
 BEGIN
     -- Every change to a session's tokens happens under the session's row
@@ -71,15 +70,12 @@ BEGIN
             RETURN QUERY SELECT 'recap'::text, NULL::bytea, v_exp, 0;
             RETURN;
         END IF;
-        -- Rotated first, so the successor can take the one live slot of
-        -- refresh_tokens_one_live_per_session.
         UPDATE refresh_tokens
            SET rotated_at = p_now, successor_sealed = p_new_sealed
          WHERE id = t.id;
-        INSERT INTO refresh_tokens (session_id, token_hash, issued_at, expires_at)
-        VALUES (s.id, p_new_hash, p_now, p_new_exp)
-        RETURNING id INTO v_new_id;
-        UPDATE refresh_tokens SET successor_id = v_new_id WHERE id = t.id;
+        INSERT INTO refresh_tokens (session_id, token_hash, issued_at,
+                                    expires_at, predecessor_id)
+        VALUES (s.id, p_new_hash, p_now, p_new_exp, t.id);
         UPDATE sessions
            SET last_used_at = p_now, idle_expires_at = p_new_exp,
                ip = COALESCE(p_ip, ip)
@@ -88,7 +84,7 @@ BEGIN
         RETURN;
     END IF;
 
-    SELECT * INTO succ FROM refresh_tokens WHERE id = t.successor_id;
+    SELECT * INTO succ FROM refresh_tokens WHERE predecessor_id = t.id;
     IF FOUND AND t.rotated_at > p_now - p_grace AND succ.rotated_at IS NULL
        AND succ.expires_at > p_now AND t.successor_sealed IS NOT NULL THEN
         RETURN QUERY SELECT 'duplicate'::text, t.successor_sealed,

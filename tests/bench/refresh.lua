@@ -1,40 +1,50 @@
--- wrk script: every connection rotates its own refresh-token chain
--- (body delivery), so each request is a real rotation. The tokens come
--- from the file named by TOKENS (one per line, one per connection); run
--- with as many threads as connections, so each thread owns one token and
--- its requests and responses alternate.
-local tokens = {}
-local next_token = 1
+-- wrk script: real rotations. The file named by TOKENS holds refresh
+-- tokens (one per line, each the start of its own session's chain); they
+-- are dealt out evenly to the threads. Run with as many threads as
+-- connections: a thread's requests and responses then alternate, and it
+-- rotates its sessions in turn, each answer's successor replacing the
+-- token it was sent for.
+local all = {}
 local threads = {}
 
 function setup(thread)
-   if #tokens == 0 then
+   if #all == 0 then
       for line in io.lines(os.getenv("TOKENS")) do
-         tokens[#tokens + 1] = line
+         all[#all + 1] = line
       end
    end
-   thread:set("token", tokens[next_token])
-   next_token = next_token + 1
    threads[#threads + 1] = thread
+   thread:set("id", #threads)
 end
 
 function init(args)
+   local n = tonumber(os.getenv("THREADS"))
+   mine = {}
+   for line in io.lines(os.getenv("TOKENS")) do
+      mine[#mine + 1] = line
+   end
+   -- keep every n-th token, starting at this thread's own
+   local kept = {}
+   for i = id, #mine, n do kept[#kept + 1] = mine[i] end
+   mine = kept
+   cur = 1
    refused = 0
 end
 
 function request()
    return wrk.format("POST", "/auth/refresh",
       { ["Content-Type"] = "application/json" },
-      '{"refresh_token":"' .. token .. '"}')
+      '{"refresh_token":"' .. mine[cur] .. '"}')
 end
 
 function response(status, headers, body)
    if status == 200 then
       local t = body:match('"refresh_token":"([^"]+)"')
-      if t then token = t end
+      if t then mine[cur] = t end
    else
       refused = refused + 1
    end
+   cur = cur % #mine + 1
 end
 
 function done(summary, latency, requests)

@@ -5,13 +5,15 @@
 #
 #   static      lighttpd serving a file: the web server's own ceiling
 #   health      GET /api/health: a FastCGI round trip plus "SELECT 1"
-#   refresh     POST /auth/refresh, every request a real rotation
+#   refresh     POST /auth/refresh, every request a real rotation, over 512
+#               sessions taken in turn
 #   purge       `latchctl purge` of ~1.25 million expired rows (250 000
 #               ended sessions with 1 000 000 tokens) while refresh load runs
 #
 # The purge target: refresh p99 during the purge within 2x of p99 without
 # it. Exit status 1 when it is missed. Loads go to 127.0.0.1 only, each
-# bounded in time. Knobs: BENCH_PORT, BENCH_CONNECTIONS, BENCH_SECONDS,
+# bounded in time. Knobs: BENCH_PORT, BENCH_CONNECTIONS, BENCH_SESSIONS,
+# BENCH_SECONDS,
 # BENCH_PURGE_SESSIONS (tokens are four per session), BENCH_PURGE_WINDOW.
 set -euo pipefail
 
@@ -21,6 +23,7 @@ STACK=deploy/dev/stack.sh
 INST=bench
 PORT=${BENCH_PORT:-18600}
 CONNS=${BENCH_CONNECTIONS:-8}
+SESSIONS=${BENCH_SESSIONS:-512}       # rotated in turn, spread over CONNS
 SECONDS_PER_RUN=${BENCH_SECONDS:-10}
 PURGE_SESSIONS=${BENCH_PURGE_SESSIONS:-250000}
 BIN=$REPO/build
@@ -50,11 +53,11 @@ PW=bench-password-1
 printf '%s\n' "$PW" | BCRYPT_COST=4 "$BIN/latchctl" user add benchuser \
 	--password-stdin >/dev/null
 
-# One fresh refresh token per connection, in the file refresh.lua reads.
+# SESSIONS fresh refresh tokens, in the file refresh.lua reads.
 make_tokens() { # $1 = file
 	: >"$1"
 	local i token
-	for ((i = 0; i < CONNS; i++)); do
+	for ((i = 0; i < SESSIONS; i++)); do
 		token=$(curl -sf -X POST "$BASE_URL/auth/login" \
 			-H 'Content-Type: application/json' \
 			-d "{\"username\":\"benchuser\",\"password\":\"$PW\",\"token_delivery\":\"body\"}" |
@@ -71,8 +74,8 @@ run_get() { # $1 = path
 
 run_refresh() { # $1 = seconds
 	make_tokens "$OUT/tokens"
-	TOKENS=$OUT/tokens wrk -t"$CONNS" -c"$CONNS" -d"$1s" --timeout 10s \
-		-s tests/bench/refresh.lua "$BASE_URL" | tail -n 1
+	TOKENS=$OUT/tokens THREADS=$CONNS wrk -t"$CONNS" -c"$CONNS" -d"$1s" \
+		--timeout 10s -s tests/bench/refresh.lua "$BASE_URL" | tail -n 1
 }
 
 say "ceilings: static file and /api/health (${SECONDS_PER_RUN}s each, $CONNS connections)"
@@ -91,13 +94,19 @@ SELECT gen_random_uuid(), u.id, now() - interval '40 days',
        now() - interval '28 days'
   FROM users u, generate_series(1, $PURGE_SESSIONS)
  WHERE u.username = 'bench_dead';
-INSERT INTO refresh_tokens (session_id, token_hash, issued_at, expires_at,
-                            rotated_at)
-SELECT s.id, sha256(convert_to(s.id::text || k, 'UTF8')),
+-- Each session a chain of four, as rotations leave them (ids far above
+-- the identity sequence's, so they can be given).
+INSERT INTO refresh_tokens (id, session_id, token_hash, issued_at, expires_at,
+                            rotated_at, predecessor_id)
+OVERRIDING SYSTEM VALUE
+SELECT 1000000000000 + s.n * 4 + k, s.id,
+       sha256(convert_to(s.id::text || k, 'UTF8')),
        now() - interval '40 days', now() - interval '33 days',
-       CASE WHEN k < 4 THEN now() - interval '39 days' END
-  FROM sessions s CROSS JOIN generate_series(1, 4) AS k
- WHERE s.user_id = (SELECT id FROM users WHERE username = 'bench_dead');
+       CASE WHEN k < 4 THEN now() - interval '39 days' END,
+       CASE WHEN k > 1 THEN 1000000000000 + s.n * 4 + k - 1 END
+  FROM (SELECT id, row_number() OVER () AS n FROM sessions
+         WHERE user_id = (SELECT id FROM users WHERE username = 'bench_dead')) s
+ CROSS JOIN generate_series(1, 4) AS k;
 VACUUM ANALYZE sessions;
 VACUUM ANALYZE refresh_tokens;
 SQL
@@ -108,8 +117,8 @@ rows=$(psql -X -tA "$DATABASE_URL" -c "SELECT count(*) FROM refresh_tokens")
 window=${BENCH_PURGE_WINDOW:-40}
 say "refresh during purge (${window}s window; $rows token rows)"
 make_tokens "$OUT/tokens"
-TOKENS=$OUT/tokens wrk -t"$CONNS" -c"$CONNS" -d"${window}s" --timeout 10s \
-	-s tests/bench/refresh.lua "$BASE_URL" >"$OUT/during.txt" &
+TOKENS=$OUT/tokens THREADS=$CONNS wrk -t"$CONNS" -c"$CONNS" -d"${window}s" \
+	--timeout 10s -s tests/bench/refresh.lua "$BASE_URL" >"$OUT/during.txt" &
 wrk_pid=$!
 sleep 1
 purge=$("$BIN/latchctl" purge)
@@ -127,7 +136,7 @@ verdict=$(awk -v r="$p99_ratio" 'BEGIN { print (r <= 2.0 ? "met" : "MISSED") }')
 covered=$(awk -v p="$purge_s" -v w="$((window - 1))" 'BEGIN { print (p <= w ? "yes" : "no") }')
 
 {
-	echo "latch benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $CONNS connections"
+	echo "latch benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $CONNS connections, $SESSIONS sessions"
 	echo "static   $static"
 	echo "health   $health"
 	echo "refresh  $refresh"

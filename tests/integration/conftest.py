@@ -365,8 +365,9 @@ def token_rows(db, sid):
     """[(id, token_hash bytes, rotated_at, successor_id), ...] of session
     sid's refresh_tokens rows, oldest first."""
     return [(r[0], bytes(r[1]), r[2], r[3]) for r in db.all(
-        "SELECT id, token_hash, rotated_at, successor_id FROM refresh_tokens "
-        "WHERE session_id = %s ORDER BY id", (sid,))]
+        "SELECT t.id, t.token_hash, t.rotated_at, (SELECT s.id FROM "
+        "refresh_tokens s WHERE s.predecessor_id = t.id) FROM refresh_tokens t "
+        "WHERE t.session_id = %s ORDER BY t.id", (sid,))]
 
 
 # ------------------------------------------------ security hardening

@@ -4,7 +4,10 @@ last use and idle expiry moving with each rotation."""
 
 import datetime
 import time
+import uuid
 
+import psycopg2
+import psycopg2.errors
 import pytest
 
 from conftest import session_row, token_rows
@@ -103,11 +106,24 @@ def test_refresh_chain_leaves_one_live_row_linked_to_the_chain(web, db,
     assert by_hash[token_hash(tokens[-1])][2] is None
 
 
-def test_refresh_tokens_has_one_live_row_per_session_index(db):
-    defs = [r[0] for r in db.all(
-        "SELECT indexdef FROM pg_indexes WHERE tablename = 'refresh_tokens'")]
-    assert any("UNIQUE" in d and "(session_id)" in d
-               and "rotated_at IS NULL" in d for d in defs), defs
+def test_schema_refuses_a_second_first_token_or_a_second_successor(web, db,
+                                                                   user):
+    """A session's tokens form one chain: the schema itself refuses a
+    second chain start in a session and a fork after a token, whatever
+    the code does."""
+    token = login_body(web, user)["refresh_token"]
+    new, _ = rotate_body(web, token)
+    sid = sid_of(token)
+    (first_id, *_), (second_id, *_) = token_rows(db, sid)
+    for predecessor in (None, first_id):
+        with pytest.raises(psycopg2.errors.UniqueViolation):
+            db.execute(
+                "INSERT INTO refresh_tokens (session_id, token_hash, "
+                "expires_at, predecessor_id) VALUES (%s, sha256(%s), "
+                "now() + interval '1 day', %s)",
+                (sid, uuid.uuid4().bytes, predecessor))
+    assert [r[0] for r in token_rows(db, sid)] == [first_id, second_id]
+    assert rotate_body(web, new)[0]
 
 
 def test_no_session_has_two_live_refresh_tokens(db):
@@ -119,7 +135,7 @@ def test_no_session_has_two_live_refresh_tokens(db):
 def test_every_rotated_row_has_a_successor_of_its_session(db):
     assert db.scalar(
         "SELECT count(*) FROM refresh_tokens t "
-        "LEFT JOIN refresh_tokens s ON s.id = t.successor_id "
+        "LEFT JOIN refresh_tokens s ON s.predecessor_id = t.id "
         "WHERE t.rotated_at IS NOT NULL "
         "  AND (s.id IS NULL OR s.session_id <> t.session_id)") == 0
 
