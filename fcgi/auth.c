@@ -1,5 +1,5 @@
-/* auth.c: the /auth/ routes: login, refresh, logout, logout-all and the
- * session list. Handlers turn a parsed request into a decision of
+/* auth.c: the /auth/ routes: login, refresh, logout, logout-all, the
+ * session list and sign-up. Handlers turn a parsed request into a decision of
  * lib/session and an answer; they never touch FastCGI or SQL. */
 #include <openssl/crypto.h>
 
@@ -31,23 +31,22 @@ cookie_name(const struct latch_config *cfg)
 	return cfg->cookie_secure ? "__Secure-refresh_token" : "refresh_token";
 }
 
-/* Clearing repeats the name and attributes, so it hits the same cookie. */
-static void
-clear_refresh_cookie(const struct latch_config *cfg, struct http_response *resp)
-{
-	http_response_header(resp, "Set-Cookie", "%s=; Path=/auth; Max-Age=0; "
-	    "HttpOnly;%s SameSite=Strict", cookie_name(cfg),
-	    cfg->cookie_secure ? " Secure;" : "");
-}
-
+/* Sets the refresh cookie; an empty value with max_age 0 clears it, with
+ * the same name and attributes, so that it hits the same cookie. */
 static int
-add_refresh_cookie(const struct latch_config *cfg, struct http_response *resp,
+set_refresh_cookie(const struct latch_config *cfg, struct http_response *resp,
     const char *value, int64_t max_age)
 {
 	return http_response_header(resp, "Set-Cookie",
 	    "%s=%s; Path=/auth; Max-Age=%" PRId64 "; HttpOnly;%s "
 	    "SameSite=Strict", cookie_name(cfg), value, max_age,
 	    cfg->cookie_secure ? " Secure;" : "");
+}
+
+static void
+clear_refresh_cookie(const struct latch_config *cfg, struct http_response *resp)
+{
+	set_refresh_cookie(cfg, resp, "", 0);
 }
 
 /* 200 with a token pair, the refresh token delivered as asked. */
@@ -71,7 +70,7 @@ respond_tokens(const struct app *app, const struct session_tokens *t,
 		    json_object_new_string(t->refresh_token));
 		json_object_object_add(o, "refresh_expires_in",
 		    json_object_new_int64(t->refresh_expires_in));
-	} else if (add_refresh_cookie(app->cfg, resp, t->refresh_token,
+	} else if (set_refresh_cookie(app->cfg, resp, t->refresh_token,
 	    t->refresh_expires_in) != 0) {
 		json_object_put(o);
 		server_internal_error(resp);
@@ -257,9 +256,46 @@ struct presented_token {
 	enum delivery delivery;         /* body or cookie */
 };
 
-static int origin_allowed(const struct latch_config *cfg,
-    const struct http_request *req);
-static void refuse_origin(struct http_response *resp);
+/* Cross-site request forgery defence for cookie-authenticated requests:
+ * an Origin outside ALLOWED_ORIGINS (by default the server's own origin)
+ * or Sec-Fetch-Site: cross-site is refused. A request with neither header
+ * (a native client) passes. */
+static int
+origin_allowed(const struct latch_config *cfg, const struct http_request *req)
+{
+	char origin[CONFIG_ORIGIN_MAX + 1], own[CONFIG_ORIGIN_MAX + 1];
+	char raw[CONFIG_ORIGIN_MAX + 16];
+	int n;
+
+	if (req->sec_fetch_site != NULL &&
+	    strcasecmp(req->sec_fetch_site, "cross-site") == 0)
+		return 0;
+	if (req->origin == NULL)
+		return 1;
+	if (config_normalize_origin(req->origin, origin, sizeof origin) != 0)
+		return 0;       /* "null" and other opaque origins */
+	if (cfg->n_origins > 0) {
+		for (size_t i = 0; i < cfg->n_origins; i++)
+			if (strcmp(cfg->origins[i], origin) == 0)
+				return 1;
+		return 0;
+	}
+	if (req->host == NULL)
+		return 0;
+	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
+	    req->host);
+	if (n < 0 || (size_t)n >= sizeof raw ||
+	    config_normalize_origin(raw, own, sizeof own) != 0)
+		return 0;
+	return strcmp(own, origin) == 0;
+}
+
+static void
+refuse_origin(struct http_response *resp)
+{
+	http_response_error(resp, 403, "invalid_origin",
+	    "Cross-site requests may not use the refresh cookie");
+}
 
 /* Reads the refresh token from the body ({"refresh_token": ...}, which
  * wins) or else from the cookie, whose use must pass the cross-site check.
@@ -306,47 +342,6 @@ find_refresh_token(const struct app *app, const struct http_request *req,
 		return -1;
 	}
 	return 0;
-}
-
-/* Cross-site request forgery defence for cookie-authenticated requests:
- * an Origin outside ALLOWED_ORIGINS (by default the server's own origin)
- * or Sec-Fetch-Site: cross-site is refused. A request with neither header
- * (a native client) passes. */
-static int
-origin_allowed(const struct latch_config *cfg, const struct http_request *req)
-{
-	char origin[CONFIG_ORIGIN_MAX + 1], own[CONFIG_ORIGIN_MAX + 1];
-	char raw[CONFIG_ORIGIN_MAX + 16];
-	int n;
-
-	if (req->sec_fetch_site != NULL &&
-	    strcasecmp(req->sec_fetch_site, "cross-site") == 0)
-		return 0;
-	if (req->origin == NULL)
-		return 1;
-	if (config_normalize_origin(req->origin, origin, sizeof origin) != 0)
-		return 0;       /* "null" and other opaque origins */
-	if (cfg->n_origins > 0) {
-		for (size_t i = 0; i < cfg->n_origins; i++)
-			if (strcmp(cfg->origins[i], origin) == 0)
-				return 1;
-		return 0;
-	}
-	if (req->host == NULL)
-		return 0;
-	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
-	    req->host);
-	if (n < 0 || (size_t)n >= sizeof raw ||
-	    config_normalize_origin(raw, own, sizeof own) != 0)
-		return 0;
-	return strcmp(own, origin) == 0;
-}
-
-static void
-refuse_origin(struct http_response *resp)
-{
-	http_response_error(resp, 403, "invalid_origin",
-	    "Cross-site requests may not use the refresh cookie");
 }
 
 /* POST /auth/refresh */
