@@ -14,7 +14,6 @@ import time
 import uuid
 from pathlib import Path
 
-import psycopg2
 import pytest
 
 from conftest import (INSTANCE, REPO, Db, run_stack, session_row,
@@ -79,14 +78,7 @@ def fresh_db(stack):
     made = []
     admin_url = db_url(stack.database_url, "postgres")
 
-    def admin(sql):
-        conn = psycopg2.connect(admin_url, connect_timeout=5)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
+    admin = Db(admin_url).execute
 
     def make():
         name = "t_ops_" + uuid.uuid4().hex[:12]

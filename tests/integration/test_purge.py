@@ -75,14 +75,7 @@ def pdb(stack, bin_dir):
     name = "t_purge_" + uuid.uuid4().hex[:12]
     admin_url = db_url(stack.database_url, "postgres")
 
-    def admin(sql):
-        conn = psycopg2.connect(admin_url, connect_timeout=5)
-        try:
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
+    admin = Db(admin_url).execute
 
     admin(f'CREATE DATABASE "{name}"')
     url = db_url(stack.database_url, name)
