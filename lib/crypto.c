@@ -1,8 +1,11 @@
 /* crypto.c: thin wrappers over OpenSSL. */
 #include "crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include <limits.h>
@@ -40,6 +43,78 @@ crypto_hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = digits[in[i] & 0x0f];
 	}
 	out[2 * n] = '\0';
+}
+
+int
+crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
+    size_t n, unsigned char out[CRYPTO_SHA256_LEN])
+{
+	unsigned int len = 0;
+
+	if (key_len > INT_MAX || HMAC(EVP_sha256(), key, (int)key_len, data, n,
+	    out, &len) == NULL || len != CRYPTO_SHA256_LEN)
+		return -1;
+	return 0;
+}
+
+int
+crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt,
+    size_t salt_len, const void *info, size_t info_len, unsigned char *out,
+    size_t out_len)
+{
+	EVP_KDF *kdf = NULL;
+	EVP_KDF_CTX *kctx = NULL;
+	OSSL_PARAM params[5], *p = params;
+	int rc = -1;
+
+	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+		goto out;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)ikm, ikm_len);
+	if (salt != NULL && salt_len > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+		    (void *)salt, salt_len);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	    (void *)info, info_len);
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(kctx, out, out_len, params) != 1)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0)
+		OPENSSL_cleanse(out, out_len);
+	EVP_KDF_CTX_free(kctx);
+	EVP_KDF_free(kdf);
+	return rc;
+}
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+crypto_unhex(const char *hex, unsigned char *out, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int hi, lo;
+
+		if (hex[2 * i] == '\0' || (hi = hex_value(hex[2 * i])) < 0 ||
+		    (lo = hex_value(hex[2 * i + 1])) < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return hex[2 * n] == '\0' ? 0 : -1;
 }
 
 int

@@ -19,6 +19,24 @@ int crypto_sha256(const void *data, size_t n,
 /* Lower-case hex of n bytes into out (capacity 2n+1). */
 void crypto_hex(const unsigned char *in, size_t n, char *out);
 
+/* HMAC-SHA-256 of n bytes at data under key (key_len bytes) into out.
+ * Returns 0, or -1. */
+int crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
+    size_t n, unsigned char out[CRYPTO_SHA256_LEN]);
+
+/* HKDF-SHA-256 (RFC 5869): out_len bytes from the input keying material
+ * ikm, an optional salt (NULL or salt_len 0: none) and info. Returns 0, or
+ * -1 (out is then unusable and wiped). */
+int crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt,
+    size_t salt_len, const void *info, size_t info_len, unsigned char *out,
+    size_t out_len);
+
+/* Decodes exactly 2n hex digits (either case) at hex into n bytes at out.
+ * Returns 0, or -1 when hex is not 2n hex digits followed by a NUL. The
+ * one hex decoder: bytes read from PostgreSQL come as encode(x, 'hex'),
+ * whatever the server's bytea_output. */
+int crypto_unhex(const char *hex, unsigned char *out, size_t n);
+
 /* A random (version 4) UUID in its canonical lower-case text form.
  * Returns 0, or -1 when the generator failed. */
 int crypto_uuid4(char out[CRYPTO_UUID_LEN + 1]);

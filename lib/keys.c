@@ -10,6 +10,7 @@
 #include <openssl/sha.h>
 
 #include "b64url.h"
+#include "crypto.h"
 
 #define BARE_KID_LEN 8          /* characters of base64url(SHA-256) */
 
@@ -258,6 +259,16 @@ keyset_signing_key(const struct keyset *ks)
 	if (ks == NULL || ks->count == 0)
 		return NULL;
 	return &ks->keys[0];
+}
+
+int
+key_derive(const struct key *k, const char *label,
+    unsigned char out[KEY_DERIVED_LEN])
+{
+	if (k == NULL || k->secret == NULL || label == NULL)
+		return -1;
+	return crypto_hkdf_sha256(k->secret, k->secret_len, NULL, 0, label,
+	    strlen(label), out, KEY_DERIVED_LEN);
 }
 
 const struct key *

@@ -44,6 +44,17 @@ const struct key *keyset_signing_key(const struct keyset *ks);
 const struct key *keyset_find(const struct keyset *ks, const char *kid,
     size_t kidlen);
 
+#define KEY_DERIVED_LEN 32      /* bytes in a derived server key */
+
+/* A server key for one purpose, derived from k's secret: HKDF-SHA-256 with
+ * the secret as input keying material and label (a NUL-terminated string
+ * naming the purpose and its version, e.g. "latch successor seal v2") as
+ * info, so that no two purposes share a key and none of them is the JWT
+ * signing key itself. The database never sees a derived key. Returns 0,
+ * or -1 (out is then wiped). */
+int key_derive(const struct key *k, const char *label,
+    unsigned char out[KEY_DERIVED_LEN]);
+
 /* 1 when some secret of a equals some secret of b, else 0. */
 int keyset_share_secret(const struct keyset *a, const struct keyset *b);
 
