@@ -310,7 +310,7 @@ pg_init() {
 		rm -rf "$PGDATA" # a half-made one from an interrupted run
 		say "initdb $PGDATA"
 		if ! as_svc "$PGBIN/initdb" -D "$PGDATA" -U latch --auth=trust \
-			-E UTF8 --locale=C --no-instructions >"$RUNDIR/initdb.log" 2>&1; then
+			-E UTF8 --locale=C.UTF-8 --no-instructions >"$RUNDIR/initdb.log" 2>&1; then
 			tail -n 20 "$RUNDIR/initdb.log" >&2
 			die "initdb failed (log: $RUNDIR/initdb.log)"
 		fi
@@ -439,8 +439,16 @@ ensure_secrets() {
 
 LIGHTTPD=/usr/sbin/lighttpd
 
-# lighttpd.conf for the web in directory $1 on port $2. The document root is
-# shared; sockets, logs, config and binaries are per web.
+# True when the loopback interface has ::1, so lighttpd can listen there
+# too (IPv6 clients take other paths through the limiter and the logs).
+have_ipv6_loopback() {
+	[[ -r /proc/net/if_inet6 ]] &&
+		grep -q '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6
+}
+
+# lighttpd.conf for the web in directory $1 on port $2 (127.0.0.1, and
+# [::1] where there is IPv6). The document root is shared; sockets, logs,
+# config and binaries are per web.
 write_lighttpd_conf() {
 	local w=$1 port=$2 fam
 	{
@@ -488,6 +496,9 @@ write_lighttpd_conf() {
 			EOF
 		done
 		printf ')\n'
+		if have_ipv6_loopback; then
+			printf '$SERVER["socket"] == "[::1]:%s" { }\n' "$port"
+		fi
 	} | put_file "$w/lighttpd.conf" 600
 }
 
