@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "authn.h"
+#include "device.h"
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
@@ -49,10 +50,30 @@ clear_refresh_cookie(const struct latch_config *cfg, struct http_response *resp)
 	set_refresh_cookie(cfg, resp, "", 0);
 }
 
-/* 200 with a token pair, the refresh token delivered as asked. */
+/* The device cookie (API.md, "Device tokens"): only ever sent back to the
+ * login route. */
+static const char *
+device_cookie_name(const struct latch_config *cfg)
+{
+	return cfg->cookie_secure ? "__Secure-latch_device" : "latch_device";
+}
+
+static int
+set_device_cookie(const struct latch_config *cfg, struct http_response *resp,
+    const char *value)
+{
+	return http_response_header(resp, "Set-Cookie",
+	    "%s=%s; Path=/auth/login; Max-Age=%" PRId64 "; HttpOnly;%s "
+	    "SameSite=Strict", device_cookie_name(cfg), value,
+	    DEVICE_TOKEN_LIFETIME, cfg->cookie_secure ? " Secure;" : "");
+}
+
+/* 200 with a token pair, the refresh token (and after a login the device
+ * token, when there is one) delivered as asked. */
 static void
 respond_tokens(const struct app *app, const struct session_tokens *t,
-    enum delivery delivery, struct http_response *resp)
+    const char *device_token, enum delivery delivery,
+    struct http_response *resp)
 {
 	json_object *o = json_object_new_object();
 
@@ -70,8 +91,12 @@ respond_tokens(const struct app *app, const struct session_tokens *t,
 		    json_object_new_string(t->refresh_token));
 		json_object_object_add(o, "refresh_expires_in",
 		    json_object_new_int64(t->refresh_expires_in));
+		if (device_token != NULL)
+			json_object_object_add(o, "device_token",
+			    json_object_new_string(device_token));
 	} else if (set_refresh_cookie(app->cfg, resp, t->refresh_token,
-	    t->refresh_expires_in) != 0) {
+	    t->refresh_expires_in) != 0 || (device_token != NULL &&
+	    set_device_cookie(app->cfg, resp, device_token) != 0)) {
 		json_object_put(o);
 		server_internal_error(resp);
 		return;
@@ -98,6 +123,8 @@ struct login_request {
 	const char *password;
 	size_t password_len;
 	enum delivery delivery;
+	const char *device_token;       /* from the body, or NULL */
+	size_t device_token_len;
 };
 
 static int
@@ -112,6 +139,8 @@ parse_login(json_object *body, struct login_request *out, char *why,
 		{ "password", JSON_FIELD_STRING, PASSWORD_MAX, &out->password,
 		    &out->password_len },
 		{ "token_delivery", JSON_FIELD_STRING, 16, &delivery, NULL },
+		{ "device_token", JSON_FIELD_STRING, DEVICE_TOKEN_MAX,
+		    &out->device_token, &out->device_token_len },
 	};
 
 	if (json_read_fields(body, fields, sizeof fields / sizeof fields[0],
@@ -158,25 +187,70 @@ refuse_credentials(struct http_response *resp)
 	http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"latch\"");
 }
 
-/* 429 with Retry-After when the limiter holds the attempt back. Returns 1
- * when it answered (also 503 when the database is unreachable). */
+/* Takes the attempt with the limiter (counting it before any password is
+ * looked at). Returns 1 when it may go ahead; otherwise 0 with resp set:
+ * 429 with Retry-After while a block holds (even the right password gets
+ * it), or 503 when the database is unreachable. */
 static int
-throttled(struct app *app, const struct throttle_keys *keys,
+attempt_allowed(struct app *app, const struct throttle_keys *keys,
     struct http_response *resp)
 {
 	int wait, rc;
 
-	rc = throttle_wait(app->db, keys, app->now, &wait);
+	rc = throttle_begin(app->db, keys, app->now, &wait);
 	if (rc != DB_OK) {
 		server_database_error(resp, rc);
-		return 1;
+		return 0;
 	}
 	if (wait <= 0)
-		return 0;
+		return 1;
 	http_response_error(resp, 429, "too_many_requests",
 	    "Too many failed attempts; try again later");
 	http_response_header(resp, "Retry-After", "%d", wait);
-	return 1;
+	return 0;
+}
+
+/* The limiter's keys for an attempt on name (looked up as *who) from ip. */
+static int
+attempt_keys(struct app *app, const struct user_login *who, const char *ip,
+    const unsigned char *device_hash, struct throttle_keys *keys)
+{
+	struct throttle_subject subject;
+
+	subject.account_id = who->account_id;
+	subject.folded_name = who->folded;
+	return throttle_keys_make(app->cfg, &subject, ip,
+	    who->device_trusted ? device_hash : NULL, keys);
+}
+
+/* The device token a login presents: the body's "device_token" wins, else
+ * the device cookie. Returns 0 (*token NULL when there is none), or -1
+ * with resp set to 400 when several device cookies were sent. */
+static int
+find_device_token(const struct app *app, const struct http_request *req,
+    const struct login_request *login, const char **token, size_t *len,
+    struct http_response *resp)
+{
+	int n;
+
+	*token = NULL;
+	*len = 0;
+	if (login->device_token != NULL && login->device_token_len > 0) {
+		*token = login->device_token;
+		*len = login->device_token_len;
+		return 0;
+	}
+	n = http_cookie_find(req->cookie, device_cookie_name(app->cfg), token,
+	    len);
+	if (n > 1) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Several device token cookies were sent");
+		*token = NULL;
+		return -1;
+	}
+	if (n == 0 || *len == 0)
+		*token = NULL;
+	return 0;
 }
 
 /* POST /auth/login */
@@ -185,68 +259,92 @@ handle_login(struct app *app, const struct http_request *req,
     json_object *body, const char *arg, struct http_response *resp)
 {
 	struct login_request login;
-	struct user_credentials user;
+	struct user_login who;
 	struct session_tokens tokens;
 	struct session_rehash rehash;
 	struct throttle_keys keys;
-	char why[128], new_hash[PASSWORD_HASH_MAX];
-	int rc, needs_rehash;
+	unsigned char device_hash[CRYPTO_SHA256_LEN];
+	const char *device_token;
+	char why[128], new_hash[PASSWORD_HASH_MAX], *new_device = NULL;
+	size_t device_len;
+	int rc, needs_rehash, have_device;
 
 	(void)arg;
+	memset(&who, 0, sizeof who);
 	if (parse_login(body, &login, why, sizeof why) != 0) {
 		http_response_error(resp, 400, "invalid_request", why);
 		return;
 	}
-	/* The limiter answers before the password is looked at: while a
-	 * block holds, even the right password gets 429. */
-	if (throttle_keys_make(login.username != NULL ? login.username :
-	    login.email, req->client_ip, &keys) != 0) {
-		server_internal_error(resp);
+	if (find_device_token(app, req, &login, &device_token, &device_len,
+	    resp) != 0)
 		return;
-	}
-	if (throttled(app, &keys, resp))
-		return;
-	rc = user_find_credentials(app->db, login.username, login.email, &user);
+	/* A malformed token or one of an unlisted kid is simply no trusted
+	 * device; the lookup says whether it is a live one of the account. */
+	have_device = device_token != NULL && device_token_hash(app->cfg,
+	    device_token, device_len, device_hash) == 0;
+	rc = user_find_login(app->db, login.username != NULL ? login.username :
+	    login.email, login.username == NULL, have_device ? device_hash : NULL,
+	    app->now, &who);
 	if (rc != DB_OK) {
 		server_database_error(resp, rc);
-		return;
+		goto out;
 	}
+	if (attempt_keys(app, &who, req->client_ip, device_hash, &keys) != 0) {
+		server_internal_error(resp);
+		goto out;
+	}
+	/* Counted before the password is looked at, so that concurrent
+	 * guesses are each counted; while a block holds, even the right
+	 * password gets 429. */
+	if (!attempt_allowed(app, &keys, resp))
+		goto out;
 	/* Unknown and disabled users are checked against the dummy hash:
 	 * every failure costs one bcrypt at the configured cost. */
 	rc = password_verify(app->pw, login.password, login.password_len,
-	    user.found && !user.disabled ? user.password_hash : NULL);
+	    who.cred.found && !who.cred.disabled ? who.cred.password_hash :
+	    NULL);
 	if (rc != PASSWORD_OK) {
-		OPENSSL_cleanse(user.password_hash, sizeof user.password_hash);
-		/* Counted before answering; an unreachable database here
-		 * must not turn a refusal into a success, only be logged. */
-		throttle_fail(app->db, &keys, app->now);
-		log_event(LOG_INFO, "login_failed", "ip=%s", req->client_ip);
+		log_event(LOG_INFO, "login_failed", "ip=%s device=%s",
+		    req->client_ip, who.device_trusted ? "trusted" : "none");
 		refuse_credentials(resp);
-		return;
+		goto out;
 	}
 	/* A weaker or foreign hash is replaced while we hold the password,
 	 * in the same statement that opens the session. */
-	rehash.old_hash = user.password_hash;
+	rehash.old_hash = who.cred.password_hash;
 	rehash.new_hash = new_hash;
-	needs_rehash = password_needs_rehash(user.password_hash,
+	needs_rehash = password_needs_rehash(who.cred.password_hash,
 	    app->cfg->bcrypt_cost) && password_hash(app->pw, login.password,
 	    login.password_len, new_hash, sizeof new_hash) == 0;
-	rc = session_open(app, user.id, req->user_agent, req->client_ip,
+	rc = session_open(app, who.cred.id, req->user_agent, req->client_ip,
 	    needs_rehash ? &rehash : NULL, &tokens);
-	OPENSSL_cleanse(user.password_hash, sizeof user.password_hash);
 	OPENSSL_cleanse(new_hash, sizeof new_hash);
 	if (rc == SESSION_EGONE) {
-		/* Disabled or deleted between the check and the insert. */
+		/* Disabled or deleted between the check and the insert: a
+		 * failure, and counted as one. */
 		refuse_credentials(resp);
-		return;
+		goto out;
 	}
 	if (rc != SESSION_OK) {
 		session_error(resp, rc);
-		return;
+		goto out;
 	}
-	throttle_clear_pair(app->db, &keys);
-	respond_tokens(app, &tokens, login.delivery, resp);
+	/* The attempt was not a guess after all. Neither step may fail the
+	 * login: a settle that did not happen leaves one failure counted, a
+	 * device token that was not issued leaves the client untrusted. */
+	if (throttle_settle(app->db, &keys) != DB_OK)
+		log_event(LOG_WARN, "throttle_settle_failed", "user=%" PRId64,
+		    who.cred.id);
+	if (device_issue(app, who.cred.id, who.device_trusted ? device_hash :
+	    NULL, &new_device) != DB_OK)
+		log_event(LOG_WARN, "device_token_not_issued", "user=%" PRId64,
+		    who.cred.id);
+	respond_tokens(app, &tokens, new_device, login.delivery, resp);
 	session_tokens_free(&tokens);
+out:
+	device_token_free(new_device);
+	OPENSSL_cleanse(&who, sizeof who);
+	OPENSSL_cleanse(device_hash, sizeof device_hash);
 }
 
 /* Where a refresh or logout request's token came from. */
@@ -372,7 +470,7 @@ handle_refresh(struct app *app, const struct http_request *req,
 		return;
 	}
 	if (outcome == REFRESH_ROTATED || outcome == REFRESH_DUPLICATE) {
-		respond_tokens(app, &tokens, pt.delivery, resp);
+		respond_tokens(app, &tokens, NULL, pt.delivery, resp);
 		session_tokens_free(&tokens);
 		return;
 	}
@@ -535,6 +633,7 @@ handle_register(struct app *app, const struct http_request *req,
 {
 	const char *username, *password, *email;
 	size_t password_len;
+	struct user_login who;
 	struct throttle_keys keys;
 	char why[128], hash[PASSWORD_HASH_MAX], id_text[24];
 	const struct json_field fields[] = {
@@ -576,13 +675,20 @@ handle_register(struct app *app, const struct http_request *req,
 	}
 	/* Sign-up is rate limited like login, and every attempt counts:
 	 * each one costs a bcrypt, and a flood must not buy free ones. */
-	if (throttle_keys_make(username, req->client_ip, &keys) != 0) {
+	/* A sign-up is about a name, taken or not: it is keyed on the
+	 * folded name, so creating the account does not start a new count. */
+	rc = user_find_login(app->db, username, 0, NULL, app->now, &who);
+	if (rc != DB_OK) {
+		server_database_error(resp, rc);
+		return;
+	}
+	who.account_id = 0;
+	if (attempt_keys(app, &who, req->client_ip, NULL, &keys) != 0) {
 		server_internal_error(resp);
 		return;
 	}
-	if (throttled(app, &keys, resp))
+	if (!attempt_allowed(app, &keys, resp))
 		return;
-	throttle_fail(app->db, &keys, app->now);
 	if (password_hash(app->pw, password, password_len, hash,
 	    sizeof hash) != 0) {
 		server_internal_error(resp);
