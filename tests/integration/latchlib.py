@@ -198,14 +198,48 @@ def cookie_header(token, secure=False):
     return (SECURE_COOKIE_NAME if secure else COOKIE_NAME) + "=" + token
 
 
+# API.md "Device tokens": a successful cookie login also sets this one.
+DEVICE_TOKEN_SHAPE = r"[A-Za-z0-9._-]{1,32}\.[A-Za-z0-9_-]{43}"
+DEVICE_COOKIE_NAME = "latch_device"
+SECURE_DEVICE_COOKIE_NAME = "__Secure-latch_device"
+DEVICE_COOKIE_LIFETIME = 180 * 24 * 3600
+DEVICE_COOKIE_RE = re.compile(
+    r"^latch_device=(" + DEVICE_TOKEN_SHAPE + r"); Path=/auth/login; "
+    r"Max-Age=" + str(DEVICE_COOKIE_LIFETIME) + r"; HttpOnly; "
+    r"SameSite=Strict$")
+SECURE_DEVICE_COOKIE_RE = re.compile(
+    r"^__Secure-latch_device=(" + DEVICE_TOKEN_SHAPE + r"); "
+    r"Path=/auth/login; Max-Age=" + str(DEVICE_COOKIE_LIFETIME) +
+    r"; HttpOnly; Secure; SameSite=Strict$")
+
+
+def device_cookie(resp, secure=False):
+    """The device token a cookie login set (exactly as API.md writes the
+    cookie), or None when it set none."""
+    pattern = SECURE_DEVICE_COOKIE_RE if secure else DEVICE_COOKIE_RE
+    name = SECURE_DEVICE_COOKIE_NAME if secure else DEVICE_COOKIE_NAME
+    found = [line for line in set_cookie_headers(resp)
+             if line.startswith(name + "=")]
+    if not found:
+        return None
+    assert len(found) == 1, found
+    m = pattern.match(found[0])
+    assert m, f"device Set-Cookie not as specified: {found[0]!r}"
+    return m.group(1)
+
+
 def refresh_cookie(resp, secure=False):
-    """The one Set-Cookie of resp, which must set the refresh cookie exactly
-    as API.md writes it: returns (token, max_age)."""
+    """The refresh cookie of resp, which must be set exactly as API.md
+    writes it, and be the one Set-Cookie besides (after a login) the device
+    cookie: returns (token, max_age)."""
     lines = set_cookie_headers(resp)
-    assert len(lines) == 1, f"expected one Set-Cookie, got {lines!r}"
     pattern = SECURE_REFRESH_COOKIE_RE if secure else REFRESH_COOKIE_RE
-    m = pattern.match(lines[0])
-    assert m, f"Set-Cookie not as specified: {lines[0]!r}"
+    device = SECURE_DEVICE_COOKIE_RE if secure else DEVICE_COOKIE_RE
+    others = [line for line in lines if not device.match(line)]
+    assert len(others) == 1 and len(lines) - len(others) <= 1, \
+        f"expected the refresh cookie (and a device cookie), got {lines!r}"
+    m = pattern.match(others[0])
+    assert m, f"Set-Cookie not as specified: {others[0]!r}"
     return m.group(1), int(m.group(2))
 
 

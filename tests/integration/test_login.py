@@ -10,8 +10,9 @@ import warnings
 
 import pytest
 
-from latchlib import (ACCESS_LIFETIME, JWT_SHAPE, REFRESH_LIFETIME, UUID_RE,
-                      Client, assert_no_store, json_body, jwt_parts,
+from latchlib import (ACCESS_LIFETIME, DEVICE_COOKIE_RE, DEVICE_TOKEN_SHAPE,
+                      JWT_SHAPE, REFRESH_LIFETIME, SECURE_DEVICE_COOKIE_RE,
+                      UUID_RE, Client, assert_no_store, json_body, jwt_parts,
                       jwt_signature_ok, now, set_cookie_headers)
 
 with warnings.catch_warnings():
@@ -40,11 +41,20 @@ def _ok_login(client, user, **kw):
     return resp
 
 
-def _the_cookie(resp):
+def _split_cookies(resp, refresh_re, device_re):
+    """The two Set-Cookie lines of a cookie login: (refresh match, device
+    match); each must be exactly as specified."""
     lines = set_cookie_headers(resp)
-    assert len(lines) == 1, lines
-    m = COOKIE_RE.match(lines[0])
-    assert m, f"Set-Cookie not as specified: {lines[0]!r}"
+    assert len(lines) == 2, lines
+    refresh = [refresh_re.match(line) for line in lines if refresh_re.match(line)]
+    device = [device_re.match(line) for line in lines if device_re.match(line)]
+    assert len(refresh) == 1 and len(device) == 1, \
+        f"Set-Cookie not as specified: {lines!r}"
+    return refresh[0], device[0]
+
+
+def _the_cookie(resp):
+    m, _ = _split_cookies(resp, COOKIE_RE, DEVICE_COOKIE_RE)
     return m.group(1), int(m.group(2))
 
 
@@ -128,7 +138,10 @@ def test_login_body_delivery_returns_refresh_token_without_cookie(
     resp = _ok_login(client, make_user(), token_delivery="body")
     body = json_body(resp)
     assert set(body) == {"access_token", "token_type", "expires_in",
-                         "refresh_token", "refresh_expires_in"}, body
+                         "refresh_token", "refresh_expires_in",
+                         "device_token"}, body
+    assert re.fullmatch(DEVICE_TOKEN_SHAPE, body["device_token"]), \
+        body["device_token"]
     assert body["token_type"] == "Bearer"
     assert body["expires_in"] == ACCESS_LIFETIME
     assert REFRESH_LIFETIME - 3 <= body["refresh_expires_in"] \
@@ -355,10 +368,7 @@ def test_login_with_cookie_secure_sets_secure_prefixed_cookie(
     user = make_user()
     resp = secure.login(username=user["username"], password=user["password"])
     assert resp.status_code == 200, resp.text
-    lines = set_cookie_headers(resp)
-    assert len(lines) == 1, lines
-    m = SECURE_COOKIE_RE.match(lines[0])
-    assert m, f"Set-Cookie not as specified: {lines[0]!r}"
+    m, _ = _split_cookies(resp, SECURE_COOKIE_RE, SECURE_DEVICE_COOKIE_RE)
     assert REFRESH_LIFETIME - 3 <= int(m.group(2)) <= REFRESH_LIFETIME
     assert jwt_signature_ok(m.group(1), stack.refresh_secret)
     assert jwt_parts(m.group(1))[1]["sub"] == str(user["id"])
