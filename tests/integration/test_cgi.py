@@ -10,8 +10,8 @@ import subprocess
 import pytest
 
 from conftest import BIN_DIR, create_user
-from latchlib import (ACCESS_LIFETIME, JWT_SHAPE, b64url_encode, jwt_parts,
-                      jwt_signature_ok)
+from latchlib import (ACCESS_LIFETIME, DEVICE_COOKIE_RE, JWT_SHAPE,
+                      b64url_encode, jwt_parts, jwt_signature_ok)
 
 GOOD_SECRET_A = "cgi-test-access-secret-0123456789abcdef"
 GOOD_SECRET_R = "cgi-test-refresh-secret-0123456789abcdef"
@@ -137,10 +137,11 @@ def test_cgi_login_sets_refresh_cookie(stack, db):
     user = create_user(stack, db, prefix="cgicookie")
     headers, body = _cgi_login(stack, user)
     cookies = [v for n, v in headers if n.lower() == "set-cookie"]
-    assert len(cookies) == 1, headers
+    assert len(cookies) == 2, headers       # the refresh and device cookies
     assert re.fullmatch(r"refresh_token=" + JWT_SHAPE + r"; Path=/auth; "
                         r"Max-Age=\d+; HttpOnly; SameSite=Strict",
                         cookies[0]), cookies[0]
+    assert DEVICE_COOKIE_RE.fullmatch(cookies[1]), cookies[1]
     assert set(json.loads(body)) == {"access_token", "token_type",
                                      "expires_in"}
 
