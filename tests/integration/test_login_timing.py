@@ -5,8 +5,11 @@ The timing tests run against the web that trusts 127.0.0.1 as a proxy,
 each attempt from a fresh X-Forwarded-For address, so that the limiter
 never blocks one of them (and 127.0.0.1 collects no failures)."""
 
+import ctypes
+import ctypes.util
 import statistics
 import time
+import uuid
 
 import pytest
 
@@ -56,6 +59,81 @@ def test_unknown_user_and_wrong_password_take_alike_time(proxy_web,
     print(f"login medians: unknown user {a:.4f}s, wrong password {b:.4f}s")
     assert max(a, b) <= 1.25 * min(a, b), \
         f"median unknown {a:.4f}s, wrong password {b:.4f}s"
+
+
+# ------------------------------------------------- imported hashes
+
+# Hashes an operator imports from elsewhere, each cheaper to check than the
+# server's $2b$12$: Node's bcrypt and PHP at their default cost 10, glibc's
+# SHA-512 crypt and Debian's yescrypt (a few to some 60 ms here).
+IMPORTED = {"2a10": ("$2a$", 10), "6": ("$6$", 0), "y": ("$y$", 0)}
+IMPORTED_TRIES = 10       # API.md: medians of ten tries each
+
+
+def _libcrypt():
+    lib = ctypes.CDLL(ctypes.util.find_library("crypt"))
+    lib.crypt_gensalt.restype = ctypes.c_char_p
+    lib.crypt_gensalt.argtypes = [ctypes.c_char_p, ctypes.c_ulong,
+                                  ctypes.c_char_p, ctypes.c_int]
+    lib.crypt.restype = ctypes.c_char_p
+    lib.crypt.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    return lib
+
+
+def _imported_hash(prefix, count, password):
+    lib = _libcrypt()
+    setting = lib.crypt_gensalt(prefix.encode(), count, None, 0)
+    assert setting and not setting.startswith(b"*"), prefix
+    stored = lib.crypt(password.encode(), setting)
+    assert stored and stored.startswith(setting[:4]), prefix
+    return stored.decode()
+
+
+def test_wrong_password_for_imported_hash_takes_unknown_user_time(
+        proxy_web, db, insert_user):
+    """A wrong password for an imported (cheaper) hash must not tell the
+    account exists: it costs what an unknown name's dummy bcrypt does."""
+    users = {}
+    for scheme, (prefix, count) in IMPORTED.items():
+        password = "pw-" + uuid.uuid4().hex
+        stored = _imported_hash(prefix, count, password)
+        if count:
+            assert stored.startswith("%s%02d$" % (prefix, count)), stored
+        users[scheme] = dict(insert_user(stored, prefix="imp" + scheme),
+                             password=password)
+    # Warm up both fcgi processes: connections, and each one's measured
+    # cost of a full check (its first padded failure calibrates).
+    for _ in range(3):
+        _timed_login(proxy_web, unique_name("warm"), "warm-up-password")
+    for user in users.values():
+        _timed_login(proxy_web, user["username"], "warm-up-password")
+    kinds = ["unknown", *IMPORTED]
+    times = {kind: [] for kind in kinds}
+    for i in range(IMPORTED_TRIES):
+        # Interleaved against drift, the order rotated so that none is
+        # always the one after (or before) the others.
+        for kind in kinds[i % len(kinds):] + kinds[:i % len(kinds)]:
+            name = (unique_name("nobody") if kind == "unknown"
+                    else users[kind]["username"])
+            resp, t = _timed_login(proxy_web, name, "wrong-password-%d" % i)
+            assert_error(resp, 401, "invalid_credentials")
+            times[kind].append(t)
+    medians = {kind: statistics.median(ts) for kind, ts in times.items()}
+    print("login medians: " + ", ".join(
+        f"{kind} {m:.4f}s" for kind, m in medians.items()))
+    a = medians["unknown"]
+    for scheme in IMPORTED:
+        b = medians[scheme]
+        assert max(a, b) <= 1.25 * min(a, b), \
+            f"median unknown {a:.4f}s, wrong password for ${scheme} {b:.4f}s"
+    # Failures leave the imported hashes alone; the right password still
+    # logs in, unpadded, and replaces them.
+    for scheme, user in users.items():
+        assert _stored(db, user).startswith(IMPORTED[scheme][0])
+        resp = ForwardedClient(proxy_web, fresh_address()).login(
+            username=user["username"], password=user["password"])
+        assert resp.status_code == 200, resp.text
+        assert _stored(db, user).startswith("$2b$%02d$" % SERVER_COST)
 
 
 def test_unknown_user_costs_a_real_password_check(proxy_web):
