@@ -5,13 +5,14 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import subprocess
 
 import pytest
 
 from conftest import BIN_DIR, create_user
 from latchlib import (ACCESS_LIFETIME, JWT_SHAPE, b64url_encode, jwt_parts,
-                      jwt_signature_ok)
+                      jwt_signature_ok, run_latchctl)
 
 GOOD_SECRET_A = "cgi-test-access-secret-0123456789abcdef"
 GOOD_SECRET_R = "cgi-test-refresh-secret-0123456789abcdef"
@@ -229,3 +230,82 @@ def test_start_accepts_distinct_valid_key_lists(stack):
     assert proc.returncode == 0, proc.stderr
     headers, _ = parse_cgi(proc.stdout)
     assert headers[0][1].startswith("200"), headers
+
+
+# ------------------------------------------------------------ config file
+# Issue 8, item 10: a key list wrapped onto a second line made the parser
+# echo the start of that line ("unknown key a2:<secret>") on stderr, which
+# lands in the web server's error log. Messages name the file and the line
+# (and a key only when it is a well-formed one), never a byte of a value.
+
+def _secret_with_padding():
+    """A base64 secret that ends in '==', as `base64` writes them, so that
+    the wrapped line holds an '=' and parses as KEY=VALUE."""
+    return b64url_encode(secrets.token_bytes(40)) + "=="
+
+
+def _pieces(secret, n=4):
+    return {secret[i:i + n] for i in range(len(secret) - n + 1)}
+
+
+def _assert_no_piece(text, secret):
+    leaked = sorted(p for p in _pieces(secret) if p in text)
+    assert not leaked, f"stderr shows part of the secret: {leaked} in " \
+        f"{text!r}"
+
+
+def _wrapped_conf(stack, tmp_path, continuation):
+    path = tmp_path / "latch.conf"
+    path.write_text(
+        f"DATABASE_URL={stack.database_url}\n"
+        f"JWT_REFRESH_SECRET={stack.refresh_secret_spec}\n"
+        f"JWT_ACCESS_SECRET=a1:{b64url_encode(secrets.token_bytes(32))},\n"
+        f"{continuation}\n")
+    path.chmod(0o644)
+    return path
+
+
+@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("shape", ["kid_and_secret", "key_shaped"])
+def test_start_refused_with_wrapped_key_list_shows_no_secret(
+        stack, tmp_path, binary, shape):
+    secret = _secret_with_padding()
+    # "a2:<secret>==" is no key at all; "<UPPER>=<rest>" looks like one,
+    # but follows a value that ends in ',', so it is a continuation too.
+    line = f"  a2:{secret}" if shape == "kid_and_secret" else \
+        "QZX7VKWJ3M9TNC2H" + secret[:4].upper() + "=" + secret
+    if shape == "key_shaped":
+        secret = line.split("=", 1)[0] + secret
+    conf = _wrapped_conf(stack, tmp_path, line)
+    env = cgi_env(stack, JWT_ACCESS_SECRET=None, JWT_REFRESH_SECRET=None,
+                  DATABASE_URL=None, LATCH_CONFIG=str(conf))
+    message = _refusal(binary, env, str(conf), [])
+    assert "line 4" in message, message
+    _assert_no_piece(message, secret)
+
+
+def test_latchctl_refuses_wrapped_key_list_showing_no_secret(stack,
+                                                             tmp_path):
+    secret = _secret_with_padding()
+    conf = _wrapped_conf(stack, tmp_path, f"a2:{secret}")
+    proc = run_latchctl(BIN_DIR, "config", "check", config=conf)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, err
+    assert str(conf) in err and "line 4" in err, err
+    _assert_no_piece(err + proc.stdout.decode("utf-8", "replace"), secret)
+
+
+def test_bad_value_in_config_file_names_file_and_line_not_value(stack,
+                                                                tmp_path):
+    conf = tmp_path / "latch.conf"
+    conf.write_text(f"DATABASE_URL={stack.database_url}\n"
+                    f"JWT_ACCESS_SECRET={stack.access_secret_spec}\n"
+                    f"JWT_REFRESH_SECRET={stack.refresh_secret_spec}\n"
+                    "\n"
+                    "SESSION_MAX_AGE=hunter2-pasted-here\n")
+    conf.chmod(0o644)
+    env = cgi_env(stack, JWT_ACCESS_SECRET=None, JWT_REFRESH_SECRET=None,
+                  LATCH_CONFIG=str(conf))
+    message = _refusal("auth.fcgi", env, "SESSION_MAX_AGE", [])
+    assert f"({conf} line 5)" in message, message
+    _assert_no_piece(message, "hunter2-pasted-here")
