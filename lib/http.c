@@ -197,28 +197,34 @@ int
 http_read_body(const struct http_io *io, struct http_request *req, size_t max)
 {
 	size_t want, got = 0;
-	char extra;
+	int rc = HTTP_OK;
 
 	if (req->content_length > max)
 		return HTTP_ETOOLARGE;
 	want = (size_t)req->content_length;
 	if ((req->body = malloc(want + 1)) == NULL)
 		return HTTP_ENOMEM;
+	/* Exactly CONTENT_LENGTH bytes and not one more: RFC 3875 section
+	 * 4.2 forbids reading past it, and under CGI the server may keep
+	 * standard input open, so a read beyond it would wait for ever. */
 	while (got < want) {
 		ssize_t n = io->read(io->ctx, req->body + got, want - got);
 
-		if (n < 0)
-			return HTTP_EIO;
-		if (n == 0)
-			return HTTP_ESHORT;
+		if (n < 0 || n == 0) {
+			rc = n < 0 ? HTTP_EIO : HTTP_ESHORT;
+			break;
+		}
 		got += (size_t)n;
+	}
+	if (rc != HTTP_OK) {
+		/* Part of a password may have arrived. */
+		OPENSSL_cleanse(req->body, got);
+		free(req->body);
+		req->body = NULL;
+		return rc;
 	}
 	req->body[want] = '\0';
 	req->body_len = want;
-	/* A CGI server must not send more than it announced (RFC 3875
-	 * section 4.2); if it does, the body is not what we were told. */
-	if (io->read(io->ctx, &extra, 1) > 0)
-		return HTTP_ETOOLARGE;
 	return HTTP_OK;
 }
 

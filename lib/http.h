@@ -74,8 +74,12 @@ int http_request_parse(const struct http_io *io, const struct latch_config *cfg,
     struct http_request *req);
 
 /* Reads the body announced by CONTENT_LENGTH, refusing more than max
- * bytes. Returns HTTP_OK (req->body then holds body_len bytes and a NUL),
- * HTTP_ETOOLARGE, HTTP_ESHORT, HTTP_ENOMEM or HTTP_EIO. */
+ * bytes (from CONTENT_LENGTH alone, before reading). It never asks io for
+ * a byte past CONTENT_LENGTH (RFC 3875 section 4.2), so a server that
+ * keeps the input open cannot make it wait. Returns HTTP_OK (req->body
+ * then holds body_len bytes and a NUL), HTTP_ETOOLARGE, HTTP_ESHORT (the
+ * input ended early), HTTP_ENOMEM or HTTP_EIO; on failure req->body is
+ * NULL and whatever was read is wiped. */
 int http_read_body(const struct http_io *io, struct http_request *req,
     size_t max);
 

@@ -3,10 +3,12 @@
 
 #include <fcgiapp.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -58,23 +60,37 @@ cgi_param(void *ctx, const char *name)
 	return getenv(name);
 }
 
+/* read(2) and write(2) on the standard descriptors, not stdio: a stdio
+ * buffer would read ahead of CONTENT_LENGTH (RFC 3875 section 4.2) and
+ * keep unwiped copies of the body and of the answer, which carry
+ * passwords and tokens. */
 static ssize_t
 cgi_read(void *ctx, char *buf, size_t n)
 {
-	size_t got;
+	ssize_t got;
 
 	(void)ctx;
-	got = fread(buf, 1, n, stdin);
-	if (got == 0 && ferror(stdin))
-		return -1;
-	return (ssize_t)got;
+	do
+		got = read(STDIN_FILENO, buf, n);
+	while (got < 0 && errno == EINTR);
+	return got;
 }
 
 static int
 cgi_write(void *ctx, const char *buf, size_t n)
 {
 	(void)ctx;
-	return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
+	while (n > 0) {
+		ssize_t put = write(STDOUT_FILENO, buf, n);
+
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put <= 0)
+			return -1;
+		buf += put;
+		n -= (size_t)put;
+	}
+	return 0;
 }
 
 /* ---- answers shared by every route ---- */
@@ -302,7 +318,6 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
 
 		serve(&app, routes, nroutes, &io);
-		fflush(stdout);
 		status = 0;
 		goto out;
 	}

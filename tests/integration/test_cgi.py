@@ -164,6 +164,72 @@ def test_cgi_bare_secret_signs_with_derived_kid(stack, db):
     assert jwt_signature_ok(token, GOOD_SECRET_A.encode())
 
 
+# ------------------------------------------------------------ body input
+# Issue 8, item 11: RFC 3875 section 4.2 forbids reading more than
+# CONTENT_LENGTH bytes, and a server may keep standard input open after the
+# body. The old code read one byte more, so it waited for an end of input
+# that never came (or took whatever followed for an oversized body).
+
+CGI_DEADLINE = 10.0      # seconds; an answer takes milliseconds
+
+
+def _cgi_with_open_stdin(binary, env, data):
+    """Runs binary with data written to a stdin that stays open until the
+    program has exited (or CGI_DEADLINE passed); returns (exited in time,
+    stdout, stderr)."""
+    proc = subprocess.Popen([str(BIN_DIR / binary)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+        try:
+            proc.wait(timeout=CGI_DEADLINE)
+            in_time = True
+        except subprocess.TimeoutExpired:
+            in_time = False
+            proc.kill()
+            proc.wait()
+        return in_time, proc.stdout.read(), proc.stderr.read()
+    finally:
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                f.close()
+            except BrokenPipeError:
+                pass
+
+
+@pytest.mark.parametrize("after", [b"", b"more bytes than announced"],
+                         ids=["nothing_after", "bytes_after"])
+def test_cgi_login_answers_while_stdin_stays_open(stack, db, after):
+    user = create_user(stack, db, prefix="cgiopen")
+    body = json.dumps({"username": user["username"],
+                       "password": user["password"],
+                       "token_delivery": "body"}).encode()
+    env = cgi_env(stack, method="POST", uri="/auth/login",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)))
+    in_time, out, err = _cgi_with_open_stdin("auth.fcgi", env, body + after)
+    assert in_time, "auth.fcgi waited for the end of its input " \
+        f"(stdout {out[:200]!r}, stderr {err[-300:]!r})"
+    headers, answer = parse_cgi(out)
+    assert headers[0][1].startswith("200"), (headers, answer)
+    assert jwt_signature_ok(json.loads(answer)["access_token"],
+                            stack.access_secret)
+
+
+def test_cgi_logout_with_body_answers_while_stdin_stays_open(stack):
+    body = b'{"refresh_token": "not-a-token"}'
+    env = cgi_env(stack, method="POST", uri="/auth/logout",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)))
+    in_time, out, err = _cgi_with_open_stdin("auth.fcgi", env, body)
+    assert in_time, f"auth.fcgi waited for the end of its input {err!r}"
+    headers, answer = parse_cgi(out)
+    assert headers[0][1].startswith("200"), (headers, answer)
+    assert json.loads(answer) == {"message": "logged out"}
+
+
 # ------------------------------------------------------------ refusals
 
 def _refusal(binary, env, must_name, secrets_given):
