@@ -331,31 +331,35 @@ http_bearer_token(const char *header, const char **token, size_t *len)
 {
 	const char *p, *end;
 
-	if (header == NULL || strncasecmp(header, "Bearer", 6) != 0)
-		return -1;
+	/* RFC 7235 section 2.1: credentials = auth-scheme [ 1*SP token68 ].
+	 * Anything but "Bearer" followed by a space or the end is another
+	 * scheme (or none): no credential for us. */
+	if (header == NULL || strncasecmp(header, "Bearer", 6) != 0 ||
+	    (header[6] != ' ' && header[6] != '\0'))
+		return HTTP_BEARER_NONE;
 	p = header + 6;
-	if (*p != ' ')
-		return -1;
 	while (*p == ' ')
 		p++;
+	if (*p == '\0')
+		return HTTP_BEARER_NONE;        /* an empty token */
 	end = p;
 	/* token68 (RFC 7235 section 2.1) */
 	while (*end != '\0' && (isalnum((unsigned char)*end) ||
 	    strchr("-._~+/", *end) != NULL))
 		end++;
+	if (end == p)
+		return HTTP_BEARER_MALFORMED;
 	while (*end == '=')
 		end++;
-	if (end == p)
-		return -1;
+	*len = (size_t)(end - p);
 	while (*end == ' ')
 		end++;
+	/* Something was presented, but it is no token68: RFC 6750 section
+	 * 3.1 calls that invalid_token, and API.md agrees. */
 	if (*end != '\0')
-		return -1;
-	while (end > p && end[-1] == ' ')
-		end--;
+		return HTTP_BEARER_MALFORMED;
 	*token = p;
-	*len = (size_t)(end - p);
-	return 0;
+	return HTTP_BEARER_OK;
 }
 
 void

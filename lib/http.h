@@ -96,10 +96,19 @@ int http_is_json_type(const char *ct);
 int http_cookie_find(const char *header, const char *name, const char **value,
     size_t *len);
 
+enum http_bearer {
+	HTTP_BEARER_OK = 0,
+	HTTP_BEARER_NONE = -1,          /* no header, another scheme, empty */
+	HTTP_BEARER_MALFORMED = -2,     /* a credential that is no token68 */
+};
+
 /* Extracts the credential of an "Authorization: Bearer <token>" header
- * (scheme case-insensitive, RFC 6750 section 2.1). Returns 0 and sets
- * *token and *len (pointing into header), or -1 when header is NULL, of
- * another scheme, or has an empty or malformed token. */
+ * (scheme case-insensitive, RFC 6750 section 2.1). Returns HTTP_BEARER_OK
+ * and sets *token and *len (pointing into header); HTTP_BEARER_NONE when
+ * header is NULL, of another scheme, or has an empty token (API.md: 401
+ * invalid_request); HTTP_BEARER_MALFORMED when a token was presented but
+ * is not token68 (API.md: 401 invalid_token). *token is only valid on
+ * HTTP_BEARER_OK. */
 int http_bearer_token(const char *header, const char **token, size_t *len);
 
 struct http_response {

@@ -292,13 +292,33 @@ test_bearer_credentials(void **state)
 	assert_int_equal(http_bearer_token("bearer a.b-c_d", &t, &len), 0);
 	assert_int_equal(http_bearer_token("BEARER   abc==  ", &t, &len), 0);
 	assert_int_equal(len, 5);
-	assert_int_equal(http_bearer_token(NULL, &t, &len), -1);
-	assert_int_equal(http_bearer_token("Bearer", &t, &len), -1);
-	assert_int_equal(http_bearer_token("Bearer ", &t, &len), -1);
-	assert_int_equal(http_bearer_token("Basic YWI6Y2Q=", &t, &len), -1);
-	assert_int_equal(http_bearer_token("Bearerabc", &t, &len), -1);
-	assert_int_equal(http_bearer_token("Bearer a b", &t, &len), -1);
-	assert_int_equal(http_bearer_token("Bearer a\"b", &t, &len), -1);
+	/* No credential: 401 invalid_request. */
+	assert_int_equal(http_bearer_token(NULL, &t, &len), HTTP_BEARER_NONE);
+	assert_int_equal(http_bearer_token("Bearer", &t, &len),
+	    HTTP_BEARER_NONE);
+	assert_int_equal(http_bearer_token("Bearer ", &t, &len),
+	    HTTP_BEARER_NONE);
+	assert_int_equal(http_bearer_token("Bearer    ", &t, &len),
+	    HTTP_BEARER_NONE);
+	assert_int_equal(http_bearer_token("Basic YWI6Y2Q=", &t, &len),
+	    HTTP_BEARER_NONE);
+	assert_int_equal(http_bearer_token("Bearerabc", &t, &len),
+	    HTTP_BEARER_NONE);
+	/* A token that is not token68: 401 invalid_token. */
+	assert_int_equal(http_bearer_token("Bearer a b", &t, &len),
+	    HTTP_BEARER_MALFORMED);
+	assert_int_equal(http_bearer_token("Bearer a\"b", &t, &len),
+	    HTTP_BEARER_MALFORMED);
+	assert_int_equal(http_bearer_token("Bearer !!!", &t, &len),
+	    HTTP_BEARER_MALFORMED);
+	assert_int_equal(http_bearer_token("bearer ==abc", &t, &len),
+	    HTTP_BEARER_MALFORMED);
+	assert_int_equal(http_bearer_token("Bearer a.b=c", &t, &len),
+	    HTTP_BEARER_MALFORMED);
+	assert_int_equal(http_bearer_token("Bearer ==", &t, &len),
+	    HTTP_BEARER_MALFORMED);
+	assert_int_equal(http_bearer_token("Bearer \tabc", &t, &len),
+	    HTTP_BEARER_MALFORMED);
 }
 
 static void
