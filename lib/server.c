@@ -152,6 +152,68 @@ path_matches(const char *pattern, const char *path, const char **arg)
 	return strcmp(pattern, path) == 0;
 }
 
+/* Content type (415), size (413) and well-formedness (400) of the body,
+ * in that order. Returns 0 with *body the parsed object, or NULL when the
+ * body is empty; otherwise -1 with resp set. */
+static int
+check_body(struct app *app, const struct route *route,
+    const struct http_io *io, struct http_request *req, json_object **body,
+    struct http_response *resp)
+{
+	int empty = req->content_length == 0 && !req->bad_content_length;
+	int rc;
+
+	*body = NULL;
+	/* An empty body passes whatever its type; the route decides
+	 * whether empty is acceptable. */
+	if (!empty && !http_is_json_type(req->content_type)) {
+		http_response_error(resp, 415, "unsupported_media_type",
+		    "The request body must be application/json");
+		return -1;
+	}
+	if (req->bad_content_length) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Content-Length is not a number");
+		return -1;
+	}
+	rc = http_read_body(io, req, app->cfg->max_body);
+	if (rc == HTTP_ETOOLARGE) {
+		http_response_error(resp, 413, "payload_too_large",
+		    "The request body is too large");
+		return -1;
+	}
+	if (rc == HTTP_ESHORT || rc == HTTP_EIO) {
+		http_response_error(resp, 400, "invalid_request",
+		    "The request body is incomplete");
+		return -1;
+	}
+	if (rc != HTTP_OK) {
+		server_internal_error(resp);
+		return -1;
+	}
+	if (req->body_len == 0 && route->body == ROUTE_BODY_JSON) {
+		http_response_error(resp, 400, "invalid_request",
+		    "The request body must be a JSON object");
+		return -1;
+	}
+	if (req->body_len == 0)
+		return 0;
+	rc = json_parse_object(req->body, req->body_len, body);
+	if (rc == JSON_ENOMEM) {
+		server_internal_error(resp);
+		return -1;
+	}
+	if (rc != JSON_OK) {
+		http_response_error(resp, 400, "invalid_request",
+		    rc == JSON_EDUPLICATE ? "The request body repeats a member" :
+		    rc == JSON_ETOODEEP ? "The request body is nested too deeply" :
+		    rc == JSON_ENOTOBJECT ? "The request body must be a JSON object" :
+		    "The request body is not valid JSON");
+		return -1;
+	}
+	return 0;
+}
+
 /* Everything one request goes through, in API.md's order. */
 static void
 serve(struct app *app, const struct route *routes, size_t nroutes,
@@ -164,7 +226,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	json_object *body = NULL;
 	char allow[64] = "";
 	struct timespec ts;
-	int path_known = 0, rc;
+	int path_known = 0;
 
 	http_response_init(&resp);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -210,60 +272,21 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 		goto answer;
 	}
 
-	if (route->body != ROUTE_BODY_NONE) {
-		int empty = req.content_length == 0 && !req.bad_content_length;
-
-		/* An empty body passes whatever its type; the route decides
-		 * whether empty is acceptable. */
-		if (!empty && !http_is_json_type(req.content_type)) {
-			http_response_error(&resp, 415, "unsupported_media_type",
-			    "The request body must be application/json");
-			goto answer;
-		}
-		if (req.bad_content_length) {
+	/* Every route runs the same body checks, in API.md's order, also
+	 * those that take no body: for them a body is a JSON object whose
+	 * documented members are none, so a body of another type is 415,
+	 * an oversized one 413 and one with members 400, as anywhere else. */
+	if (check_body(app, route, io, &req, &body, &resp) != 0)
+		goto answer;
+	if (route->body == ROUTE_BODY_NONE && body != NULL) {
+		if (json_object_object_length(body) != 0) {
 			http_response_error(&resp, 400, "invalid_request",
-			    "Content-Length is not a number");
+			    "This endpoint takes no request body");
 			goto answer;
 		}
-		rc = http_read_body(io, &req, app->cfg->max_body);
-		if (rc == HTTP_ETOOLARGE) {
-			http_response_error(&resp, 413, "payload_too_large",
-			    "The request body is too large");
-			goto answer;
-		}
-		if (rc == HTTP_ESHORT || rc == HTTP_EIO) {
-			http_response_error(&resp, 400, "invalid_request",
-			    "The request body is incomplete");
-			goto answer;
-		}
-		if (rc != HTTP_OK) {
-			server_internal_error(&resp);
-			goto answer;
-		}
-		if (req.body_len == 0 && route->body == ROUTE_BODY_JSON) {
-			http_response_error(&resp, 400, "invalid_request",
-			    "The request body must be a JSON object");
-			goto answer;
-		}
-		if (req.body_len > 0) {
-			rc = json_parse_object(req.body, req.body_len, &body);
-			if (rc == JSON_ENOMEM) {
-				server_internal_error(&resp);
-				goto answer;
-			}
-			if (rc != JSON_OK) {
-				http_response_error(&resp, 400,
-				    "invalid_request",
-				    rc == JSON_EDUPLICATE ?
-				    "The request body repeats a member" :
-				    rc == JSON_ETOODEEP ?
-				    "The request body is nested too deeply" :
-				    rc == JSON_ENOTOBJECT ?
-				    "The request body must be a JSON object" :
-				    "The request body is not valid JSON");
-				goto answer;
-			}
-		}
+		/* "{}": nothing for the handler. */
+		json_object_put(body);
+		body = NULL;
 	}
 
 	route->handler(app, &req, body, arg, &resp);
