@@ -86,6 +86,14 @@ int http_read_body(const struct http_io *io, struct http_request *req,
 /* Wipes and frees what req owns. */
 void http_request_free(struct http_request *req);
 
+/* Overwrites the values of the "NAME=value" strings of envp (NULL
+ * terminated), all of them or, with client_headers_only, those of the
+ * HTTP_* meta-variables (RFC 3875 section 4.1.18): Cookie and
+ * Authorization carry tokens, and libfcgi frees its copies unwiped. Call
+ * it once nothing points into envp any more (after the request is freed:
+ * struct http_request holds copies). NULL is fine. */
+void http_wipe_params(char **envp, int client_headers_only);
+
 /* 1 when ct is application/json, with at most a charset=utf-8 parameter
  * (case-insensitive, optionally quoted), else 0. */
 int http_is_json_type(const char *ct);

@@ -2,6 +2,7 @@
 #include "server.h"
 
 #include <fcgiapp.h>
+#include <openssl/crypto.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -23,15 +24,35 @@ fcgi_param(void *ctx, const char *name)
 	return FCGX_GetParam(name, r->envp);
 }
 
+/* Reads body bytes and wipes them where libfcgi kept them: its input
+ * buffer is freed unwiped at the end of the request, and a body holds a
+ * password or a refresh token. The wipe uses only the public stream
+ * fields: bytes waiting in the buffer are [rdNext, stop), so a read of at
+ * most that many takes them from exactly there. */
 static ssize_t
 fcgi_read(void *ctx, char *buf, size_t n)
 {
 	FCGX_Request *r = ctx;
-	int got;
+	FCGX_Stream *in = r->in;
+	unsigned char *from;
+	int want, got;
 
 	if (n > 65536)
 		n = 65536;
-	got = FCGX_GetStr(buf, (int)n, r->in);
+	if (in->rdNext < in->stop) {
+		from = in->rdNext;
+		want = (int)(n < (size_t)(in->stop - from) ? n :
+		    (size_t)(in->stop - from));
+		got = FCGX_GetStr(buf, want, in);
+		if (got > 0)
+			OPENSSL_cleanse(from, (size_t)got);
+		return got < 0 ? -1 : got;
+	}
+	/* Nothing buffered: one byte makes libfcgi read the next record,
+	 * and that byte is the one just before the new rdNext. */
+	got = FCGX_GetStr(buf, 1, in);
+	if (got == 1)
+		OPENSSL_cleanse(in->rdNext - 1, 1);
 	return got < 0 ? -1 : got;
 }
 
@@ -49,6 +70,21 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 		n -= (size_t)chunk;
 	}
 	return 0;
+}
+
+/* Before FCGX_Finish_r frees them unwiped: the answer (tokens in its
+ * body and Set-Cookie) is flushed, which sends nothing the finish would
+ * not have sent, and leaves libfcgi's output buffer empty with its whole
+ * content area at [wrNext, stop), public fields; that area is wiped. Then
+ * the request's parameters (Cookie, Authorization) are wiped. */
+static void
+fcgi_scrub(FCGX_Request *r)
+{
+	FCGX_Stream *out = r->out;
+
+	if (FCGX_FFlush(out) == 0 && out->wrNext < out->stop)
+		OPENSSL_cleanse(out->wrNext, (size_t)(out->stop - out->wrNext));
+	http_wipe_params(r->envp, 0);
 }
 
 /* ---- I/O for plain CGI ---- */
@@ -285,7 +321,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 			goto answer;
 		}
 		/* "{}": nothing for the handler. */
-		json_object_put(body);
+		json_wipe_put(body);
 		body = NULL;
 	}
 
@@ -299,7 +335,7 @@ answer:
 		log_event(LOG_WARN, "request_failed", "status=%d method=%s",
 		    resp.status, method_name(req.method));
 	http_response_write(io, &resp);
-	json_object_put(body);
+	json_wipe_put(body);
 	http_response_free(&resp);
 	http_request_free(&req);
 }
@@ -341,6 +377,7 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
 
 		serve(&app, routes, nroutes, &io);
+		http_wipe_params(environ, 1);
 		status = 0;
 		goto out;
 	}
@@ -358,6 +395,7 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		 * cleanly; installing ours with signal() would hang accept. */
 		while (FCGX_Accept_r(&fr) >= 0) {
 			serve(&app, routes, nroutes, &io);
+			fcgi_scrub(&fr);
 			FCGX_Finish_r(&fr);
 		}
 		FCGX_Free(&fr, 1);
