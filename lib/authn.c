@@ -61,8 +61,15 @@ authn_bearer(struct app *app, const struct http_request *req,
 	int rc;
 
 	memset(out, 0, sizeof *out);
-	if (http_bearer_token(req->authorization, &token, &len) != 0) {
+	rc = http_bearer_token(req->authorization, &token, &len);
+	if (rc == HTTP_BEARER_NONE) {
 		authn_challenge(resp, NULL, "A Bearer access token is required");
+		return -1;
+	}
+	if (rc != HTTP_BEARER_OK) {
+		/* Presented but not even token68: a token, and a bad one. */
+		authn_challenge(resp, "invalid_token",
+		    "The access token is malformed");
 		return -1;
 	}
 	memset(&opts, 0, sizeof opts);

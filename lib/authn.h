@@ -22,8 +22,9 @@ struct authn_principal {
 
 /* Authenticates req's Bearer token. Returns 0 and fills *out when the
  * token is valid and its session live and its user enabled. Otherwise
- * returns -1 with resp set to the answer: 401 invalid_request (no usable
- * credential), 401 invalid_token (refused, with the error in
+ * returns -1 with resp set to the answer: 401 invalid_request (no
+ * Authorization header, another scheme, an empty token), 401 invalid_token
+ * (a token that is malformed or refused, with the error in
  * WWW-Authenticate), or 503 when the database is unreachable. */
 int authn_bearer(struct app *app, const struct http_request *req,
     struct http_response *resp, struct authn_principal *out);

@@ -6,9 +6,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define CONFIG_FILE_KEYS 64
@@ -24,17 +26,20 @@ static const char *const known_keys[] = {
 
 /* The file's KEY=VALUE pairs, pointing into one owned buffer. */
 struct config_file {
-	char *text;
+	char *text;                     /* CONFIG_FILE_MAX + 1 bytes */
 	size_t n;
 	const char *key[CONFIG_FILE_KEYS];
 	const char *value[CONFIG_FILE_KEYS];
+	size_t line[CONFIG_FILE_KEYS];  /* where each pair was written */
 };
 
 static void
 config_file_free(struct config_file *f)
 {
+	/* The whole buffer: parsing cut it into strings at every line end
+	 * and '=', so strlen would reach only the first line. */
 	if (f->text != NULL) {
-		OPENSSL_cleanse(f->text, strlen(f->text));
+		OPENSSL_cleanse(f->text, CONFIG_FILE_MAX + 1);
 		free(f->text);
 	}
 	memset(f, 0, sizeof *f);
@@ -63,18 +68,65 @@ trim(char *s)
 	return s;
 }
 
+/* A key as config files spell them: ^[A-Z][A-Z0-9_]{0,63}$. Only such a
+ * key is ever named in a message. Anything else left of a line's '=' may
+ * be part of a value (a key list wrapped onto the next line, a secret
+ * holding '='), and a message must never show a byte of a value. */
+static int
+key_well_formed(const char *key)
+{
+	size_t i;
+
+	if (key[0] < 'A' || key[0] > 'Z')
+		return 0;
+	for (i = 1; key[i] != '\0'; i++) {
+		if (i == 64)
+			return 0;
+		if (!((key[i] >= 'A' && key[i] <= 'Z') ||
+		    (key[i] >= '0' && key[i] <= '9') || key[i] == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+/* Reads the whole file into buf (CONFIG_FILE_MAX + 1 bytes) with read(2),
+ * not stdio, so that no unwiped stdio buffer ever holds the secrets.
+ * Returns the length, or -1 with errno set (EFBIG when over the limit). */
+static ssize_t
+read_file(int fd, char *buf)
+{
+	size_t len = 0;
+
+	while (len <= CONFIG_FILE_MAX) {
+		ssize_t n = read(fd, buf + len, CONFIG_FILE_MAX + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return (ssize_t)len;
+		len += (size_t)n;
+	}
+	errno = EFBIG;
+	return -1;
+}
+
 /* Reads path into f. Unknown keys are refused so that a typo does not
- * silently leave a default in place. */
+ * silently leave a default in place. Messages name the file and the line,
+ * and a key only when it is well formed (key_well_formed); never any part
+ * of a value. */
 static int
 config_file_read(const char *path, struct config_file *f, char *err,
     size_t errsz)
 {
-	FILE *fp = NULL;
+	ssize_t got;
 	size_t len, lineno = 0;
 	char *line, *next;
+	int fd = -1, continued = 0;
 
 	memset(f, 0, sizeof *f);
-	if ((fp = fopen(path, "r")) == NULL) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		snprintf(err, errsz, "LATCH_CONFIG: cannot open %s: %s", path,
 		    strerror(errno));
 		goto fail;
@@ -83,12 +135,16 @@ config_file_read(const char *path, struct config_file *f, char *err,
 		snprintf(err, errsz, "LATCH_CONFIG: out of memory");
 		goto fail;
 	}
-	len = fread(f->text, 1, CONFIG_FILE_MAX + 1, fp);
-	if (ferror(fp) || len > CONFIG_FILE_MAX) {
-		snprintf(err, errsz, "LATCH_CONFIG: %s is unreadable or over "
-		    "%d bytes", path, CONFIG_FILE_MAX);
+	if ((got = read_file(fd, f->text)) < 0) {
+		if (errno == EFBIG)
+			snprintf(err, errsz, "LATCH_CONFIG: %s is over %d bytes",
+			    path, CONFIG_FILE_MAX);
+		else
+			snprintf(err, errsz, "LATCH_CONFIG: cannot read %s: %s",
+			    path, strerror(errno));
 		goto fail;
 	}
+	len = (size_t)got;
 	f->text[len] = '\0';
 	if (memchr(f->text, '\0', len) != NULL) {
 		snprintf(err, errsz, "LATCH_CONFIG: %s contains a NUL byte",
@@ -96,7 +152,7 @@ config_file_read(const char *path, struct config_file *f, char *err,
 		goto fail;
 	}
 	for (line = f->text; line != NULL; line = next) {
-		char *eq, *key;
+		char *eq, *key, *value;
 
 		lineno++;
 		next = strchr(line, '\n');
@@ -112,25 +168,44 @@ config_file_read(const char *path, struct config_file *f, char *err,
 		}
 		*eq = '\0';
 		key = trim(line);
+		if (!key_well_formed(key)) {
+			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			    "expected KEY=VALUE with a KEY of A-Z, 0-9 and _ "
+			    "(a value must fit on one line)", path, lineno);
+			goto fail;
+		}
+		if (!is_known_key(key) && continued) {
+			/* The value before ended in ',': this line is most
+			 * likely the rest of a wrapped key list, so even a
+			 * key-shaped start of it is not echoed. */
+			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			    "unknown key; the value on the line before ends "
+			    "with ',' (a value must fit on one line)", path,
+			    lineno);
+			goto fail;
+		}
 		if (!is_known_key(key)) {
 			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
-			    "unknown key %.64s", path, lineno, key);
+			    "unknown key %s", path, lineno, key);
 			goto fail;
 		}
 		if (f->n == CONFIG_FILE_KEYS) {
-			snprintf(err, errsz, "LATCH_CONFIG: %s: too many lines",
-			    path);
+			snprintf(err, errsz, "LATCH_CONFIG: %s: more than %d "
+			    "settings", path, CONFIG_FILE_KEYS);
 			goto fail;
 		}
+		value = trim(eq + 1);
+		continued = value[0] != '\0' && value[strlen(value) - 1] == ',';
 		f->key[f->n] = key;
-		f->value[f->n] = trim(eq + 1);
+		f->value[f->n] = value;
+		f->line[f->n] = lineno;
 		f->n++;
 	}
-	fclose(fp);
+	close(fd);
 	return 0;
 fail:
-	if (fp != NULL)
-		fclose(fp);
+	if (fd >= 0)
+		close(fd);
 	config_file_free(f);
 	return -1;
 }
@@ -139,19 +214,54 @@ struct env_and_file {
 	const struct config_file *file;
 };
 
+/* The index of the file's line that sets key (the last one wins, as in a
+ * shell environment file), or -1. */
+static long
+file_find(const struct config_file *f, const char *key)
+{
+	for (size_t i = f->n; i > 0; i--)
+		if (strcmp(f->key[i - 1], key) == 0)
+			return (long)(i - 1);
+	return -1;
+}
+
 static const char *
 lookup_env_then_file(void *ctx, const char *key)
 {
 	const struct env_and_file *ef = ctx;
 	const char *v = getenv(key);
+	long i;
 
 	if (v != NULL)
 		return v;
-	/* The last line for a key wins, as in a shell environment file. */
-	for (size_t i = ef->file->n; i > 0; i--)
-		if (strcmp(ef->file->key[i - 1], key) == 0)
-			return ef->file->value[i - 1];
-	return NULL;
+	i = file_find(ef->file, key);
+	return i < 0 ? NULL : ef->file->value[i];
+}
+
+/* A refusal of a value names its key first ("KEY: ..."); when that value
+ * came from the file, the file and line are added, so that the operator
+ * knows where to look without the message showing the value. */
+static void
+add_file_line(const struct config_file *f, const char *path, char *err,
+    size_t errsz)
+{
+	char key[65], *tail;
+	size_t n = strcspn(err, ": ");
+	long i;
+
+	if (n == 0 || n >= sizeof key)
+		return;
+	memcpy(key, err, n);
+	key[n] = '\0';
+	if (!is_known_key(key) || getenv(key) != NULL ||
+	    (i = file_find(f, key)) < 0)
+		return;
+	if ((tail = strdup(err + n)) == NULL)
+		return;
+	/* Truncation keeps one line; nothing more to do about it. */
+	(void)snprintf(err, errsz, "%s (%s line %zu)%s", key, path, f->line[i],
+	    tail);
+	free(tail);
 }
 
 int
@@ -168,6 +278,8 @@ config_load(struct latch_config *cfg, unsigned flags, char *err, size_t errsz)
 		return -1;
 	rc = config_load_from(cfg, flags, lookup_env_then_file, &ef, err,
 	    errsz);
+	if (rc != 0 && file.n > 0)
+		add_file_line(&file, path, err, errsz);
 	config_file_free(&file);
 	return rc;
 }
@@ -411,8 +523,8 @@ load_duration(config_lookup_fn lookup, void *ctx, const char *key,
 		v = def;
 	if (config_parse_duration(v, out) != 0 || (*out == 0 && !allow_zero)) {
 		snprintf(err, errsz, "%s: expected a %sduration such as 15m, "
-		    "7d or 30s (suffix s, m, h or d, at most 3650d), got "
-		    "\"%.32s\"", key, allow_zero ? "" : "positive ", v);
+		    "7d or 30s (suffix s, m, h or d, at most 3650d)", key,
+		    allow_zero ? "" : "positive ");
 		return -1;
 	}
 	return 0;
@@ -448,8 +560,8 @@ load_bool(config_lookup_fn lookup, void *ctx, const char *key, int def,
 	if (v == NULL || v[0] == '\0')
 		return 0;
 	if (parse_bool(v, out) != 0) {
-		snprintf(err, errsz, "%s: expected 0 or 1, got \"%.16s\"", key,
-		    v);
+		snprintf(err, errsz, "%s: expected 0 or 1 (or true/false, "
+		    "yes/no, on/off)", key);
 		return -1;
 	}
 	return 0;
@@ -498,8 +610,8 @@ config_load_from(struct latch_config *cfg, unsigned flags,
 	} else if (strcmp(v, "user") == 0) {
 		cfg->reuse_revokes = REUSE_REVOKES_USER;
 	} else {
-		snprintf(err, errsz, "REUSE_REVOKES: expected session or user, "
-		    "got \"%.16s\"", v);
+		snprintf(err, errsz, "REUSE_REVOKES: expected session or "
+		    "user");
 		goto fail;
 	}
 
@@ -508,7 +620,7 @@ config_load_from(struct latch_config *cfg, unsigned flags,
 	if (v != NULL && v[0] != '\0') {
 		if (parse_int_range(v, 4, 31, &n) != 0) {
 			snprintf(err, errsz, "BCRYPT_COST: expected a whole "
-			    "number from 4 to 31, got \"%.16s\"", v);
+			    "number from 4 to 31");
 			goto fail;
 		}
 		cfg->bcrypt_cost = (int)n;
@@ -519,7 +631,7 @@ config_load_from(struct latch_config *cfg, unsigned flags,
 	if (v != NULL && v[0] != '\0') {
 		if (parse_int_range(v, 1024, 1048576, &n) != 0) {
 			snprintf(err, errsz, "MAX_BODY_BYTES: expected a whole "
-			    "number from 1024 to 1048576, got \"%.16s\"", v);
+			    "number from 1024 to 1048576");
 			goto fail;
 		}
 		cfg->max_body = (size_t)n;
@@ -556,7 +668,11 @@ config_free(struct latch_config *cfg)
 {
 	if (cfg == NULL)
 		return;
-	free(cfg->database_url);
+	/* A connection string may hold the database password. */
+	if (cfg->database_url != NULL) {
+		OPENSSL_cleanse(cfg->database_url, strlen(cfg->database_url));
+		free(cfg->database_url);
+	}
 	free(cfg->issuer);
 	free(cfg->audience);
 	keyset_free(&cfg->access_keys);

@@ -197,28 +197,34 @@ int
 http_read_body(const struct http_io *io, struct http_request *req, size_t max)
 {
 	size_t want, got = 0;
-	char extra;
+	int rc = HTTP_OK;
 
 	if (req->content_length > max)
 		return HTTP_ETOOLARGE;
 	want = (size_t)req->content_length;
 	if ((req->body = malloc(want + 1)) == NULL)
 		return HTTP_ENOMEM;
+	/* Exactly CONTENT_LENGTH bytes and not one more: RFC 3875 section
+	 * 4.2 forbids reading past it, and under CGI the server may keep
+	 * standard input open, so a read beyond it would wait for ever. */
 	while (got < want) {
 		ssize_t n = io->read(io->ctx, req->body + got, want - got);
 
-		if (n < 0)
-			return HTTP_EIO;
-		if (n == 0)
-			return HTTP_ESHORT;
+		if (n < 0 || n == 0) {
+			rc = n < 0 ? HTTP_EIO : HTTP_ESHORT;
+			break;
+		}
 		got += (size_t)n;
+	}
+	if (rc != HTTP_OK) {
+		/* Part of a password may have arrived. */
+		OPENSSL_cleanse(req->body, got);
+		free(req->body);
+		req->body = NULL;
+		return rc;
 	}
 	req->body[want] = '\0';
 	req->body_len = want;
-	/* A CGI server must not send more than it announced (RFC 3875
-	 * section 4.2); if it does, the body is not what we were told. */
-	if (io->read(io->ctx, &extra, 1) > 0)
-		return HTTP_ETOOLARGE;
 	return HTTP_OK;
 }
 
@@ -228,6 +234,21 @@ free_secret_string(char *s)
 	if (s != NULL) {
 		OPENSSL_cleanse(s, strlen(s));
 		free(s);
+	}
+}
+
+void
+http_wipe_params(char **envp, int client_headers_only)
+{
+	if (envp == NULL)
+		return;
+	for (char **e = envp; *e != NULL; e++) {
+		char *eq = strchr(*e, '=');
+
+		if (eq == NULL || (client_headers_only &&
+		    strncmp(*e, "HTTP_", 5) != 0))
+			continue;
+		OPENSSL_cleanse(eq + 1, strlen(eq + 1));
 	}
 }
 
@@ -325,31 +346,35 @@ http_bearer_token(const char *header, const char **token, size_t *len)
 {
 	const char *p, *end;
 
-	if (header == NULL || strncasecmp(header, "Bearer", 6) != 0)
-		return -1;
+	/* RFC 7235 section 2.1: credentials = auth-scheme [ 1*SP token68 ].
+	 * Anything but "Bearer" followed by a space or the end is another
+	 * scheme (or none): no credential for us. */
+	if (header == NULL || strncasecmp(header, "Bearer", 6) != 0 ||
+	    (header[6] != ' ' && header[6] != '\0'))
+		return HTTP_BEARER_NONE;
 	p = header + 6;
-	if (*p != ' ')
-		return -1;
 	while (*p == ' ')
 		p++;
+	if (*p == '\0')
+		return HTTP_BEARER_NONE;        /* an empty token */
 	end = p;
 	/* token68 (RFC 7235 section 2.1) */
 	while (*end != '\0' && (isalnum((unsigned char)*end) ||
 	    strchr("-._~+/", *end) != NULL))
 		end++;
+	if (end == p)
+		return HTTP_BEARER_MALFORMED;
 	while (*end == '=')
 		end++;
-	if (end == p)
-		return -1;
+	*len = (size_t)(end - p);
 	while (*end == ' ')
 		end++;
+	/* Something was presented, but it is no token68: RFC 6750 section
+	 * 3.1 calls that invalid_token, and API.md agrees. */
 	if (*end != '\0')
-		return -1;
-	while (end > p && end[-1] == ' ')
-		end--;
+		return HTTP_BEARER_MALFORMED;
 	*token = p;
-	*len = (size_t)(end - p);
-	return 0;
+	return HTTP_BEARER_OK;
 }
 
 void
@@ -369,11 +394,21 @@ http_response_header(struct http_response *resp, const char *name,
 
 	if (resp->nheaders == HTTP_RESPONSE_HEADERS_MAX)
 		return -1;
+	/* Measured, then written into a buffer of that size: glibc's
+	 * vasprintf grows its buffer by copying and frees the old ones
+	 * unwiped, and a Set-Cookie value is a refresh token. */
 	va_start(ap, fmt);
-	n = vasprintf(&value, fmt, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
 	va_end(ap);
-	if (n < 0)
+	if (n < 0 || (value = malloc((size_t)n + 1)) == NULL)
 		return -1;
+	va_start(ap, fmt);
+	if (vsnprintf(value, (size_t)n + 1, fmt, ap) != n) {
+		va_end(ap);
+		free_secret_string(value);
+		return -1;
+	}
+	va_end(ap);
 	resp->headers[resp->nheaders].name = name;
 	resp->headers[resp->nheaders].value = value;
 	resp->nheaders++;
@@ -383,7 +418,7 @@ http_response_header(struct http_response *resp, const char *name,
 void
 http_response_json(struct http_response *resp, int status, json_object *body)
 {
-	json_object_put(resp->body);
+	json_wipe_put(resp->body);
 	resp->status = status;
 	resp->body = body;
 }
@@ -427,19 +462,24 @@ reason_phrase(int status)
 int
 http_response_write(const struct http_io *io, struct http_response *resp)
 {
+	static const char oom_body[] = "{\"error\":\"server_error\","
+	    "\"error_description\":\"The server could not complete the "
+	    "request\"}";
 	char line[HTTP_HEADER_MAX + 64];
+	char *text = NULL;
 	const char *body = NULL;
 	size_t body_len = 0;
-	int n;
+	int n, rc = -1;
 
-	if (resp->status != 204 && resp->body == NULL) {
+	if (resp->body != NULL &&
+	    json_serialize(resp->body, &text, &body_len) == JSON_OK) {
+		body = text;
+	} else if (resp->status != 204) {
 		/* Only reachable when memory ran out while building it. */
 		resp->status = 500;
-		body = "{\"error\":\"server_error\",\"error_description\":"
-		    "\"The server could not complete the request\"}";
-		body_len = strlen(body);
-	} else if (resp->body != NULL) {
-		body = json_text(resp->body, &body_len);
+		resp->nheaders = 0;
+		body = oom_body;
+		body_len = sizeof oom_body - 1;
 	}
 	n = snprintf(line, sizeof line, "Status: %d %s\r\n%s"
 	    "Cache-Control: no-store\r\nPragma: no-cache\r\n"
@@ -448,33 +488,34 @@ http_response_write(const struct http_io *io, struct http_response *resp)
 	    body != NULL ? "Content-Type: application/json\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof line || io->write(io->ctx, line,
 	    (size_t)n) != 0)
-		return -1;
+		goto out;
 	for (size_t i = 0; i < resp->nheaders; i++) {
 		n = snprintf(line, sizeof line, "%s: %s\r\n",
 		    resp->headers[i].name, resp->headers[i].value);
-		if (n < 0 || (size_t)n >= sizeof line) {
-			OPENSSL_cleanse(line, sizeof line);
+		if (n < 0 || (size_t)n >= sizeof line)
 			continue;       /* never reached: our values are short */
-		}
-		if (io->write(io->ctx, line, (size_t)n) != 0) {
-			OPENSSL_cleanse(line, sizeof line);
-			return -1;
-		}
+		if (io->write(io->ctx, line, (size_t)n) != 0)
+			goto out;
 	}
-	OPENSSL_cleanse(line, sizeof line);
 	if (io->write(io->ctx, "\r\n", 2) != 0)
-		return -1;
+		goto out;
 	if (body != NULL && io->write(io->ctx, body, body_len) != 0)
-		return -1;
-	return 0;
+		goto out;
+	rc = 0;
+out:
+	/* Set-Cookie lines and bodies carry tokens. */
+	OPENSSL_cleanse(line, sizeof line);
+	json_text_free(text, body_len);
+	return rc;
 }
 
 void
 http_response_free(struct http_response *resp)
 {
-	for (size_t i = 0; i < resp->nheaders; i++)
+	for (size_t i = 0; i < HTTP_RESPONSE_HEADERS_MAX; i++)
 		free_secret_string(resp->headers[i].value);
-	json_object_put(resp->body);
+	/* Access and refresh tokens are string members of bodies. */
+	json_wipe_put(resp->body);
 	memset(resp, 0, sizeof *resp);
 }
 

@@ -74,13 +74,25 @@ int http_request_parse(const struct http_io *io, const struct latch_config *cfg,
     struct http_request *req);
 
 /* Reads the body announced by CONTENT_LENGTH, refusing more than max
- * bytes. Returns HTTP_OK (req->body then holds body_len bytes and a NUL),
- * HTTP_ETOOLARGE, HTTP_ESHORT, HTTP_ENOMEM or HTTP_EIO. */
+ * bytes (from CONTENT_LENGTH alone, before reading). It never asks io for
+ * a byte past CONTENT_LENGTH (RFC 3875 section 4.2), so a server that
+ * keeps the input open cannot make it wait. Returns HTTP_OK (req->body
+ * then holds body_len bytes and a NUL), HTTP_ETOOLARGE, HTTP_ESHORT (the
+ * input ended early), HTTP_ENOMEM or HTTP_EIO; on failure req->body is
+ * NULL and whatever was read is wiped. */
 int http_read_body(const struct http_io *io, struct http_request *req,
     size_t max);
 
 /* Wipes and frees what req owns. */
 void http_request_free(struct http_request *req);
+
+/* Overwrites the values of the "NAME=value" strings of envp (NULL
+ * terminated), all of them or, with client_headers_only, those of the
+ * HTTP_* meta-variables (RFC 3875 section 4.1.18): Cookie and
+ * Authorization carry tokens, and libfcgi frees its copies unwiped. Call
+ * it once nothing points into envp any more (after the request is freed:
+ * struct http_request holds copies). NULL is fine. */
+void http_wipe_params(char **envp, int client_headers_only);
 
 /* 1 when ct is application/json, with at most a charset=utf-8 parameter
  * (case-insensitive, optionally quoted), else 0. */
@@ -92,10 +104,19 @@ int http_is_json_type(const char *ct);
 int http_cookie_find(const char *header, const char *name, const char **value,
     size_t *len);
 
+enum http_bearer {
+	HTTP_BEARER_OK = 0,
+	HTTP_BEARER_NONE = -1,          /* no header, another scheme, empty */
+	HTTP_BEARER_MALFORMED = -2,     /* a credential that is no token68 */
+};
+
 /* Extracts the credential of an "Authorization: Bearer <token>" header
- * (scheme case-insensitive, RFC 6750 section 2.1). Returns 0 and sets
- * *token and *len (pointing into header), or -1 when header is NULL, of
- * another scheme, or has an empty or malformed token. */
+ * (scheme case-insensitive, RFC 6750 section 2.1). Returns HTTP_BEARER_OK
+ * and sets *token and *len (pointing into header); HTTP_BEARER_NONE when
+ * header is NULL, of another scheme, or has an empty token (API.md: 401
+ * invalid_request); HTTP_BEARER_MALFORMED when a token was presented but
+ * is not token68 (API.md: 401 invalid_token). *token is only valid on
+ * HTTP_BEARER_OK. */
 int http_bearer_token(const char *header, const char **token, size_t *len);
 
 struct http_response {

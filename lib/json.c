@@ -1,6 +1,11 @@
 /* json.c: strict request-body parsing on top of json-c. */
 #include "json.h"
 
+#include <json-c/printbuf.h>
+#include <openssl/crypto.h>
+
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,6 +193,15 @@ json_parse_object(const char *buf, size_t len, json_object **out)
 		rc = JSON_ENOMEM;
 		goto out;
 	}
+	/* The tokener gathers every string in its print buffer, which
+	 * doubles by realloc as a long one arrives, leaving freed pieces of
+	 * passwords and tokens behind. Grown once to hold the whole body, it
+	 * never moves, and is wiped before it is freed. */
+	if (printbuf_memset(tok->pb, 0, 0, (int)len + 1) < 0) {
+		rc = JSON_ENOMEM;
+		goto out;
+	}
+	printbuf_reset(tok->pb);
 	json_tokener_set_flags(tok,
 	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, copy, (int)len + 1);
@@ -218,15 +232,61 @@ json_parse_object(const char *buf, size_t len, json_object **out)
 	obj = NULL;
 	rc = JSON_OK;
 out:
-	json_object_put(obj);
-	if (tok != NULL)
+	json_wipe_put(obj);
+	if (tok != NULL) {
+		/* struct json_tokener and its pb are public in json-c 0.16,
+		 * if marked as internal; there is no other way to wipe them. */
+		OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
 		json_tokener_free(tok);
+	}
 	if (copy != NULL) {
 		/* Bodies carry passwords. */
-		memset(copy, 0, len);
+		OPENSSL_cleanse(copy, len);
 		free(copy);
 	}
 	return rc;
+}
+
+/* Overwrites the text of every string in obj, recursively. json-c keeps a
+ * string's bytes inside its object (or in one buffer it owns), so the
+ * const pointer it lends is to writable memory that is freed with obj. */
+static void
+wipe_strings(json_object *obj, int depth)
+{
+	size_t n;
+
+	if (obj == NULL || depth > JSON_WRITE_MAX_DEPTH)
+		return;
+	switch (json_object_get_type(obj)) {
+	case json_type_string:
+		OPENSSL_cleanse((char *)json_object_get_string(obj),
+		    (size_t)json_object_get_string_len(obj));
+		break;
+	case json_type_array:
+		n = json_object_array_length(obj);
+		for (size_t i = 0; i < n; i++)
+			wipe_strings(json_object_array_get_idx(obj, i),
+			    depth + 1);
+		break;
+	case json_type_object: {
+		json_object_object_foreach(obj, key, val) {
+			(void)key;      /* member names are ours or refused */
+			wipe_strings(val, depth + 1);
+		}
+		break;
+	}
+	default:
+		break;
+	}
+}
+
+void
+json_wipe_put(json_object *obj)
+{
+	if (obj == NULL)
+		return;
+	wipe_strings(obj, 0);
+	json_object_put(obj);
 }
 
 int
@@ -275,11 +335,162 @@ json_read_fields(json_object *obj, const struct json_field *fields, size_t n,
 	return 0;
 }
 
-const char *
-json_text(json_object *obj, size_t *len)
-{
-	const char *s = json_object_to_json_string_length(obj,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, len);
+/* The serialiser below writes what json-c would (RFC 8259, compact),
+ * into one buffer of the exact size: json-c's own print buffer grows by
+ * realloc and is freed unwiped, so each answer carrying a token would
+ * leave copies of it behind. */
 
-	return s;
+struct writer {
+	char *buf;              /* NULL: only count */
+	size_t len;
+};
+
+static void
+put(struct writer *w, const char *s, size_t n)
+{
+	if (w->buf != NULL)
+		memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void
+put_string(struct writer *w, const char *s, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	put(w, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+		switch (c) {
+		case '"': put(w, "\\\"", 2); break;
+		case '\\': put(w, "\\\\", 2); break;
+		case '\b': put(w, "\\b", 2); break;
+		case '\f': put(w, "\\f", 2); break;
+		case '\n': put(w, "\\n", 2); break;
+		case '\r': put(w, "\\r", 2); break;
+		case '\t': put(w, "\\t", 2); break;
+		default:
+			if (c < 0x20)
+				put(w, esc, sizeof esc);
+			else
+				put(w, (const char *)&s[i], 1);
+		}
+	}
+	put(w, "\"", 1);
+}
+
+static int
+put_value(struct writer *w, json_object *obj, int depth)
+{
+	char num[32];
+	int n, first = 1;
+
+	if (depth > JSON_WRITE_MAX_DEPTH)
+		return -1;
+	switch (json_object_get_type(obj)) {
+	case json_type_null:
+		put(w, "null", 4);
+		return 0;
+	case json_type_boolean:
+		if (json_object_get_boolean(obj))
+			put(w, "true", 4);
+		else
+			put(w, "false", 5);
+		return 0;
+	case json_type_int:
+		/* json-c keeps an int64 or a uint64; INT64_MAX may be the
+		 * clamp of a larger uint64. */
+		if (json_object_get_int64(obj) == INT64_MAX)
+			n = snprintf(num, sizeof num, "%" PRIu64,
+			    json_object_get_uint64(obj));
+		else
+			n = snprintf(num, sizeof num, "%" PRId64,
+			    json_object_get_int64(obj));
+		break;
+	case json_type_double: {
+		double d = json_object_get_double(obj);
+
+		if (!isfinite(d))
+			return -1;      /* JSON has no NaN or Infinity */
+		n = snprintf(num, sizeof num, "%.17g", d);
+		/* Still a double when read back, as json-c writes it. */
+		if (n > 0 && (size_t)n + 2 < sizeof num &&
+		    strpbrk(num, ".e") == NULL) {
+			memcpy(num + n, ".0", 3);
+			n += 2;
+		}
+		break;
+	}
+	case json_type_string:
+		put_string(w, json_object_get_string(obj),
+		    (size_t)json_object_get_string_len(obj));
+		return 0;
+	case json_type_array:
+		put(w, "[", 1);
+		for (size_t i = 0; i < json_object_array_length(obj); i++) {
+			if (i > 0)
+				put(w, ",", 1);
+			if (put_value(w, json_object_array_get_idx(obj, i),
+			    depth + 1) != 0)
+				return -1;
+		}
+		put(w, "]", 1);
+		return 0;
+	case json_type_object: {
+		put(w, "{", 1);
+		json_object_object_foreach(obj, key, val) {
+			if (!first)
+				put(w, ",", 1);
+			first = 0;
+			put_string(w, key, strlen(key));
+			put(w, ":", 1);
+			if (put_value(w, val, depth + 1) != 0)
+				return -1;
+		}
+		put(w, "}", 1);
+		return 0;
+	}
+	default:
+		return -1;
+	}
+	if (n < 0 || (size_t)n >= sizeof num)
+		return -1;
+	put(w, num, (size_t)n);
+	return 0;
+}
+
+int
+json_serialize(json_object *obj, char **out, size_t *len)
+{
+	struct writer w = { NULL, 0 };
+
+	*out = NULL;
+	*len = 0;
+	/* A json-c NULL is JSON null, as json-c prints it. */
+	if (obj != NULL && put_value(&w, obj, 0) != 0)
+		return JSON_EINVALID;
+	if (obj == NULL)
+		w.len = 4;
+	if ((w.buf = malloc(w.len + 1)) == NULL)
+		return JSON_ENOMEM;
+	*len = w.len;
+	w.len = 0;
+	if (obj == NULL)
+		put(&w, "null", 4);
+	else
+		(void)put_value(&w, obj, 0);    /* it succeeded when counting */
+	w.buf[w.len] = '\0';
+	*out = w.buf;
+	return JSON_OK;
+}
+
+void
+json_text_free(char *text, size_t len)
+{
+	if (text == NULL)
+		return;
+	OPENSSL_cleanse(text, len);
+	free(text);
 }

@@ -47,8 +47,25 @@ struct json_field {
 int json_read_fields(json_object *obj, const struct json_field *fields,
     size_t n, char *why, size_t whysz);
 
-/* Serialises obj compactly (no slash escaping). The string is owned by
- * obj. */
-const char *json_text(json_object *obj, size_t *len);
+/* Puts obj (NULL is fine) after overwriting the bytes of every string it
+ * holds, at any depth: for objects that held a password or a token (a
+ * parsed request body, a response). The object must not be shared: any
+ * other reference would see its strings blanked. */
+void json_wipe_put(json_object *obj);
+
+#define JSON_WRITE_MAX_DEPTH 32
+
+/* Serialises obj compactly as RFC 8259 JSON (json-c's PLAIN and
+ * NOSLASHESCAPE output: members in insertion order, no white space, '/'
+ * not escaped) into one new buffer of the exact size, which json-c's own
+ * printer does not give (it grows its buffer by realloc and frees the
+ * copies unwiped). Returns JSON_OK with *out (NUL-terminated, *len bytes
+ * before the NUL) owned by the caller, who frees it with json_text_free;
+ * JSON_EINVALID for what JSON cannot express (NaN, infinities, nesting
+ * deeper than JSON_WRITE_MAX_DEPTH); JSON_ENOMEM. */
+int json_serialize(json_object *obj, char **out, size_t *len);
+
+/* Wipes the len bytes of text and frees it. NULL is fine. */
+void json_text_free(char *text, size_t len);
 
 #endif

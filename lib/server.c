@@ -2,11 +2,14 @@
 #include "server.h"
 
 #include <fcgiapp.h>
+#include <openssl/crypto.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "json.h"
 #include "log.h"
@@ -21,15 +24,35 @@ fcgi_param(void *ctx, const char *name)
 	return FCGX_GetParam(name, r->envp);
 }
 
+/* Reads body bytes and wipes them where libfcgi kept them: its input
+ * buffer is freed unwiped at the end of the request, and a body holds a
+ * password or a refresh token. The wipe uses only the public stream
+ * fields: bytes waiting in the buffer are [rdNext, stop), so a read of at
+ * most that many takes them from exactly there. */
 static ssize_t
 fcgi_read(void *ctx, char *buf, size_t n)
 {
 	FCGX_Request *r = ctx;
-	int got;
+	FCGX_Stream *in = r->in;
+	unsigned char *from;
+	int want, got;
 
 	if (n > 65536)
 		n = 65536;
-	got = FCGX_GetStr(buf, (int)n, r->in);
+	if (in->rdNext < in->stop) {
+		from = in->rdNext;
+		want = (int)(n < (size_t)(in->stop - from) ? n :
+		    (size_t)(in->stop - from));
+		got = FCGX_GetStr(buf, want, in);
+		if (got > 0)
+			OPENSSL_cleanse(from, (size_t)got);
+		return got < 0 ? -1 : got;
+	}
+	/* Nothing buffered: one byte makes libfcgi read the next record,
+	 * and that byte is the one just before the new rdNext. */
+	got = FCGX_GetStr(buf, 1, in);
+	if (got == 1)
+		OPENSSL_cleanse(in->rdNext - 1, 1);
 	return got < 0 ? -1 : got;
 }
 
@@ -49,6 +72,21 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 	return 0;
 }
 
+/* Before FCGX_Finish_r frees them unwiped: the answer (tokens in its
+ * body and Set-Cookie) is flushed, which sends nothing the finish would
+ * not have sent, and leaves libfcgi's output buffer empty with its whole
+ * content area at [wrNext, stop), public fields; that area is wiped. Then
+ * the request's parameters (Cookie, Authorization) are wiped. */
+static void
+fcgi_scrub(FCGX_Request *r)
+{
+	FCGX_Stream *out = r->out;
+
+	if (FCGX_FFlush(out) == 0 && out->wrNext < out->stop)
+		OPENSSL_cleanse(out->wrNext, (size_t)(out->stop - out->wrNext));
+	http_wipe_params(r->envp, 0);
+}
+
 /* ---- I/O for plain CGI ---- */
 
 static const char *
@@ -58,23 +96,37 @@ cgi_param(void *ctx, const char *name)
 	return getenv(name);
 }
 
+/* read(2) and write(2) on the standard descriptors, not stdio: a stdio
+ * buffer would read ahead of CONTENT_LENGTH (RFC 3875 section 4.2) and
+ * keep unwiped copies of the body and of the answer, which carry
+ * passwords and tokens. */
 static ssize_t
 cgi_read(void *ctx, char *buf, size_t n)
 {
-	size_t got;
+	ssize_t got;
 
 	(void)ctx;
-	got = fread(buf, 1, n, stdin);
-	if (got == 0 && ferror(stdin))
-		return -1;
-	return (ssize_t)got;
+	do
+		got = read(STDIN_FILENO, buf, n);
+	while (got < 0 && errno == EINTR);
+	return got;
 }
 
 static int
 cgi_write(void *ctx, const char *buf, size_t n)
 {
 	(void)ctx;
-	return fwrite(buf, 1, n, stdout) == n ? 0 : -1;
+	while (n > 0) {
+		ssize_t put = write(STDOUT_FILENO, buf, n);
+
+		if (put < 0 && errno == EINTR)
+			continue;
+		if (put <= 0)
+			return -1;
+		buf += put;
+		n -= (size_t)put;
+	}
+	return 0;
 }
 
 /* ---- answers shared by every route ---- */
@@ -136,6 +188,68 @@ path_matches(const char *pattern, const char *path, const char **arg)
 	return strcmp(pattern, path) == 0;
 }
 
+/* Content type (415), size (413) and well-formedness (400) of the body,
+ * in that order. Returns 0 with *body the parsed object, or NULL when the
+ * body is empty; otherwise -1 with resp set. */
+static int
+check_body(struct app *app, const struct route *route,
+    const struct http_io *io, struct http_request *req, json_object **body,
+    struct http_response *resp)
+{
+	int empty = req->content_length == 0 && !req->bad_content_length;
+	int rc;
+
+	*body = NULL;
+	/* An empty body passes whatever its type; the route decides
+	 * whether empty is acceptable. */
+	if (!empty && !http_is_json_type(req->content_type)) {
+		http_response_error(resp, 415, "unsupported_media_type",
+		    "The request body must be application/json");
+		return -1;
+	}
+	if (req->bad_content_length) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Content-Length is not a number");
+		return -1;
+	}
+	rc = http_read_body(io, req, app->cfg->max_body);
+	if (rc == HTTP_ETOOLARGE) {
+		http_response_error(resp, 413, "payload_too_large",
+		    "The request body is too large");
+		return -1;
+	}
+	if (rc == HTTP_ESHORT || rc == HTTP_EIO) {
+		http_response_error(resp, 400, "invalid_request",
+		    "The request body is incomplete");
+		return -1;
+	}
+	if (rc != HTTP_OK) {
+		server_internal_error(resp);
+		return -1;
+	}
+	if (req->body_len == 0 && route->body == ROUTE_BODY_JSON) {
+		http_response_error(resp, 400, "invalid_request",
+		    "The request body must be a JSON object");
+		return -1;
+	}
+	if (req->body_len == 0)
+		return 0;
+	rc = json_parse_object(req->body, req->body_len, body);
+	if (rc == JSON_ENOMEM) {
+		server_internal_error(resp);
+		return -1;
+	}
+	if (rc != JSON_OK) {
+		http_response_error(resp, 400, "invalid_request",
+		    rc == JSON_EDUPLICATE ? "The request body repeats a member" :
+		    rc == JSON_ETOODEEP ? "The request body is nested too deeply" :
+		    rc == JSON_ENOTOBJECT ? "The request body must be a JSON object" :
+		    "The request body is not valid JSON");
+		return -1;
+	}
+	return 0;
+}
+
 /* Everything one request goes through, in API.md's order. */
 static void
 serve(struct app *app, const struct route *routes, size_t nroutes,
@@ -148,7 +262,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	json_object *body = NULL;
 	char allow[64] = "";
 	struct timespec ts;
-	int path_known = 0, rc;
+	int path_known = 0;
 
 	http_response_init(&resp);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -194,60 +308,21 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 		goto answer;
 	}
 
-	if (route->body != ROUTE_BODY_NONE) {
-		int empty = req.content_length == 0 && !req.bad_content_length;
-
-		/* An empty body passes whatever its type; the route decides
-		 * whether empty is acceptable. */
-		if (!empty && !http_is_json_type(req.content_type)) {
-			http_response_error(&resp, 415, "unsupported_media_type",
-			    "The request body must be application/json");
-			goto answer;
-		}
-		if (req.bad_content_length) {
+	/* Every route runs the same body checks, in API.md's order, also
+	 * those that take no body: for them a body is a JSON object whose
+	 * documented members are none, so a body of another type is 415,
+	 * an oversized one 413 and one with members 400, as anywhere else. */
+	if (check_body(app, route, io, &req, &body, &resp) != 0)
+		goto answer;
+	if (route->body == ROUTE_BODY_NONE && body != NULL) {
+		if (json_object_object_length(body) != 0) {
 			http_response_error(&resp, 400, "invalid_request",
-			    "Content-Length is not a number");
+			    "This endpoint takes no request body");
 			goto answer;
 		}
-		rc = http_read_body(io, &req, app->cfg->max_body);
-		if (rc == HTTP_ETOOLARGE) {
-			http_response_error(&resp, 413, "payload_too_large",
-			    "The request body is too large");
-			goto answer;
-		}
-		if (rc == HTTP_ESHORT || rc == HTTP_EIO) {
-			http_response_error(&resp, 400, "invalid_request",
-			    "The request body is incomplete");
-			goto answer;
-		}
-		if (rc != HTTP_OK) {
-			server_internal_error(&resp);
-			goto answer;
-		}
-		if (req.body_len == 0 && route->body == ROUTE_BODY_JSON) {
-			http_response_error(&resp, 400, "invalid_request",
-			    "The request body must be a JSON object");
-			goto answer;
-		}
-		if (req.body_len > 0) {
-			rc = json_parse_object(req.body, req.body_len, &body);
-			if (rc == JSON_ENOMEM) {
-				server_internal_error(&resp);
-				goto answer;
-			}
-			if (rc != JSON_OK) {
-				http_response_error(&resp, 400,
-				    "invalid_request",
-				    rc == JSON_EDUPLICATE ?
-				    "The request body repeats a member" :
-				    rc == JSON_ETOODEEP ?
-				    "The request body is nested too deeply" :
-				    rc == JSON_ENOTOBJECT ?
-				    "The request body must be a JSON object" :
-				    "The request body is not valid JSON");
-				goto answer;
-			}
-		}
+		/* "{}": nothing for the handler. */
+		json_wipe_put(body);
+		body = NULL;
 	}
 
 	route->handler(app, &req, body, arg, &resp);
@@ -260,7 +335,7 @@ answer:
 		log_event(LOG_WARN, "request_failed", "status=%d method=%s",
 		    resp.status, method_name(req.method));
 	http_response_write(io, &resp);
-	json_object_put(body);
+	json_wipe_put(body);
 	http_response_free(&resp);
 	http_request_free(&req);
 }
@@ -302,7 +377,7 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
 
 		serve(&app, routes, nroutes, &io);
-		fflush(stdout);
+		http_wipe_params(environ, 1);
 		status = 0;
 		goto out;
 	}
@@ -320,6 +395,7 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		 * cleanly; installing ours with signal() would hang accept. */
 		while (FCGX_Accept_r(&fr) >= 0) {
 			serve(&app, routes, nroutes, &io);
+			fcgi_scrub(&fr);
 			FCGX_Finish_r(&fr);
 		}
 		FCGX_Free(&fr, 1);

@@ -2,8 +2,11 @@
  * configuration (or refuse to start with one clear line), then serve
  * requests through FCGX_Accept_r, or exactly one when started as plain
  * CGI. Each request is parsed at the edge, routed through a static table,
- * checked in API.md's order (path 404, method 405, content type 415, size
- * 413, body 400), handed to its handler, written, and freed. */
+ * checked in API.md's order (path 404, method 405, a header over its
+ * limit 400, content type 415, size 413, body 400) on every route, handed
+ * to its handler (which goes on with origin 403, rate limit 429 and
+ * credentials), written, and freed with every buffer that held a secret
+ * wiped, libfcgi's own included where its interface reaches them. */
 #ifndef LATCH_SERVER_H
 #define LATCH_SERVER_H
 
@@ -12,14 +15,20 @@
 #include "app.h"
 #include "http.h"
 
+/* What a route takes as its body. Every kind runs the same checks in
+ * API.md's order (a non-empty body of another type 415, over the limit
+ * 413, not a strict JSON object 400); they differ in what passes. */
 enum route_body {
-	ROUTE_BODY_NONE,                /* any body is ignored */
+	ROUTE_BODY_NONE,                /* nothing, or "{}": a JSON object
+					 * whose documented members are
+					 * none; any member is 400 */
 	ROUTE_BODY_JSON,                /* a JSON object is required */
 	ROUTE_BODY_JSON_OR_EMPTY,       /* a JSON object, or nothing */
 };
 
 /* A handler answers through resp. body is the parsed request object (NULL
- * when the route takes none or it was empty), borrowed. arg is the final
+ * when the route takes none or it was empty), borrowed, and wiped once
+ * the answer is written. arg is the final
  * path segment for routes whose path ends in "/ *" (without the space),
  * else NULL. */
 typedef void (*route_handler)(struct app *app, const struct http_request *req,

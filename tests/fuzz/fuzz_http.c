@@ -1,7 +1,7 @@
 /* fuzz_http.c: libFuzzer harness for lib/http, the edge: the input is
  * split into CGI parameters (NAME=value lines) and a body; parsing, the
- * body limit, cookie and Bearer extraction and the JSON type check must
- * hold on any bytes. */
+ * body limit (never reading past CONTENT_LENGTH), cookie and Bearer
+ * extraction and the JSON type check must hold on any bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -99,9 +99,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	f.body_len = strlen(f.body);
 	if (http_request_parse(&io, &cfg, &req) == HTTP_OK) {
 		(void)http_read_body(&io, &req, 1024);
+		/* RFC 3875 section 4.2: never a byte past CONTENT_LENGTH. */
+		if (f.pos > req.content_length)
+			abort();
 		(void)http_is_json_type(req.content_type);
 		(void)http_cookie_find(req.cookie, "refresh_token", &v, &len);
-		(void)http_bearer_token(req.authorization, &tok, &len);
+		if (http_bearer_token(req.authorization, &tok, &len) ==
+		    HTTP_BEARER_OK && (len == 0 || tok < req.authorization ||
+		    tok + len > req.authorization + strlen(req.authorization)))
+			abort();
 	}
 	http_request_free(&req);
 	free(text);

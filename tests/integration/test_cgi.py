@@ -5,13 +5,15 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import subprocess
 
 import pytest
 
 from conftest import BIN_DIR, create_user
 from latchlib import (ACCESS_LIFETIME, DEVICE_COOKIE_RE, JWT_SHAPE,
-                      b64url_encode, jwt_parts, jwt_signature_ok)
+                      b64url_encode, jwt_parts, jwt_signature_ok,
+                      run_latchctl)
 
 GOOD_SECRET_A = "cgi-test-access-secret-0123456789abcdef"
 GOOD_SECRET_R = "cgi-test-refresh-secret-0123456789abcdef"
@@ -164,6 +166,72 @@ def test_cgi_bare_secret_signs_with_derived_kid(stack, db):
     assert jwt_signature_ok(token, GOOD_SECRET_A.encode())
 
 
+# ------------------------------------------------------------ body input
+# Issue 8, item 11: RFC 3875 section 4.2 forbids reading more than
+# CONTENT_LENGTH bytes, and a server may keep standard input open after the
+# body. The old code read one byte more, so it waited for an end of input
+# that never came (or took whatever followed for an oversized body).
+
+CGI_DEADLINE = 10.0      # seconds; an answer takes milliseconds
+
+
+def _cgi_with_open_stdin(binary, env, data):
+    """Runs binary with data written to a stdin that stays open until the
+    program has exited (or CGI_DEADLINE passed); returns (exited in time,
+    stdout, stderr)."""
+    proc = subprocess.Popen([str(BIN_DIR / binary)], env=env,
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(data)
+        proc.stdin.flush()
+        try:
+            proc.wait(timeout=CGI_DEADLINE)
+            in_time = True
+        except subprocess.TimeoutExpired:
+            in_time = False
+            proc.kill()
+            proc.wait()
+        return in_time, proc.stdout.read(), proc.stderr.read()
+    finally:
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                f.close()
+            except BrokenPipeError:
+                pass
+
+
+@pytest.mark.parametrize("after", [b"", b"more bytes than announced"],
+                         ids=["nothing_after", "bytes_after"])
+def test_cgi_login_answers_while_stdin_stays_open(stack, db, after):
+    user = create_user(stack, db, prefix="cgiopen")
+    body = json.dumps({"username": user["username"],
+                       "password": user["password"],
+                       "token_delivery": "body"}).encode()
+    env = cgi_env(stack, method="POST", uri="/auth/login",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)))
+    in_time, out, err = _cgi_with_open_stdin("auth.fcgi", env, body + after)
+    assert in_time, "auth.fcgi waited for the end of its input " \
+        f"(stdout {out[:200]!r}, stderr {err[-300:]!r})"
+    headers, answer = parse_cgi(out)
+    assert headers[0][1].startswith("200"), (headers, answer)
+    assert jwt_signature_ok(json.loads(answer)["access_token"],
+                            stack.access_secret)
+
+
+def test_cgi_logout_with_body_answers_while_stdin_stays_open(stack):
+    body = b'{"refresh_token": "not-a-token"}'
+    env = cgi_env(stack, method="POST", uri="/auth/logout",
+                  CONTENT_TYPE="application/json",
+                  CONTENT_LENGTH=str(len(body)))
+    in_time, out, err = _cgi_with_open_stdin("auth.fcgi", env, body)
+    assert in_time, f"auth.fcgi waited for the end of its input {err!r}"
+    headers, answer = parse_cgi(out)
+    assert headers[0][1].startswith("200"), (headers, answer)
+    assert json.loads(answer) == {"message": "logged out"}
+
+
 # ------------------------------------------------------------ refusals
 
 def _refusal(binary, env, must_name, secrets_given):
@@ -230,3 +298,82 @@ def test_start_accepts_distinct_valid_key_lists(stack):
     assert proc.returncode == 0, proc.stderr
     headers, _ = parse_cgi(proc.stdout)
     assert headers[0][1].startswith("200"), headers
+
+
+# ------------------------------------------------------------ config file
+# Issue 8, item 10: a key list wrapped onto a second line made the parser
+# echo the start of that line ("unknown key a2:<secret>") on stderr, which
+# lands in the web server's error log. Messages name the file and the line
+# (and a key only when it is a well-formed one), never a byte of a value.
+
+def _secret_with_padding():
+    """A base64 secret that ends in '==', as `base64` writes them, so that
+    the wrapped line holds an '=' and parses as KEY=VALUE."""
+    return b64url_encode(secrets.token_bytes(40)) + "=="
+
+
+def _pieces(secret, n=4):
+    return {secret[i:i + n] for i in range(len(secret) - n + 1)}
+
+
+def _assert_no_piece(text, secret):
+    leaked = sorted(p for p in _pieces(secret) if p in text)
+    assert not leaked, f"stderr shows part of the secret: {leaked} in " \
+        f"{text!r}"
+
+
+def _wrapped_conf(stack, tmp_path, continuation):
+    path = tmp_path / "latch.conf"
+    path.write_text(
+        f"DATABASE_URL={stack.database_url}\n"
+        f"JWT_REFRESH_SECRET={stack.refresh_secret_spec}\n"
+        f"JWT_ACCESS_SECRET=a1:{b64url_encode(secrets.token_bytes(32))},\n"
+        f"{continuation}\n")
+    path.chmod(0o644)
+    return path
+
+
+@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("shape", ["kid_and_secret", "key_shaped"])
+def test_start_refused_with_wrapped_key_list_shows_no_secret(
+        stack, tmp_path, binary, shape):
+    secret = _secret_with_padding()
+    # "a2:<secret>==" is no key at all; "<UPPER>=<rest>" looks like one,
+    # but follows a value that ends in ',', so it is a continuation too.
+    line = f"  a2:{secret}" if shape == "kid_and_secret" else \
+        "QZX7VKWJ3M9TNC2H" + secret[:4].upper() + "=" + secret
+    if shape == "key_shaped":
+        secret = line.split("=", 1)[0] + secret
+    conf = _wrapped_conf(stack, tmp_path, line)
+    env = cgi_env(stack, JWT_ACCESS_SECRET=None, JWT_REFRESH_SECRET=None,
+                  DATABASE_URL=None, LATCH_CONFIG=str(conf))
+    message = _refusal(binary, env, str(conf), [])
+    assert "line 4" in message, message
+    _assert_no_piece(message, secret)
+
+
+def test_latchctl_refuses_wrapped_key_list_showing_no_secret(stack,
+                                                             tmp_path):
+    secret = _secret_with_padding()
+    conf = _wrapped_conf(stack, tmp_path, f"a2:{secret}")
+    proc = run_latchctl(BIN_DIR, "config", "check", config=conf)
+    err = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 1, err
+    assert str(conf) in err and "line 4" in err, err
+    _assert_no_piece(err + proc.stdout.decode("utf-8", "replace"), secret)
+
+
+def test_bad_value_in_config_file_names_file_and_line_not_value(stack,
+                                                                tmp_path):
+    conf = tmp_path / "latch.conf"
+    conf.write_text(f"DATABASE_URL={stack.database_url}\n"
+                    f"JWT_ACCESS_SECRET={stack.access_secret_spec}\n"
+                    f"JWT_REFRESH_SECRET={stack.refresh_secret_spec}\n"
+                    "\n"
+                    "SESSION_MAX_AGE=hunter2-pasted-here\n")
+    conf.chmod(0o644)
+    env = cgi_env(stack, JWT_ACCESS_SECRET=None, JWT_REFRESH_SECRET=None,
+                  LATCH_CONFIG=str(conf))
+    message = _refusal("auth.fcgi", env, "SESSION_MAX_AGE", [])
+    assert f"({conf} line 5)" in message, message
+    _assert_no_piece(message, "hunter2-pasted-here")

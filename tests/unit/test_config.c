@@ -145,9 +145,15 @@ expect_refusal(const char *const *kv, const char *key)
 	for (const char *const *p = kv; *p != NULL; p++) {
 		const char *colon = strchr(*p, ':');
 
+		const char *value = strchr(*p, '=') + 1;
+
 		if (strncmp(*p, "JWT_", 4) == 0 && colon != NULL &&
 		    strlen(colon + 1) >= 8 && strstr(err, colon + 1) != NULL)
 			fail_msg("message \"%s\" reveals a secret", err);
+		/* No value is ever echoed: a value is where secrets live. */
+		if (strlen(value) >= 4 && strstr(err, value) != NULL)
+			fail_msg("message \"%s\" echoes the value of %s", err,
+			    *p);
 	}
 	assert_null(strchr(err, '\n'));
 }
@@ -192,6 +198,9 @@ test_refuses_bad_values(void **state)
 		{ "TRUSTED_PROXIES=10.0.0.0/33", "TRUSTED_PROXIES" },
 		{ "TRUSTED_PROXIES=proxy.example", "TRUSTED_PROXIES" },
 		{ "MAX_BODY_BYTES=10", "MAX_BODY_BYTES" },
+		{ "MAX_BODY_BYTES=hunter2-not-a-number", "MAX_BODY_BYTES" },
+		{ "JWT_ACCESS_EXPIRES=hunter2", "JWT_ACCESS_EXPIRES" },
+		{ "COOKIE_SECURE=hunter2", "COOKIE_SECURE" },
 	};
 
 	(void)state;
@@ -283,6 +292,125 @@ test_config_file_and_environment(void **state)
 	unsetenv("JWT_ACCESS_EXPIRES");
 }
 
+/* Writes text to a new temporary file whose name goes into path. */
+static void
+write_temp(char path[], const char *text)
+{
+	int fd = mkstemp(path);
+	size_t len = strlen(text);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	close(fd);
+}
+
+/* Loads the file given as text; returns the refusal message in err. */
+static void
+refused_file(const char *text, char *err, size_t errsz)
+{
+	char path[] = "/tmp/latch-config-test-XXXXXX";
+	struct latch_config cfg;
+
+	write_temp(path, text);
+	setenv("LATCH_CONFIG", path, 1);
+	err[0] = '\0';
+	assert_int_equal(config_load(&cfg, CONFIG_NEED_KEYS, err, errsz), -1);
+	unsetenv("LATCH_CONFIG");
+	unlink(path);
+	if (strstr(err, path) == NULL)
+		fail_msg("message \"%s\" does not name the file", err);
+	assert_null(strchr(err, '\n'));
+}
+
+/* 1 when err holds any 4 consecutive bytes of secret. */
+static int
+shares_four_bytes(const char *err, const char *secret)
+{
+	size_t len = strlen(secret);
+
+	for (size_t i = 0; i + 4 <= len; i++) {
+		char piece[5];
+
+		memcpy(piece, secret + i, 4);
+		piece[4] = '\0';
+		if (strstr(err, piece) != NULL)
+			return 1;
+	}
+	return 0;
+}
+
+/* Issue 8, item 10: a key list wrapped onto the next line put the start
+ * of a secret into the "unknown key" message. A line is named by number,
+ * and its text only when it is a well-formed key. */
+static void
+test_file_messages_never_show_a_value(void **state)
+{
+	/* Each: file text, the line's secret part, the line number. */
+	static const struct {
+		const char *text;
+		const char *secret;
+		const char *line;
+	} cases[] = {
+		/* wrapped after a ',': the rest holds '=' (base64 padding) */
+		{ "JWT_ACCESS_SECRET=" ACCESS ",\n"
+		    "  a2:c2VjcmV0LXRoYXQtd3JhcHBlZC1vbnRv==\n",
+		    "a2:c2VjcmV0LXRoYXQtd3JhcHBlZC1vbnRv", "line 2" },
+		/* wrapped after a ',': the rest looks like a key */
+		{ "# comment\nJWT_REFRESH_SECRET=" REFRESH ",\n"
+		    "QZX7VKWJ3M9TNC2H=rest-of-the-secret\n",
+		    "QZX7VKWJ3M9TNC2H", "line 3" },
+		/* wrapped inside a secret: what is left of '=' is no key */
+		{ "JWT_ACCESS_SECRET=a1:0123456789abcdef\n"
+		    "ghijk-Secret_Tail=0123456789\n",
+		    "ghijk-Secret_Tail", "line 2" },
+		{ "JWT_ACCESS_SECRET=" ACCESS "\nlower_case_secret=x\n",
+		    "lower_case_secret", "line 2" },
+		{ "JWT_ACCESS_SECRET=" ACCESS "\nTWO WORDS=x\n", "TWO WORDS",
+		    "line 2" },
+		{ "=bXZ4-9Qk7-zz1r\n", "bXZ4-9Qk7-zz1r", "line 1" },
+		/* key-shaped but longer than any key: not echoed either */
+		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJ"
+		    "KLMNO=x\n", "ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRST"
+		    "UVWXYZABCDEFGHIJKLMNO", "line 1" },
+		/* no '=' at all */
+		{ "JWT_ACCESS_SECRET=" ACCESS "\n  a2:c2VjcmV0LXRoYXQtd3Jh\n",
+		    "a2:c2VjcmV0LXRoYXQtd3Jh", "line 2" },
+	};
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		refused_file(cases[i].text, err, sizeof err);
+		if (strstr(err, cases[i].line) == NULL)
+			fail_msg("case %zu: \"%s\" does not say %s", i, err,
+			    cases[i].line);
+		if (shares_four_bytes(err, cases[i].secret))
+			fail_msg("case %zu: \"%s\" shows part of the line", i,
+			    err);
+	}
+	/* A well-formed unknown key is named: it is a typo to fix. */
+	refused_file("JWT_ACCESS_SECRET=" ACCESS "\nJWT_ACCES_EXPIRES=5m\n", err,
+	    sizeof err);
+	assert_non_null(strstr(err, "line 2"));
+	assert_non_null(strstr(err, "unknown key JWT_ACCES_EXPIRES"));
+	assert_null(strstr(err, "5m"));
+}
+
+/* Values read from the file are checked as the environment's are, and
+ * their messages show no value either. */
+static void
+test_file_value_messages_never_show_a_value(void **state)
+{
+	char err[512];
+
+	(void)state;
+	refused_file("JWT_ACCESS_SECRET=" ACCESS "\nJWT_REFRESH_SECRET=" REFRESH
+	    "\nSESSION_MAX_AGE=pa55w0rd-by-mistake\n", err, sizeof err);
+	assert_non_null(strstr(err, "SESSION_MAX_AGE ("));
+	assert_non_null(strstr(err, " line 3): expected"));
+	assert_false(shares_four_bytes(err, "pa55w0rd-by-mistake"));
+}
+
 int
 main(void)
 {
@@ -295,6 +423,8 @@ main(void)
 		cmocka_unit_test(test_keys_not_needed_for_tools),
 		cmocka_unit_test(test_origin_normalisation),
 		cmocka_unit_test(test_config_file_and_environment),
+		cmocka_unit_test(test_file_messages_never_show_a_value),
+		cmocka_unit_test(test_file_value_messages_never_show_a_value),
 	};
 
 	/* The environment must not leak into the file test. */

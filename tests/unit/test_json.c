@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -178,6 +179,126 @@ test_read_fields_types_and_limits(void **state)
 	json_object_put(o);
 }
 
+/* The answer text is written by json_serialize, not json-c's printer
+ * (whose growing buffer is freed unwiped): it must be the same bytes
+ * json-c writes with PLAIN | NOSLASHESCAPE, so that clients see nothing
+ * change. Strings carry every escape JSON has. */
+static void
+test_serialize_writes_what_json_c_writes(void **state)
+{
+	static const char escapes[] =
+	    "q\"b\\s/n\nr\rt\tb\bf\f\x01\x1f\x7f \xc3\xa9";
+	json_object *o = json_object_new_object(), *a = json_object_new_array();
+	char *text;
+	size_t len;
+	const char *want;
+
+	(void)state;
+	json_object_object_add(o, "access_token",
+	    json_object_new_string("eyJ.a-b_c.d/e+f="));
+	json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
+	json_object_object_add(o, "expires_in", json_object_new_int64(900));
+	json_object_object_add(o, "neg", json_object_new_int64(INT64_MIN));
+	json_object_object_add(o, "big", json_object_new_uint64(UINT64_MAX));
+	json_object_object_add(o, "max", json_object_new_int64(INT64_MAX));
+	json_object_object_add(o, "escapes", json_object_new_string_len(
+	    escapes, sizeof escapes - 1));
+	json_object_object_add(o, "nul", json_object_new_string_len("a\0b", 3));
+	json_object_object_add(o, "k\"ey", json_object_new_boolean(1));
+	json_object_array_add(a, json_object_new_boolean(0));
+	json_object_array_add(a, NULL);
+	json_object_array_add(a, json_object_new_object());
+	json_object_array_add(a, json_object_new_array());
+	json_object_array_add(a, json_object_new_string(""));
+	json_object_object_add(o, "list", a);
+	json_object_object_add(o, "none", NULL);
+
+	want = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+	assert_int_equal(json_serialize(o, &text, &len), JSON_OK);
+	assert_int_equal(len, strlen(want));
+	assert_string_equal(text, want);
+	json_text_free(text, len);
+	json_object_put(o);
+
+	assert_int_equal(json_serialize(NULL, &text, &len), JSON_OK);
+	assert_string_equal(text, "null");
+	json_text_free(text, len);
+}
+
+/* Doubles are written so that they read back as the same double. */
+static void
+test_serialize_doubles_read_back(void **state)
+{
+	const double values[] = { 0.0, -0.0, 1.5, -1e300, 3.0, 0.1,
+	    1e-320 };
+	char *text;
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+		json_object *d = json_object_new_double(values[i]), *back;
+
+		assert_int_equal(json_serialize(d, &text, &len), JSON_OK);
+		back = json_tokener_parse(text);
+		assert_non_null(back);
+		assert_true(json_object_is_type(back, json_type_double));
+		assert_true(json_object_get_double(back) == values[i]);
+		json_object_put(back);
+		json_text_free(text, len);
+		json_object_put(d);
+	}
+}
+
+/* What JSON cannot say is refused rather than written wrongly. */
+static void
+test_serialize_refuses_nan_and_infinity(void **state)
+{
+	json_object *o = json_object_new_object();
+	char *text = (char *)"untouched";
+	size_t len = 7;
+
+	(void)state;
+	json_object_object_add(o, "x", json_object_new_double(strtod("nan",
+	    NULL)));
+	assert_int_equal(json_serialize(o, &text, &len), JSON_EINVALID);
+	assert_null(text);
+	assert_int_equal(len, 0);
+	json_object_put(o);
+	o = json_object_new_array();
+	json_object_array_add(o, json_object_new_double(strtod("inf", NULL)));
+	assert_int_equal(json_serialize(o, &text, &len), JSON_EINVALID);
+	json_object_put(o);
+}
+
+/* json_wipe_put blanks every string at any depth before the put. To look
+ * at a string after it, the test keeps its own reference to it. */
+static void
+test_wipe_put_blanks_every_string(void **state)
+{
+	json_object *o, *deep, *top;
+	const char *deep_text, *top_text;
+
+	(void)state;
+	assert_int_equal(parse("{\"refresh_token\": \"secret-one\", "
+	    "\"l\": [{\"p\": \"secret-two\"}], \"n\": 5}", &o), JSON_OK);
+	assert_true(json_object_object_get_ex(o, "refresh_token", &top));
+	deep = json_object_object_get(json_object_array_get_idx(
+	    json_object_object_get(o, "l"), 0), "p");
+	json_object_get(top);
+	json_object_get(deep);
+	top_text = json_object_get_string(top);
+	deep_text = json_object_get_string(deep);
+	json_wipe_put(o);
+	for (size_t i = 0; i < 10; i++) {
+		assert_int_equal(top_text[i], 0);
+		assert_int_equal(deep_text[i], 0);
+	}
+	json_object_put(top);
+	json_object_put(deep);
+	json_wipe_put(NULL);
+}
+
 int
 main(void)
 {
@@ -190,6 +311,10 @@ main(void)
 		cmocka_unit_test(test_rejects_duplicate_top_level_keys),
 		cmocka_unit_test(test_rejects_deep_nesting),
 		cmocka_unit_test(test_read_fields_types_and_limits),
+		cmocka_unit_test(test_serialize_writes_what_json_c_writes),
+		cmocka_unit_test(test_serialize_doubles_read_back),
+		cmocka_unit_test(test_serialize_refuses_nan_and_infinity),
+		cmocka_unit_test(test_wipe_put_blanks_every_string),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
