@@ -467,14 +467,31 @@ done:
 	return rc;
 }
 
+/* The tail of a revoking statement whose CTE r returns the ids of the
+ * sessions it revoked: their seals go too (no request can use them any
+ * more), and the statement answers how many sessions it revoked. The
+ * ARRAY() is evaluated once r has run, so session row locks are always
+ * taken before token row locks, as latch_refresh takes them. A seal that
+ * a rotation committed while we waited for its session's lock is not
+ * seen here (our snapshot predates it); the purge clears it once its
+ * window has passed. */
+#define UNSEAL_REVOKED \
+	", unsealed AS (UPDATE refresh_tokens" \
+	" SET successor_sealed = NULL, sealed_until = NULL" \
+	" WHERE session_id = ANY (ARRAY(SELECT id FROM r))" \
+	" AND successor_sealed IS NOT NULL)" \
+	" SELECT count(*) FROM r"
+
 int
 session_logout(struct app *app, const char *token, size_t len, const char *ip)
 {
 	static const char sql[] =
-	    "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
+	    "WITH r AS ("
+	    " UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
 	    " WHERE id = $1::uuid AND user_id = $2::bigint"
 	    " AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t"
-	    "  WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid)";
+	    "  WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid)"
+	    " RETURNING id)" UNSEAL_REVOKED;
 	struct jwt_claims claims;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
 	const char *params[3];
@@ -495,7 +512,7 @@ session_logout(struct app *app, const char *token, size_t len, const char *ip)
 		return SESSION_EUNAVAILABLE;
 	if (rc != DB_OK)
 		return SESSION_EFAIL;
-	if (strcmp(PQcmdTuples(res), "1") == 0)
+	if (strcmp(PQgetvalue(res, 0, 0), "1") == 0)
 		log_event(LOG_INFO, "logout", "user=%" PRId64 " sid=%s ip=%s",
 		    user_id, claims.sid, ip);
 	PQclear(res);
@@ -517,13 +534,13 @@ session_revoke_all(struct app *app, int64_t user_id, int64_t *revoked)
 	int rc;
 
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, "UPDATE sessions SET revoked_at = now(),"
+	rc = db_exec(app->db, "WITH r AS (UPDATE sessions SET revoked_at = now(),"
 	    " revoked_reason = 'logout_all'"
-	    " WHERE user_id = $1::bigint AND revoked_at IS NULL", 1, params,
-	    DB_IDEMPOTENT, &res);
+	    " WHERE user_id = $1::bigint AND revoked_at IS NULL RETURNING id)"
+	    UNSEAL_REVOKED, 1, params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
-	*revoked = strtoll(PQcmdTuples(res), NULL, 10);
+	*revoked = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return SESSION_OK;
 }
@@ -538,14 +555,15 @@ session_revoke_one(struct app *app, int64_t user_id, const char *sid,
 	int rc;
 
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, "UPDATE sessions SET revoked_at = now(),"
+	rc = db_exec(app->db, "WITH r AS (UPDATE sessions SET revoked_at = now(),"
 	    " revoked_reason = 'revoked'"
 	    " WHERE id = $1::uuid AND user_id = $2::bigint"
 	    " AND revoked_at IS NULL AND absolute_expires_at > now()"
-	    " AND idle_expires_at > now()", 2, params, DB_IDEMPOTENT, &res);
+	    " AND idle_expires_at > now() RETURNING id)" UNSEAL_REVOKED, 2,
+	    params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
-	*found = strcmp(PQcmdTuples(res), "1") == 0;
+	*found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
 	PQclear(res);
 	return SESSION_OK;
 }

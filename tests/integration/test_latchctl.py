@@ -911,7 +911,7 @@ def test_config_check_reports_configuration_and_database(ctl, stack,
     assert d["reuse_grace"] == "10s"
     assert d["reuse_revokes"] == "session"
     assert d["database"] == "ok"
-    assert d["schema_version"] == str(len(MIGRATION_FILES)) == "4"
+    assert d["schema_version"] == str(len(MIGRATION_FILES)) == "5"
 
 
 def test_config_check_reports_overrides(ctl, stack, tmp_path):
@@ -1047,6 +1047,6 @@ def test_config_check_of_the_instance_passes(ctl, stack):
     out = assert_ctl_ok(proc)
     d = dict(check_lines(out))
     assert d["database"] == "ok"
-    assert d["schema_version"] == "4"
+    assert d["schema_version"] == "5"
     for _, secret in stack.access_keys + stack.refresh_keys:
         assert secret.decode() not in out + ctl_err(proc)
