@@ -16,7 +16,7 @@
 #endif
 
 /* The newest migration this build knows; config check compares. */
-#define LATCH_SCHEMA_VERSION 4
+#define LATCH_SCHEMA_VERSION 5
 
 /* ---- secret gen ---- */
 
@@ -175,9 +175,39 @@ static const char purge_usage[] =
     "\n"
     "Deletes ended sessions (past their absolute or idle end, or revoked\n"
     "more than a day ago) with all their tokens, and login-limiter rows\n"
-    "idle for 15 minutes, N rows (default 5000, 1 to 100000) per committed\n"
-    "statement so no lock is held for long. Never touches a live session.\n"
-    "Prints one line: sessions=S tokens=T throttle=L batches=B seconds=X\n";
+    "idle for 15 minutes; then clears the sealed successors whose grace\n"
+    "window has passed. N rows (default 5000, 1 to 100000) per committed\n"
+    "statement so no lock is held for long. Never deletes anything of a\n"
+    "live session. Prints one line: sessions=S tokens=T throttle=L\n"
+    "batches=B seconds=X (B counts the batches of the session walk).\n";
+
+/* The seal sweep (migration 005): batches over the token rows in id order
+ * until one comes back short. Returns 0, or -1 (with a message). */
+static int
+purge_seals(struct db *db, const char *batch_s, long long batch)
+{
+	char after[24] = "";
+	const char *params[2] = { batch_s, NULL };
+	long rounds = 0;
+
+	for (;;) {
+		PGresult *res;
+		long long n;
+
+		if (cli_exec(db, "clearing expired seals", "SELECT * FROM"
+		    " latch_unseal_batch($1::integer, $2::bigint)", 2, params,
+		    &res) != 0)
+			return -1;
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		if (!PQgetisnull(res, 0, 1)) {
+			snprintf(after, sizeof after, "%s", PQgetvalue(res, 0, 1));
+			params[1] = after;
+		}
+		PQclear(res);
+		if (n < batch || ++rounds >= 1000000)
+			return 0;
+	}
+}
 
 int
 cmd_purge(int argc, char **argv)
@@ -242,6 +272,8 @@ cmd_purge(int argc, char **argv)
 		if ((s < batch && l < batch) || batches >= 1000000)
 			break;
 	}
+	if (purge_seals(db, batch_s, batch) != 0)
+		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("sessions=%lld tokens=%lld throttle=%lld batches=%ld "
 	    "seconds=%.3f\n", sessions, tokens, throttle, batches,

@@ -1,10 +1,9 @@
-/* seal.c: HKDF-SHA-256 and AES-256-GCM from OpenSSL 3. */
+/* seal.c: the seal's key from HKDF-SHA-256 (lib/crypto), the seal itself
+ * AES-256-GCM from OpenSSL 3. */
 #include "seal.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/kdf.h>
 
 #include <limits.h>
 #include <stdlib.h>
@@ -15,41 +14,45 @@
 #define KEY_LEN 32
 #define NONCE_LEN 12
 #define TAG_LEN 16
+#define CONTEXT_MAX 64          /* a session id is 36 */
 
-static const char hkdf_salt[] = "latch refresh successor seal v1";
+/* One label for both derivations, with a version: seals of an older
+ * scheme (v1: HKDF of the predecessor alone) never open under this one. */
+static const char label[] = "latch successor seal v2";
 
+int
+seal_server_key(const struct key *k, unsigned char out[SEAL_SERVER_KEY_LEN])
+{
+	return key_derive(k, label, out);
+}
+
+/* The AES key: HKDF with the predecessor token as input keying material
+ * and the server key as salt, so its extract step is
+ * HMAC-SHA-256(server key, predecessor): a keyed hash of the token under
+ * a key the database never sees (RFC 5869, section 3.1, allows a secret
+ * salt; here it is what makes a dump plus old tokens useless). The info
+ * binds the label and the context (the session id), so no two sessions
+ * or purposes share a key even if a token were ever reused. */
 static int
-derive_key(const char *pred, size_t pred_len, const char *context,
+derive_key(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
+    const char *pred, size_t pred_len, const char *context,
     unsigned char key[KEY_LEN])
 {
-	EVP_KDF *kdf = NULL;
-	EVP_KDF_CTX *kctx = NULL;
-	OSSL_PARAM params[5];
-	int rc = -1;
+	char info[sizeof label + CONTEXT_MAX];
+	size_t clen = strlen(context);
 
-	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
-	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
-		goto out;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)"SHA256", 0);
-	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
-	    (void *)pred, pred_len);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
-	    (void *)hkdf_salt, sizeof hkdf_salt - 1);
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
-	    (void *)context, strlen(context));
-	params[4] = OSSL_PARAM_construct_end();
-	if (EVP_KDF_derive(kctx, key, KEY_LEN, params) != 1)
-		goto out;
-	rc = 0;
-out:
-	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
-	return rc;
+	if (clen > CONTEXT_MAX)
+		return -1;
+	/* label, a NUL as separator (neither part contains one), context */
+	memcpy(info, label, sizeof label);
+	memcpy(info + sizeof label, context, clen);
+	return crypto_hkdf_sha256(pred, pred_len, server_key,
+	    SEAL_SERVER_KEY_LEN, info, sizeof label + clen, key, KEY_LEN);
 }
 
 int
-seal_encrypt(const char *pred, size_t pred_len, const char *context,
+seal_encrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
+    const char *pred, size_t pred_len, const char *context,
     const char *secret, size_t secret_len, unsigned char **out,
     size_t *out_len)
 {
@@ -58,9 +61,9 @@ seal_encrypt(const char *pred, size_t pred_len, const char *context,
 	EVP_CIPHER_CTX *ctx = NULL;
 	int n, total, rc = -1;
 
-	if (secret_len > INT_MAX - SEAL_OVERHEAD || strlen(context) > INT_MAX)
+	if (secret_len > INT_MAX - SEAL_OVERHEAD)
 		return -1;
-	if (derive_key(pred, pred_len, context, key) != 0)
+	if (derive_key(server_key, pred, pred_len, context, key) != 0)
 		goto out;
 	if ((buf = malloc(secret_len + SEAL_OVERHEAD)) == NULL)
 		goto out;
@@ -88,13 +91,15 @@ seal_encrypt(const char *pred, size_t pred_len, const char *context,
 	rc = 0;
 out:
 	OPENSSL_cleanse(key, sizeof key);
+	/* Frees the cipher context after wiping its key schedule. */
 	EVP_CIPHER_CTX_free(ctx);
-	free(buf);
+	free(buf);              /* ciphertext only (or nothing yet) */
 	return rc;
 }
 
 int
-seal_decrypt(const char *pred, size_t pred_len, const char *context,
+seal_decrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
+    const char *pred, size_t pred_len, const char *context,
     const unsigned char *sealed, size_t sealed_len, char **out)
 {
 	unsigned char key[KEY_LEN];
@@ -104,11 +109,10 @@ seal_decrypt(const char *pred, size_t pred_len, const char *context,
 	size_t len;
 	int n, total, rc = -1;
 
-	if (sealed_len < SEAL_OVERHEAD || sealed_len > INT_MAX ||
-	    strlen(context) > INT_MAX)
+	if (sealed_len < SEAL_OVERHEAD || sealed_len > INT_MAX)
 		return -1;
 	len = sealed_len - SEAL_OVERHEAD;
-	if (derive_key(pred, pred_len, context, key) != 0)
+	if (derive_key(server_key, pred, pred_len, context, key) != 0)
 		goto out;
 	if ((plain = malloc(len + 1)) == NULL)
 		goto out;
@@ -135,6 +139,7 @@ out:
 	OPENSSL_cleanse(key, sizeof key);
 	EVP_CIPHER_CTX_free(ctx);
 	if (plain != NULL) {
+		/* Unauthenticated plaintext, or a copy never handed out. */
 		OPENSSL_cleanse(plain, len + 1);
 		free(plain);
 	}

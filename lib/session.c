@@ -28,14 +28,23 @@ session_token_hash_hex(const char *token, size_t len,
 	return 0;
 }
 
+/* Wipes the NUL-terminated s (a token) and frees it. NULL is fine. */
+static void
+token_free(char *s)
+{
+	if (s != NULL) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
 void
 session_tokens_free(struct session_tokens *t)
 {
-	free(t->access_token);
-	if (t->refresh_token != NULL) {
-		OPENSSL_cleanse(t->refresh_token, strlen(t->refresh_token));
-		free(t->refresh_token);
-	}
+	/* Access tokens too: a core dump should not hand out a usable
+	 * bearer token any more than a refresh token. */
+	token_free(t->access_token);
+	token_free(t->refresh_token);
 	memset(t, 0, sizeof *t);
 }
 
@@ -192,68 +201,52 @@ verify_refresh(const struct app *app, const char *token, size_t len,
 	return 0;
 }
 
-/* Hex of n bytes, malloc'd. */
-static char *
-hex_dup(const unsigned char *b, size_t n)
+/* The server half of the key of a seal whose predecessor is the token
+ * claims describe: derived from the refresh key that signed that token
+ * (see seal_server_key for why that one). */
+static int
+seal_key_for(const struct app *app, const struct jwt_claims *claims,
+    unsigned char out[SEAL_SERVER_KEY_LEN])
 {
-	char *s = malloc(2 * n + 1);
+	const struct key *k = keyset_find(&app->cfg->refresh_keys, claims->kid,
+	    strlen(claims->kid));
 
-	if (s != NULL)
-		crypto_hex(b, n, s);
-	return s;
-}
-
-/* Decodes PostgreSQL's hex bytea output ("\\x..."). */
-static unsigned char *
-bytea_from_hex(const char *s, size_t *len)
-{
-	size_t n;
-	unsigned char *b;
-
-	if (s[0] != '\\' || s[1] != 'x')
-		return NULL;
-	s += 2;
-	n = strlen(s);
-	if (n % 2 != 0 || (b = malloc(n / 2 + 1)) == NULL)
-		return NULL;
-	for (size_t i = 0; i < n / 2; i++) {
-		unsigned int v;
-
-		if (sscanf(s + 2 * i, "%2x", &v) != 1) {
-			free(b);
-			return NULL;
-		}
-		b[i] = (unsigned char)v;
-	}
-	*len = n / 2;
-	return b;
+	if (k == NULL)
+		return -1;
+	return seal_server_key(k, out);
 }
 
 /* The successor-to-be: minted, hashed and sealed for one call. */
 struct successor {
 	char *token;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
-	char *sealed_hex;
+	char *sealed_hex;       /* NULL when there is no grace window */
+	size_t sealed_hex_len;
 	int64_t exp;
 };
 
 static void
 successor_free(struct successor *s)
 {
-	if (s->token != NULL) {
-		OPENSSL_cleanse(s->token, strlen(s->token));
-		free(s->token);
+	token_free(s->token);
+	if (s->sealed_hex != NULL) {
+		OPENSSL_cleanse(s->sealed_hex, s->sealed_hex_len);
+		free(s->sealed_hex);
 	}
-	free(s->sealed_hex);
 	memset(s, 0, sizeof *s);
 }
 
+/* Mints the successor of the token pred (pred_len bytes, whose verified
+ * claims are claims) expiring at exp, and seals it under pred for the
+ * grace window (unless there is none). Returns 0 and fills *out
+ * (successor_free), or -1 with nothing to free. */
 static int
 successor_make(const struct app *app, const char *pred, size_t pred_len,
     const struct jwt_claims *claims, int64_t exp, struct successor *out)
 {
+	unsigned char key[SEAL_SERVER_KEY_LEN];
 	unsigned char *sealed = NULL;
-	size_t sealed_len;
+	size_t sealed_len = 0;
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
@@ -261,17 +254,71 @@ successor_make(const struct app *app, const char *pred, size_t pred_len,
 	if (mint(app, JWT_REFRESH, claims->sub, claims->sid, exp,
 	    &out->token) != 0 ||
 	    session_token_hash_hex(out->token, strlen(out->token),
-	    out->hash) != 0 ||
-	    seal_encrypt(pred, pred_len, claims->sid, out->token,
-	    strlen(out->token), &sealed, &sealed_len) != 0 ||
-	    (out->sealed_hex = hex_dup(sealed, sealed_len)) == NULL)
+	    out->hash) != 0)
 		goto out;
+	if (app->cfg->reuse_grace > 0) {
+		if (seal_key_for(app, claims, key) != 0 ||
+		    seal_encrypt(key, pred, pred_len, claims->sid, out->token,
+		    strlen(out->token), &sealed, &sealed_len) != 0 ||
+		    (out->sealed_hex = malloc(2 * sealed_len + 1)) == NULL)
+			goto out;
+		crypto_hex(sealed, sealed_len, out->sealed_hex);
+		out->sealed_hex_len = 2 * sealed_len;
+	}
 	rc = 0;
 out:
-	free(sealed);
+	OPENSSL_cleanse(key, sizeof key);
+	if (sealed != NULL) {
+		OPENSSL_cleanse(sealed, sealed_len);
+		free(sealed);
+	}
 	if (rc != 0)
 		successor_free(out);
 	return rc;
+}
+
+/* Opens the seal that latch_refresh returned as hex text (hexlen
+ * characters; encode(x, 'hex'), so whatever the server's bytea_output)
+ * with the presented token pred. Returns 0 and *out (the successor, for
+ * session_tokens_free), or -1 with *out untouched. */
+static int
+successor_open(const struct app *app, const char *pred, size_t pred_len,
+    const struct jwt_claims *claims, const char *hex, size_t hexlen,
+    char **out)
+{
+	unsigned char key[SEAL_SERVER_KEY_LEN];
+	unsigned char *sealed = NULL;
+	size_t n = hexlen / 2;
+	int rc = -1;
+
+	if (hexlen % 2 != 0 || n < SEAL_OVERHEAD ||
+	    (sealed = malloc(n)) == NULL)
+		goto out;
+	if (crypto_unhex(hex, sealed, n) != 0 ||
+	    seal_key_for(app, claims, key) != 0 ||
+	    seal_decrypt(key, pred, pred_len, claims->sid, sealed, n,
+	    out) != 0)
+		goto out;
+	rc = 0;
+out:
+	OPENSSL_cleanse(key, sizeof key);
+	if (sealed != NULL) {
+		OPENSSL_cleanse(sealed, n);
+		free(sealed);
+	}
+	return rc;
+}
+
+/* Frees a latch_refresh result, wiping the seal it may carry first: the
+ * memory PQgetvalue points into belongs to the PGresult. NULL is fine. */
+static void
+refresh_result_clear(PGresult *res)
+{
+	if (res != NULL && PQntuples(res) == 1 && PQnfields(res) > 1 &&
+	    !PQgetisnull(res, 0, 1))
+		OPENSSL_cleanse(PQgetvalue(res, 0, 1),
+		    (size_t)PQgetlength(res, 0, 1));
+	PQclear(res);
 }
 
 #define REFRESH_ATTEMPTS 4
@@ -281,7 +328,7 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
     struct session_tokens *out, enum refresh_outcome *outcome)
 {
 	static const char sql[] =
-	    "SELECT r_outcome, r_sealed,"
+	    "SELECT r_outcome, encode(r_sealed, 'hex'),"
 	    " floor(extract(epoch FROM r_expires_at))::bigint, r_revoked"
 	    " FROM latch_refresh(decode($1, 'hex'), $2::uuid, $3::bigint,"
 	    "  to_timestamp($4::float8), make_interval(secs => $5::bigint),"
@@ -339,7 +386,7 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 		params[6] = exp_s;
 		params[7] = succ.hash;
 		params[8] = succ.sealed_hex;
-		PQclear(res);
+		refresh_result_clear(res);
 		res = NULL;
 		dbrc = db_exec(app->db, sql, 11, params, 0, &res);
 		if (dbrc == DB_ERETRY) {
@@ -369,17 +416,10 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 			out->refresh_expires_in = succ.exp - app->now;
 			*outcome = REFRESH_ROTATED;
 		} else if (strcmp(what, "duplicate") == 0) {
-			unsigned char *sealed;
-			size_t sealed_len;
-			int opened;
-
-			sealed = bytea_from_hex(PQgetvalue(res, 0, 1),
-			    &sealed_len);
-			opened = sealed != NULL && seal_decrypt(token, len,
-			    claims.sid, sealed, sealed_len,
-			    &out->refresh_token) == 0;
-			free(sealed);
-			if (!opened) {
+			if (PQgetisnull(res, 0, 1) || successor_open(app, token,
+			    len, &claims, PQgetvalue(res, 0, 1),
+			    (size_t)PQgetlength(res, 0, 1),
+			    &out->refresh_token) != 0) {
 				log_event(LOG_ERROR, "refresh_unseal_failed",
 				    "sid=%s", claims.sid);
 				goto out;
@@ -422,19 +462,36 @@ out:
 	if (rc != SESSION_OK)
 		*outcome = REFRESH_REFUSED;
 done:
-	PQclear(res);
+	refresh_result_clear(res);
 	successor_free(&succ);
 	return rc;
 }
+
+/* The tail of a revoking statement whose CTE r returns the ids of the
+ * sessions it revoked: their seals go too (no request can use them any
+ * more), and the statement answers how many sessions it revoked. The
+ * ARRAY() is evaluated once r has run, so session row locks are always
+ * taken before token row locks, as latch_refresh takes them. A seal that
+ * a rotation committed while we waited for its session's lock is not
+ * seen here (our snapshot predates it); the purge clears it once its
+ * window has passed. */
+#define UNSEAL_REVOKED \
+	", unsealed AS (UPDATE refresh_tokens" \
+	" SET successor_sealed = NULL, sealed_until = NULL" \
+	" WHERE session_id = ANY (ARRAY(SELECT id FROM r))" \
+	" AND successor_sealed IS NOT NULL)" \
+	" SELECT count(*) FROM r"
 
 int
 session_logout(struct app *app, const char *token, size_t len, const char *ip)
 {
 	static const char sql[] =
-	    "UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
+	    "WITH r AS ("
+	    " UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
 	    " WHERE id = $1::uuid AND user_id = $2::bigint"
 	    " AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t"
-	    "  WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid)";
+	    "  WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid)"
+	    " RETURNING id)" UNSEAL_REVOKED;
 	struct jwt_claims claims;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
 	const char *params[3];
@@ -455,7 +512,7 @@ session_logout(struct app *app, const char *token, size_t len, const char *ip)
 		return SESSION_EUNAVAILABLE;
 	if (rc != DB_OK)
 		return SESSION_EFAIL;
-	if (strcmp(PQcmdTuples(res), "1") == 0)
+	if (strcmp(PQgetvalue(res, 0, 0), "1") == 0)
 		log_event(LOG_INFO, "logout", "user=%" PRId64 " sid=%s ip=%s",
 		    user_id, claims.sid, ip);
 	PQclear(res);
@@ -477,13 +534,13 @@ session_revoke_all(struct app *app, int64_t user_id, int64_t *revoked)
 	int rc;
 
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, "UPDATE sessions SET revoked_at = now(),"
+	rc = db_exec(app->db, "WITH r AS (UPDATE sessions SET revoked_at = now(),"
 	    " revoked_reason = 'logout_all'"
-	    " WHERE user_id = $1::bigint AND revoked_at IS NULL", 1, params,
-	    DB_IDEMPOTENT, &res);
+	    " WHERE user_id = $1::bigint AND revoked_at IS NULL RETURNING id)"
+	    UNSEAL_REVOKED, 1, params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
-	*revoked = strtoll(PQcmdTuples(res), NULL, 10);
+	*revoked = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	return SESSION_OK;
 }
@@ -498,14 +555,15 @@ session_revoke_one(struct app *app, int64_t user_id, const char *sid,
 	int rc;
 
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, "UPDATE sessions SET revoked_at = now(),"
+	rc = db_exec(app->db, "WITH r AS (UPDATE sessions SET revoked_at = now(),"
 	    " revoked_reason = 'revoked'"
 	    " WHERE id = $1::uuid AND user_id = $2::bigint"
 	    " AND revoked_at IS NULL AND absolute_expires_at > now()"
-	    " AND idle_expires_at > now()", 2, params, DB_IDEMPOTENT, &res);
+	    " AND idle_expires_at > now() RETURNING id)" UNSEAL_REVOKED, 2,
+	    params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
-	*found = strcmp(PQcmdTuples(res), "1") == 0;
+	*found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
 	PQclear(res);
 	return SESSION_OK;
 }

@@ -23,6 +23,7 @@ check_pkgs=(
 	libcmocka-dev python3 python3-pytest python3-requests python3-psycopg2
 	postgresql-15-cron
 	libfcgi-bin
+	python3-cryptography
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"

@@ -913,7 +913,8 @@ def test_config_check_reports_configuration_and_database(ctl, stack,
     assert d["reuse_grace"] == "10s"
     assert d["reuse_revokes"] == "session"
     assert d["database"] == "ok"
-    assert d["schema_version"] == str(LATEST_MIGRATION)
+    assert d["schema_version"] == str(LATEST_MIGRATION) == \
+        str(len(MIGRATION_FILES))
 
 
 def test_config_check_reports_overrides(ctl, stack, tmp_path):
@@ -1049,6 +1050,7 @@ def test_config_check_of_the_instance_passes(ctl, stack):
     out = assert_ctl_ok(proc)
     d = dict(check_lines(out))
     assert d["database"] == "ok"
-    assert d["schema_version"] == str(LATEST_MIGRATION)
+    assert d["schema_version"] == str(LATEST_MIGRATION) == \
+        str(len(MIGRATION_FILES))
     for _, secret in stack.access_keys + stack.refresh_keys:
         assert secret.decode() not in out + ctl_err(proc)

@@ -1,9 +1,11 @@
-"""The clean-up job (API.md "Database"; migrations/004_purge.sql):
-`latchctl purge [--batch N]` and `CALL latch_purge(N)` delete ended
-sessions (past their absolute or idle end, or revoked more than a day ago)
-with all their tokens, and login-limiter rows idle for 15 minutes and not
-blocked. They never touch a live session or its rotated tokens (they are
-what recognises reuse), nor a session revoked less than a day ago.
+"""The clean-up job (API.md "Database"; migrations/004_purge.sql and
+005_seal_lifetime.sql): `latchctl purge [--batch N]` and `CALL
+latch_purge(N)` delete ended sessions (past their absolute or idle end, or
+revoked more than a day ago) with all their tokens, and login-limiter rows
+idle for 15 minutes and not blocked; then they clear every sealed
+successor whose grace window has passed. Apart from those seals they never
+touch a live session or its rotated tokens (they are what recognises
+reuse), nor a session revoked less than a day ago.
 
 The tests run on a database of their own on the instance's cluster (with
 its own web, REFRESH_REUSE_GRACE=1s) so that the counts purge prints are
@@ -106,8 +108,17 @@ def session_json(db, sid):
 
 
 def token_json(db, sid):
+    """The session's token rows, every column but the seal's two (which
+    the purge clears once the window has passed: see token_seals)."""
     return [r[0] for r in db.all(
-        "SELECT row_to_json(t)::text FROM refresh_tokens t "
+        "SELECT (to_jsonb(t) - 'successor_sealed' - 'sealed_until')::text "
+        "FROM refresh_tokens t WHERE session_id = %s ORDER BY id", (sid,))]
+
+
+def token_seals(db, sid):
+    """Per token row of the session, oldest first: does it hold a seal?"""
+    return [r[0] for r in db.all(
+        "SELECT successor_sealed IS NOT NULL FROM refresh_tokens "
         "WHERE session_id = %s ORDER BY id", (sid,))]
 
 
@@ -192,8 +203,13 @@ def build_scenario(pdb):
         sc["key"][name] = key
     sc["sessions"] = {n: session_json(db, s) for n, s in sc["sid"].items()}
     sc["token_rows"] = {n: token_json(db, s) for n, s in sc["sid"].items()}
+    sc["seals"] = {n: token_seals(db, s) for n, s in sc["sid"].items()}
     for name, rotations, _ in SESSIONS:
         assert len(sc["token_rows"][name]) == rotations + 1
+        # The live token's predecessor holds the one seal of a session.
+        assert sc["seals"][name] == ([False] * (rotations - 1) + [True]
+                                     if rotations else []) + [False], name
+    time.sleep(1.2)                     # every seal past its 1 s window
     return sc
 
 
@@ -202,6 +218,7 @@ def after_state(pdb, sc):
     return {
         "sessions": {n: session_json(db, s) for n, s in sc["sid"].items()},
         "token_rows": {n: token_json(db, s) for n, s in sc["sid"].items()},
+        "seals": {n: token_seals(db, s) for n, s in sc["sid"].items()},
         "throttle": {n: db.scalar("SELECT count(*) FROM login_throttle "
                                   "WHERE key_hash = %s", (k,))
                      for n, k in sc["key"].items()},
@@ -250,6 +267,12 @@ def test_purge_leaves_live_session_row_untouched(purged, name):
 def test_purge_keeps_every_token_row_of_live_session(purged, name):
     sc, _, after = purged
     assert after["token_rows"][name] == sc["token_rows"][name]
+
+
+@pytest.mark.parametrize("name", LIVE + KEPT)
+def test_purge_clears_every_seal_past_its_window(purged, name):
+    _, _, after = purged
+    assert not any(after["seals"][name]), after["seals"][name]
 
 
 @pytest.mark.parametrize("name", DEAD)
@@ -374,7 +397,89 @@ def test_call_latch_purge_keeps_live_and_recently_revoked(called, name):
     assert after["token_rows"][name] == sc["token_rows"][name]
 
 
+@pytest.mark.parametrize("name", LIVE + KEPT)
+def test_call_latch_purge_clears_every_seal_past_its_window(called, name):
+    _, after = called
+    assert not any(after["seals"][name]), after["seals"][name]
+
+
 def test_call_latch_purge_handles_limiter_rows(called):
     _, after = called
     assert {n: after["throttle"][n] for n, _, _ in THROTTLE} == \
         {**{n: 0 for n in THROTTLE_GONE}, **{n: 1 for n in THROTTLE_KEPT}}
+
+
+# ---------------------------------------------------------------- seals
+
+def test_purge_clears_the_seal_of_a_session_that_does_not_rotate_again(pdb):
+    user = pdb.user()
+    first = login_body(pdb.client, user)["refresh_token"]
+    second, _ = rotate_body(pdb.client, first)
+    sid = sid_of(first)
+    assert token_seals(pdb.db, sid) == [True, False]
+    time.sleep(1.3)                     # past REFRESH_REUSE_GRACE=1s
+    pdb.purge()
+    assert token_seals(pdb.db, sid) == [False, False]
+    assert pdb.db.scalar("SELECT count(*) FROM refresh_tokens WHERE "
+                         "session_id = %s AND sealed_until IS NOT NULL",
+                         (sid,)) == 0
+    # The session lives on, and reuse is still recognised.
+    third, _ = rotate_body(pdb.client, second)
+    assert_error(pdb.client.refresh(first), 403, "invalid_grant")
+    assert pdb.db.scalar("SELECT revoked_reason FROM sessions WHERE id = %s",
+                         (sid,)) == "reuse"
+
+
+def test_purge_keeps_a_seal_within_its_window(pdb):
+    user = pdb.user()
+    first = login_body(pdb.client, user)["refresh_token"]
+    rotate_body(pdb.client, first)
+    sid = sid_of(first)
+    # A window that has not passed (as under a longer grace).
+    pdb.db.execute("UPDATE refresh_tokens SET sealed_until = now() + "
+                   "interval '1 hour' WHERE session_id = %s "
+                   "AND successor_sealed IS NOT NULL", (sid,))
+    pdb.purge()
+    assert token_seals(pdb.db, sid) == [True, False]
+    conn = psycopg2.connect(pdb.url, connect_timeout=5)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CALL latch_purge(2)")
+    finally:
+        conn.close()
+    assert token_seals(pdb.db, sid) == [True, False]
+
+
+def test_purge_clears_seals_in_batches(pdb):
+    user = pdb.user()
+    sids = [login_rotated(pdb.client, user, 1)[0] for _ in range(5)]
+    assert all(token_seals(pdb.db, s) == [True, False] for s in sids)
+    time.sleep(1.3)
+    pdb.purge("--batch", "2")
+    assert [token_seals(pdb.db, s) for s in sids] == [[False, False]] * 5
+
+
+def test_seal_sweep_skips_a_locked_row_instead_of_waiting(pdb):
+    user = pdb.user()
+    locked, _ = login_rotated(pdb.client, user, 1)
+    free, _ = login_rotated(pdb.client, user, 1)
+    time.sleep(1.3)
+    conn = psycopg2.connect(pdb.url, connect_timeout=5)
+    try:
+        with conn.cursor() as cur:      # as a rotation of that session does
+            cur.execute("SELECT 1 FROM refresh_tokens WHERE session_id = %s "
+                        "AND successor_sealed IS NOT NULL FOR UPDATE",
+                        (locked,))
+        t0 = time.monotonic()
+        proc = pdb.ctl("purge", timeout=30)
+        elapsed = time.monotonic() - t0
+        assert_ctl_ok(proc)
+        assert elapsed < 10, f"purge waited {elapsed:.1f}s for a lock"
+        assert token_seals(pdb.db, free) == [False, False]
+        assert token_seals(pdb.db, locked) == [True, False]
+    finally:
+        conn.rollback()
+        conn.close()
+    pdb.purge()
+    assert token_seals(pdb.db, locked) == [False, False]

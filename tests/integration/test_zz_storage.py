@@ -179,3 +179,23 @@ def test_no_seen_token_is_written_to_any_log(stack, seen):
                 found.append((path, "whole token"))
     assert scanned > 0
     assert not found, found[:10]
+
+
+def test_no_seal_outlives_its_successor(db, seen):
+    """Over every session this run made: a sealed successor is deleted
+    when that successor rotates, so no seal sits on a row whose successor
+    was rotated, a session holds at most one, and each says until when it
+    is usable."""
+    assert db.scalar("SELECT count(*) FROM refresh_tokens "
+                     "WHERE rotated_at IS NOT NULL") > 0, "nothing rotated"
+    assert db.scalar(
+        "SELECT count(*) FROM refresh_tokens p JOIN refresh_tokens s "
+        "ON s.predecessor_id = p.id WHERE p.successor_sealed IS NOT NULL "
+        "AND s.rotated_at IS NOT NULL") == 0
+    assert db.scalar(
+        "SELECT count(*) FROM (SELECT session_id FROM refresh_tokens "
+        "WHERE successor_sealed IS NOT NULL GROUP BY session_id "
+        "HAVING count(*) > 1) more") == 0
+    assert db.scalar(
+        "SELECT count(*) FROM refresh_tokens WHERE successor_sealed IS NOT "
+        "NULL AND (sealed_until IS NULL OR sealed_until <= rotated_at)") == 0
