@@ -16,7 +16,7 @@
 #endif
 
 /* The newest migration this build knows; config check compares. */
-#define LATCH_SCHEMA_VERSION 5
+#define LATCH_SCHEMA_VERSION 6
 
 /* ---- secret gen ---- */
 
@@ -176,9 +176,10 @@ static const char purge_usage[] =
     "Deletes ended sessions (past their absolute or idle end, or revoked\n"
     "more than a day ago) with all their tokens, and login-limiter rows\n"
     "idle for 15 minutes; then clears the sealed successors whose grace\n"
-    "window has passed. N rows (default 5000, 1 to 100000) per committed\n"
-    "statement so no lock is held for long. Never deletes anything of a\n"
-    "live session. Prints one line: sessions=S tokens=T throttle=L\n"
+    "window has passed, and deletes expired device tokens. N rows\n"
+    "(default 5000, 1 to 100000) per committed statement so no lock is\n"
+    "held for long. Never deletes anything of a live session. Prints one\n"
+    "line: sessions=S tokens=T throttle=L\n"
     "batches=B seconds=X (B counts the batches of the session walk).\n";
 
 /* The seal sweep (migration 005): batches over the token rows in id order
@@ -203,6 +204,29 @@ purge_seals(struct db *db, const char *batch_s, long long batch)
 			snprintf(after, sizeof after, "%s", PQgetvalue(res, 0, 1));
 			params[1] = after;
 		}
+		PQclear(res);
+		if (n < batch || ++rounds >= 1000000)
+			return 0;
+	}
+}
+
+/* Expired device tokens (migration 006), a batch at a time until one comes
+ * back short. Returns 0, or -1 (with a message). */
+static int
+purge_device_tokens(struct db *db, const char *batch_s, long long batch)
+{
+	const char *params[1] = { batch_s };
+	long rounds = 0;
+
+	for (;;) {
+		PGresult *res;
+		long long n;
+
+		if (cli_exec(db, "deleting expired device tokens", "SELECT"
+		    " latch_purge_device_tokens($1::integer)", 1, params,
+		    &res) != 0)
+			return -1;
+		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 		if (n < batch || ++rounds >= 1000000)
 			return 0;
@@ -272,7 +296,8 @@ cmd_purge(int argc, char **argv)
 		if ((s < batch && l < batch) || batches >= 1000000)
 			break;
 	}
-	if (purge_seals(db, batch_s, batch) != 0)
+	if (purge_seals(db, batch_s, batch) != 0 ||
+	    purge_device_tokens(db, batch_s, batch) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("sessions=%lld tokens=%lld throttle=%lld batches=%ld "

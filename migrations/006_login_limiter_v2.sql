@@ -189,3 +189,43 @@ RETURNS bigint LANGUAGE sql AS $fn$
         RETURNING 1)
     SELECT count(*) FROM gone
 $fn$;
+
+-- The purge of migrations 004 and 005, then expired device tokens, each
+-- one committed batch at a time (CALL it outside a transaction block, as
+-- pg_cron does).
+CREATE OR REPLACE PROCEDURE latch_purge(p_batch integer DEFAULT 5000)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    r record;
+    after uuid;
+    after_token bigint;
+    n bigint;
+    rounds integer := 0;
+BEGIN
+    LOOP
+        SELECT * INTO r FROM latch_purge_batch(p_batch, after);
+        COMMIT;
+        after := r.last_id;
+        rounds := rounds + 1;
+        -- A short batch means the walk reached the end; the bound only
+        -- guards against a clock gone wild.
+        EXIT WHEN (r.sessions_deleted < p_batch AND r.throttle_deleted < p_batch)
+               OR rounds >= 100000;
+    END LOOP;
+    rounds := 0;
+    LOOP
+        SELECT * INTO r FROM latch_unseal_batch(p_batch, after_token);
+        COMMIT;
+        after_token := r.last_id;
+        rounds := rounds + 1;
+        EXIT WHEN r.seals_cleared < p_batch OR rounds >= 100000;
+    END LOOP;
+    rounds := 0;
+    LOOP
+        n := latch_purge_device_tokens(p_batch);
+        COMMIT;
+        rounds := rounds + 1;
+        EXIT WHEN n < p_batch OR rounds >= 100000;
+    END LOOP;
+END
+$fn$;

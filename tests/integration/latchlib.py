@@ -251,8 +251,9 @@ def assert_clears_cookie(resp, secure=False):
 
 # ---------------------------------------------------------------- registry
 
-# Every access or refresh token any response carried during this pytest run
-# (bodies and Set-Cookie lines), for test_zz_storage.py.
+# Every access, refresh or device token any response carried during this
+# pytest run (bodies and Set-Cookie lines), for test_zz_storage.py. (A
+# device token ends like a JWT: '.' and 43 base64url characters.)
 SEEN_TOKENS = set()
 _TOKEN_RE = re.compile(JWT_SHAPE)
 
@@ -265,6 +266,10 @@ def record_tokens(resp):
             value = rest.split(";", 1)[0].strip()
             if name.strip() in (COOKIE_NAME, SECURE_COOKIE_NAME) and value:
                 SEEN_TOKENS.add(value)
+            if name.strip() in (DEVICE_COOKIE_NAME,
+                                SECURE_DEVICE_COOKIE_NAME) and \
+                    re.fullmatch(DEVICE_TOKEN_SHAPE, value):
+                SEEN_TOKENS.add(value)
         if resp.headers.get("Content-Type", "").startswith(
                 "application/json") and resp.content:
             body = json.loads(resp.content.decode("utf-8"))
@@ -273,6 +278,10 @@ def record_tokens(resp):
                     value = body.get(key)
                     if isinstance(value, str) and _TOKEN_RE.fullmatch(value):
                         SEEN_TOKENS.add(value)
+                value = body.get("device_token")
+                if isinstance(value, str) and \
+                        re.fullmatch(DEVICE_TOKEN_SHAPE, value):
+                    SEEN_TOKENS.add(value)
     except Exception:       # a malformed answer is some other test's failure
         pass
 

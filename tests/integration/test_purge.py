@@ -483,3 +483,36 @@ def test_seal_sweep_skips_a_locked_row_instead_of_waiting(pdb):
         conn.close()
     pdb.purge()
     assert token_seals(pdb.db, locked) == [False, False]
+
+
+# ---------------------------------------------------------------- devices
+
+def _device_rows(pdb, uid):
+    return pdb.db.all("SELECT id, expires_at > now() FROM device_tokens "
+                      "WHERE user_id = %s ORDER BY id", (uid,))
+
+
+def _expire_devices_but_the_newest(pdb, uid):
+    """Moves all but the newest device token of uid into the past (as if
+    issued 200 days ago)."""
+    pdb.db.execute(
+        "UPDATE device_tokens SET created_at = now() - interval '200 days',"
+        " expires_at = now() - interval '20 days' WHERE user_id = %s"
+        " AND id < (SELECT max(id) FROM device_tokens WHERE user_id = %s)",
+        (uid, uid))
+
+
+@pytest.mark.parametrize("how", ["latchctl", "call"])
+def test_purge_deletes_expired_device_tokens_only(pdb, how):
+    user = pdb.user()
+    for _ in range(3):
+        assert pdb.client.login(username=user["username"],
+                                password=user["password"]).status_code == 200
+    assert len(_device_rows(pdb, user["id"])) == 3
+    _expire_devices_but_the_newest(pdb, user["id"])
+    live = _device_rows(pdb, user["id"])[-1][0]
+    if how == "latchctl":
+        pdb.purge("--batch", "1")
+    else:
+        pdb.db.execute("CALL latch_purge(1)")
+    assert _device_rows(pdb, user["id"]) == [(live, True)]

@@ -1,6 +1,7 @@
-"""Runs last (by file name): no access or refresh token that any response
-of this pytest run carried (latchlib.SEEN_TOKENS, filled by Client.request
-and the concurrency tests) is stored in the database or written to a log.
+"""Runs last (by file name): no access, refresh or device token that any
+response of this pytest run carried (latchlib.SEEN_TOKENS, filled by
+Client.request and the concurrency tests) is stored in the database or
+written to a log.
 
 API.md: "The server keeps only a SHA-256 (or keyed) hash of it; no row, log
 line or error ever holds a usable token."
