@@ -72,12 +72,14 @@ device_issue(struct app *app, int64_t user_id, const unsigned char *old_hash,
 	int rc = DB_EQUERY;
 
 	*token = NULL;
+	/* Sized exactly and written once: asprintf would leave a freed
+	 * copy of the token behind when it shrinks its buffer. */
 	if (signer == NULL ||
 	    crypto_random_b64url(DEVICE_RANDOM_BYTES, random, sizeof random) != 0 ||
-	    asprintf(&t, "%s.%s", signer->kid, random) < 0) {
-		t = NULL;
+	    (t = malloc(strlen(signer->kid) + 1 + sizeof random)) == NULL)
 		goto out;
-	}
+	snprintf(t, strlen(signer->kid) + 1 + sizeof random, "%s.%s",
+	    signer->kid, random);
 	if (device_token_hash(app->cfg, t, strlen(t), hash) != 0)
 		goto out;
 	crypto_hex(hash, sizeof hash, new_hex);

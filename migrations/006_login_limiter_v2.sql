@@ -119,24 +119,36 @@ $fn$;
 -- A successful login takes its counted attempt back: the pair and device
 -- keys start again from zero (as 003 cleared the pair), the address and
 -- account keys lose one failure, and a block that failure alone caused is
--- lifted.
+-- lifted. The rows are locked first, in latch_throttle_begin's order:
+-- taking them in any other order would deadlock against a concurrent
+-- attempt on the same keys.
 CREATE FUNCTION latch_throttle_settle(p_scopes text, p_keys text)
-RETURNS void LANGUAGE sql AS $fn$
-    WITH k AS (
-        SELECT s.scope, decode(s.key, 'hex') AS key_hash
-          FROM unnest(string_to_array(p_scopes, ','),
-                      string_to_array(p_keys, ',')) AS s(scope, key)),
-    cleared AS (
-        DELETE FROM login_throttle t USING k
-         WHERE t.scope = k.scope AND t.key_hash = k.key_hash
-           AND k.scope IN ('pair', 'device'))
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM 1
+       FROM login_throttle t
+       JOIN unnest(string_to_array(p_scopes, ','),
+                   string_to_array(p_keys, ',')) AS a(scope, key)
+         ON t.scope = a.scope AND t.key_hash = decode(a.key, 'hex')
+      ORDER BY t.scope, t.key_hash
+        FOR UPDATE OF t;
+
+    DELETE FROM login_throttle t
+     USING unnest(string_to_array(p_scopes, ','),
+                  string_to_array(p_keys, ',')) AS a(scope, key)
+     WHERE t.scope = a.scope AND t.key_hash = decode(a.key, 'hex')
+       AND a.scope IN ('pair', 'device');
+
     UPDATE login_throttle AS t
        SET failures = greatest(t.failures - 1, 0),
            blocked_until = CASE WHEN t.failures - 1 <= l.free THEN NULL
                                 ELSE t.blocked_until END
-      FROM k, latch_throttle_limits() AS l
-     WHERE t.scope = k.scope AND t.key_hash = k.key_hash
-       AND l.scope = k.scope AND k.scope IN ('address', 'account');
+      FROM unnest(string_to_array(p_scopes, ','),
+                  string_to_array(p_keys, ',')) AS a(scope, key),
+           latch_throttle_limits() AS l
+     WHERE t.scope = a.scope AND t.key_hash = decode(a.key, 'hex')
+       AND l.scope = a.scope AND a.scope IN ('address', 'account');
+END
 $fn$;
 
 -- Device tokens (OWASP "Slow Down Online Guessing Attacks with Device

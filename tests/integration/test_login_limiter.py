@@ -10,6 +10,7 @@ import concurrent.futures
 import hashlib
 import secrets
 import socket
+import time
 
 import pytest
 
@@ -84,6 +85,88 @@ def test_a_right_password_in_a_burst_is_not_left_counted(proxy_web, stack,
     _ok(client.login(username=user["username"], password=user["password"]))
     _fail(client, user["username"], PAIR_FREE)
     _ok(client.login(username=user["username"], password=user["password"]))
+
+
+def test_concurrent_logins_of_one_account_all_succeed(web, stack, db):
+    """Counting and settling lock the same rows in one order: eighty right
+    passwords for one account from one address, eight at a time, are all
+    200 (settling in another order deadlocked against a concurrent count).
+    The fast-hash web keeps the attempts short and overlapping."""
+    user = create_user(stack, db, prefix="crowd")
+
+    def login(i):
+        return web.login(username=user["username"],
+                         password=user["password"]).status_code
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(login, range(80)))
+    assert codes == [200] * 80, codes
+
+
+def test_settling_waits_in_the_order_counting_locks(stack, db):
+    """Deterministically: an attempt being counted holds the account row
+    (latch_throttle_begin locks account, address, pair in that order) when
+    a success is settled on the same keys; the settle must wait without
+    holding the pair row, so the count can go on to lock it. (Settling
+    pair first deadlocked: PostgreSQL then aborts one of the two.)"""
+    import threading
+    import psycopg2
+
+    keys = {scope: secrets.token_bytes(32)
+            for scope in ("pair", "address", "account")}
+    for scope, key in keys.items():
+        db.execute("INSERT INTO login_throttle (scope, key_hash, failures,"
+                   " last_failure_at) VALUES (%s, %s, 1, now())",
+                   (scope, key))
+    scopes = ",".join(keys)
+    hexes = ",".join(k.hex() for k in keys.values())
+    counting = psycopg2.connect(stack.database_url)
+    settling = psycopg2.connect(stack.database_url)
+    errors = []
+    try:
+        with counting.cursor() as cur:
+            cur.execute("SET lock_timeout = '5s'")
+            cur.execute("SELECT 1 FROM login_throttle WHERE scope = "
+                        "'account' AND key_hash = %s FOR UPDATE",
+                        (keys["account"],))
+
+        def settle():
+            try:
+                with settling.cursor() as cur:
+                    cur.execute("SET lock_timeout = '5s'")
+                    cur.execute("SELECT latch_throttle_settle(%s, %s)",
+                                (scopes, hexes))
+                settling.commit()
+            except psycopg2.Error as exc:
+                errors.append(exc.pgcode)
+                settling.rollback()
+
+        t = threading.Thread(target=settle)
+        t.start()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not db.scalar(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted"):
+            time.sleep(0.02)
+        try:
+            with counting.cursor() as cur:
+                for scope in ("address", "pair"):
+                    cur.execute("SELECT 1 FROM login_throttle WHERE scope ="
+                                " %s AND key_hash = %s FOR UPDATE",
+                                (scope, keys[scope]))
+            counting.commit()
+        except psycopg2.Error as exc:
+            errors.append(exc.pgcode)
+            counting.rollback()
+        t.join(timeout=10)
+        assert not t.is_alive()
+    finally:
+        counting.close()
+        settling.close()
+    assert errors == [], errors          # 40P01 deadlock_detected before
+    # The settle happened: pair deleted, the others lost their failure.
+    rows = dict(db.all("SELECT scope, failures FROM login_throttle WHERE "
+                       "key_hash IN (%s, %s, %s)", tuple(keys.values())))
+    assert rows == {"address": 0, "account": 0}, rows
 
 
 # ------------------------------------------------------------ IPv6
