@@ -56,7 +56,7 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 
 all: $(PROGRAMS)
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h cli/*.h)
+$(BUILD)/%.o: %.c $(wildcard lib/*.h cli/*.h tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 

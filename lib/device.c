@@ -65,8 +65,8 @@ device_issue(struct app *app, int64_t user_id, const unsigned char *old_hash,
 	const struct key *signer = keyset_signing_key(&app->cfg->refresh_keys);
 	unsigned char hash[CRYPTO_SHA256_LEN];
 	char new_hex[2 * CRYPTO_SHA256_LEN + 1], old_hex[2 * CRYPTO_SHA256_LEN + 1];
-	char uid[24], now_s[32], exp_s[24], random[DEVICE_RANDOM_CHARS + 1];
-	const char *params[5] = { uid, new_hex, NULL, now_s, exp_s };
+	char uid[24], now_s[32], life_s[24], random[DEVICE_RANDOM_CHARS + 1];
+	const char *params[5] = { uid, new_hex, NULL, now_s, life_s };
 	char *t = NULL;
 	PGresult *res;
 	int rc = DB_EQUERY;
@@ -89,10 +89,11 @@ device_issue(struct app *app, int64_t user_id, const unsigned char *old_hash,
 	}
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
 	app_now_text(app, now_s);
-	snprintf(exp_s, sizeof exp_s, "%" PRId64, DEVICE_TOKEN_LIFETIME);
+	snprintf(life_s, sizeof life_s, "%" PRId64, DEVICE_TOKEN_LIFETIME);
 	rc = db_exec(app->db, "SELECT latch_device_issue($1::bigint,"
 	    " decode($2, 'hex'), decode($3, 'hex'), to_timestamp($4::float8),"
-	    " to_timestamp($4::float8) + make_interval(secs => $5::bigint))", 5, params, 0, &res);
+	    " to_timestamp($4::float8) + make_interval(secs => $5::bigint))",
+	    5, params, 0, &res);
 	if (rc != DB_OK)
 		goto out;
 	PQclear(res);

@@ -9,35 +9,11 @@
 
 #include <cmocka.h>
 
+#include "config_fixture.h"
 #include "config.h"
 #include "crypto.h"
 #include "device.h"
 #include "keys.h"
-
-static const char *
-lookup(void *ctx, const char *key)
-{
-	const char *const *kv = ctx;
-	size_t n = strlen(key);
-
-	for (; *kv != NULL; kv++)
-		if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
-			return *kv + n + 1;
-	return NULL;
-}
-
-static void
-load(struct latch_config *cfg, const char *refresh)
-{
-	const char *kv[] = {
-		"JWT_ACCESS_SECRET=a1:access-secret-access-secret-access-secret",
-		refresh, NULL,
-	};
-	char err[256];
-
-	assert_int_equal(config_load_from(cfg, CONFIG_NEED_KEYS, lookup,
-	    (void *)kv, err, sizeof err), 0);
-}
 
 #define RANDOM43 "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789-_AbCdE"
 
@@ -57,7 +33,8 @@ test_a_well_formed_token_of_a_listed_kid_hashes(void **state)
 	static const char token[] = "r1." RANDOM43;
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh,"
+	config_fixture_load(&cfg,
+	    "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh,"
 	    "r0:older-secret-older-secret-older-secret");
 	assert_int_equal(strlen(RANDOM43), 43);
 	assert_int_equal(hash_of(&cfg, token, h), 0);
@@ -88,7 +65,8 @@ test_malformed_tokens_and_unlisted_kids_are_refused(void **state)
 	};
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg,
+	    "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(hash_of(&cfg, bad[i], h), -1);
 	assert_int_equal(device_token_hash(&cfg, NULL, 0, h), -1);

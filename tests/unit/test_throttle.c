@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "config_fixture.h"
 #include "config.h"
 #include "crypto.h"
 #include "keys.h"
@@ -74,30 +75,8 @@ test_garbage_is_no_address(void **state)
 
 /* ---- keys ---- */
 
-static const char *
-lookup(void *ctx, const char *key)
-{
-	const char *const *kv = ctx;
-	size_t n = strlen(key);
-
-	for (; *kv != NULL; kv++)
-		if (strncmp(*kv, key, n) == 0 && (*kv)[n] == '=')
-			return *kv + n + 1;
-	return NULL;
-}
-
-static void
-load(struct latch_config *cfg, const char *refresh)
-{
-	const char *kv[] = {
-		"JWT_ACCESS_SECRET=a1:access-secret-access-secret-access-secret",
-		refresh, NULL,
-	};
-	char err[256];
-
-	assert_int_equal(config_load_from(cfg, CONFIG_NEED_KEYS, lookup,
-	    (void *)kv, err, sizeof err), 0);
-}
+#define REFRESH_KEYS \
+	"JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh"
 
 static int
 keys_equal(const struct throttle_keys *a, const struct throttle_keys *b)
@@ -119,7 +98,7 @@ test_untrusted_attempts_have_pair_address_and_account_keys(void **state)
 	struct throttle_keys k;
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg, REFRESH_KEYS);
 	assert_int_equal(throttle_keys_make(&cfg, &who, "198.18.0.1", NULL, &k),
 	    0);
 	assert_int_equal(k.n, 3);
@@ -141,7 +120,7 @@ test_a_known_account_has_one_budget_whatever_its_name(void **state)
 	struct throttle_keys a, b, c;
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg, REFRESH_KEYS);
 	assert_int_equal(throttle_keys_make(&cfg, &by_name, "198.18.0.1", NULL,
 	    &a), 0);
 	assert_int_equal(throttle_keys_make(&cfg, &by_mail, "198.18.0.1", NULL,
@@ -166,7 +145,7 @@ test_unknown_names_are_keyed_as_the_database_folded_them(void **state)
 	struct throttle_keys a, b, c, d;
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg, REFRESH_KEYS);
 	assert_int_equal(throttle_keys_make(&cfg, &folded, "198.18.0.1", NULL,
 	    &a), 0);
 	assert_int_equal(throttle_keys_make(&cfg, &again, "198.18.0.1", NULL,
@@ -193,7 +172,7 @@ test_one_slash64_one_pair_and_address_key(void **state)
 	struct throttle_keys a, b, c;
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg, REFRESH_KEYS);
 	assert_int_equal(throttle_keys_make(&cfg, &who, "2001:db8:1:2::1", NULL,
 	    &a), 0);
 	assert_int_equal(throttle_keys_make(&cfg, &who, "2001:db8:1:2:a:b:c:d",
@@ -218,7 +197,7 @@ test_a_trusted_device_has_its_own_key_only(void **state)
 	(void)state;
 	memset(dev1, 1, sizeof dev1);
 	memset(dev2, 2, sizeof dev2);
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg, REFRESH_KEYS);
 	assert_int_equal(throttle_keys_make(&cfg, &who, "198.18.0.1", dev1, &a),
 	    0);
 	assert_int_equal(throttle_keys_make(&cfg, &who, "2001:db8::9", dev1, &b),
@@ -247,8 +226,9 @@ test_keys_are_hmacs_under_the_derived_server_key(void **state)
 	static const char msg[] = "account\0id:42";
 
 	(void)state;
-	load(&one, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
-	load(&two, "JWT_REFRESH_SECRET=r1:another-secret-another-secret-another");
+	config_fixture_load(&one, REFRESH_KEYS);
+	config_fixture_load(&two,
+	    "JWT_REFRESH_SECRET=r1:another-secret-another-secret-another");
 	assert_int_equal(throttle_keys_make(&one, &who, "198.18.0.1", NULL, &a),
 	    0);
 	assert_int_equal(throttle_keys_make(&two, &who, "198.18.0.1", NULL, &b),
@@ -273,7 +253,7 @@ test_an_unusable_address_makes_no_keys(void **state)
 	struct throttle_keys k;
 
 	(void)state;
-	load(&cfg, "JWT_REFRESH_SECRET=r1:refresh-secret-refresh-secret-refresh");
+	config_fixture_load(&cfg, REFRESH_KEYS);
 	assert_int_equal(throttle_keys_make(&cfg, &who, "not-an-ip", NULL, &k),
 	    -1);
 	assert_int_equal(k.n, 0);
