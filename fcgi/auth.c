@@ -219,6 +219,7 @@ attempt_keys(struct app *app, const struct user_login *who, const char *ip,
 
 	subject.account_id = who->account_id;
 	subject.folded_name = who->folded;
+	subject.by_email = who->by_email;
 	return throttle_keys_make(app->cfg, &subject, ip,
 	    who->device_trusted ? device_hash : NULL, keys);
 }

@@ -123,7 +123,8 @@ throttle_keys_make(const struct latch_config *cfg,
 		if (asprintf(&account, "id:%" PRId64, who->account_id) < 0)
 			account = NULL;
 	} else if (who->folded_name != NULL) {
-		if (asprintf(&account, "name:%s", who->folded_name) < 0)
+		if (asprintf(&account, "%s:%s", who->by_email ? "email" :
+		    "username", who->folded_name) < 0)
 			account = NULL;
 	}
 	if (account == NULL)

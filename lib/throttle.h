@@ -31,11 +31,14 @@
 /* Who an attempt is on. A known account is named by its id, however the
  * login named it (username or email, in any spelling the database folds
  * together); an unknown name by the database's fold of it (lower(), as
- * lib/user returns it), so that unknown names are limited alike without
- * telling which is which. */
+ * lib/user returns it) and by how it was given (username or email), so
+ * that unknown names are limited alike without telling which is which: a
+ * username and an email that match no account never share a budget, as
+ * they never would if either matched one. */
 struct throttle_subject {
 	int64_t account_id;             /* > 0: a known account */
 	const char *folded_name;        /* used when account_id is 0 */
+	int by_email;                   /* the name was given as an email */
 };
 
 /* The keys of one attempt. */

@@ -51,6 +51,7 @@ user_find_login(struct db *db, const char *name, int by_email,
 		return DB_EQUERY;
 	}
 	snprintf(out->folded, sizeof out->folded, "%s", PQgetvalue(res, 0, 0));
+	out->by_email = by_email != 0;
 	if (!PQgetisnull(res, 0, 1)) {
 		const char *hash = PQgetvalue(res, 0, 2);
 

@@ -23,6 +23,7 @@ struct user_login {
 	struct user_credentials cred;   /* the account the login matches */
 	int64_t account_id;             /* the account limited: 0 if none */
 	char folded[4 * USER_NAME_MAX + 1];     /* the name, case-folded */
+	int by_email;                   /* looked up as an email */
 	int device_trusted;             /* the device token is account's */
 };
 

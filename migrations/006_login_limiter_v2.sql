@@ -20,14 +20,15 @@
 --     failure, for up to 15 minutes. No stranger can keep the owner out,
 --     since the owner's devices do not share that key.
 --
--- Scopes, failures allowed before a block, and the longest block:
---   pair     account + client address (an IPv6 client by its /64)  4   15 min
---   address  client address (IPv6 by its /64)                     29   15 min
---   account  the account from untrusted clients                   19   15 min
---   device   one device token                                      4   15 min
+-- Scopes, failures allowed before a block, the longest block, and how
+-- long a key must be left alone (after its last failure and its block)
+-- to be forgotten:
+--   pair     account + client address (an IPv6 client by its /64)  4  15 min  15 min
+--   address  client address (IPv6 by its /64)                     29  15 min  15 min
+--   account  the account from untrusted clients                   19  15 min  1 day
+--   device   one device token                                      4  15 min  1 day
 -- A block lasts 2 s after the first failure over the allowance, doubling
--- with each further one up to the longest; a key left alone for 15 minutes
--- starts again from zero.
+-- with each further one up to the longest.
 
 -- 003's keys were unkeyed digests of other inputs: they can never match
 -- again, so nothing is lost by forgetting them now.
@@ -45,20 +46,31 @@ ALTER TABLE login_throttle ADD CONSTRAINT login_throttle_failures_check
 DROP FUNCTION latch_throttle_wait(bytea, bytea, bytea, timestamptz);
 DROP FUNCTION latch_throttle_fail(bytea, bytea, bytea, timestamptz);
 
--- The limits of each scope, in one place.
+-- The limits of each scope, in one place: failures allowed before a
+-- block, the longest block, and how long a key must be left alone (after
+-- its last failure and after its block ends, whichever is later) before it
+-- is forgotten. The account and device keys remember for a day: were they
+-- forgotten soon after their longest block, a patient attacker would get
+-- a fresh allowance every half hour. The pair and address keys forget
+-- after 15 minutes, so that a busy NAT address is not held for a day by
+-- its users' typing mistakes.
 CREATE FUNCTION latch_throttle_limits()
-RETURNS TABLE (scope text, free integer, cap_secs integer)
+RETURNS TABLE (scope text, free integer, cap_secs integer,
+               forget_secs integer)
 LANGUAGE sql IMMUTABLE AS $fn$
-    VALUES ('pair', 4, 900), ('address', 29, 900), ('account', 19, 900),
-           ('device', 4, 900)
+    VALUES ('pair', 4, 900, 900), ('address', 29, 900, 900),
+           ('account', 19, 900, 86400), ('device', 4, 900, 86400)
 $fn$;
 
--- The failure count after one more failure at p_now: a key left alone for
--- 15 minutes starts again.
+-- The failure count after one more failure at p_now, for a key whose last
+-- failure was at p_last and whose block ends at p_blocked (NULL: none): it
+-- starts again when the key was left alone for p_forget seconds since.
 CREATE FUNCTION latch_throttle_next(p_failures integer, p_last timestamptz,
-                                    p_now timestamptz)
+                                    p_blocked timestamptz, p_now timestamptz,
+                                    p_forget integer)
 RETURNS integer LANGUAGE sql IMMUTABLE AS $fn$
-    SELECT CASE WHEN p_last < p_now - interval '15 minutes' THEN 1
+    SELECT CASE WHEN greatest(p_last, p_blocked)
+                     < p_now - make_interval(secs => p_forget) THEN 1
                 ELSE p_failures + 1 END
 $fn$;
 
@@ -98,20 +110,22 @@ BEGIN
     END IF;
 
     UPDATE login_throttle AS t
-       SET failures = latch_throttle_next(t.failures, t.last_failure_at, p_now),
+       SET failures = n.failures,
            last_failure_at = p_now,
-           blocked_until = CASE
-               WHEN latch_throttle_next(t.failures, t.last_failure_at, p_now)
-                    > l.free
+           blocked_until = CASE WHEN n.failures > l.free
                THEN p_now + make_interval(secs => least(power(2, least(
-                    latch_throttle_next(t.failures, t.last_failure_at, p_now)
-                    - l.free, 20)), l.cap_secs))
+                    n.failures - l.free, 20)), l.cap_secs))
                END
       FROM unnest(string_to_array(p_scopes, ','),
                   string_to_array(p_keys, ',')) AS a(scope, key),
-           latch_throttle_limits() AS l
+           latch_throttle_limits() AS l,
+           login_throttle AS o,
+           LATERAL (SELECT latch_throttle_next(o.failures, o.last_failure_at,
+                                               o.blocked_until, p_now,
+                                               l.forget_secs)) AS n(failures)
      WHERE t.scope = a.scope AND t.key_hash = decode(a.key, 'hex')
-       AND l.scope = a.scope;
+       AND l.scope = a.scope
+       AND o.scope = t.scope AND o.key_hash = t.key_hash;
     RETURN 0;
 END
 $fn$;
@@ -200,6 +214,52 @@ RETURNS bigint LANGUAGE sql AS $fn$
                        LIMIT p_batch FOR UPDATE SKIP LOCKED)
         RETURNING 1)
     SELECT count(*) FROM gone
+$fn$;
+
+-- 004's purge batch, forgetting limiter rows only as latch_throttle_next
+-- does: once left alone for their scope's forget time after their last
+-- failure and their block (deleting them sooner would hand out a fresh
+-- allowance early).
+CREATE OR REPLACE FUNCTION latch_purge_batch(p_batch integer, p_after uuid DEFAULT NULL,
+                                  p_now timestamptz DEFAULT now())
+RETURNS TABLE (sessions_deleted bigint, tokens_deleted bigint,
+               throttle_deleted bigint, last_id uuid)
+LANGUAGE sql AS $fn$
+    -- The ids as one array, so the deletes below probe the session_id
+    -- and primary-key indexes instead of joining a CTE the planner cannot
+    -- size.
+    WITH ended AS (
+        SELECT array_agg(id ORDER BY id) AS ids FROM (
+            SELECT id FROM sessions
+             WHERE id > COALESCE(p_after, '00000000-0000-0000-0000-000000000000')
+               AND (absolute_expires_at <= p_now
+                    OR idle_expires_at <= p_now
+                    OR revoked_at <= p_now - interval '1 day')
+             ORDER BY id
+             LIMIT p_batch
+               FOR UPDATE SKIP LOCKED) batch),
+    tokens AS (
+        DELETE FROM refresh_tokens
+         WHERE session_id = ANY ((SELECT ids FROM ended)::uuid[])
+        RETURNING 1),
+    gone AS (
+        DELETE FROM sessions
+         WHERE id = ANY ((SELECT ids FROM ended)::uuid[])
+        RETURNING 1),
+    forgotten AS (
+        DELETE FROM login_throttle
+         WHERE ctid IN (SELECT t.ctid
+                          FROM login_throttle t
+                          JOIN latch_throttle_limits() l USING (scope)
+                         WHERE t.last_failure_at <= p_now - interval '15 minutes'
+                           AND greatest(t.last_failure_at, t.blocked_until)
+                               <= p_now - make_interval(secs => l.forget_secs)
+                         LIMIT p_batch
+                           FOR UPDATE OF t SKIP LOCKED)
+        RETURNING 1)
+    SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM tokens),
+           (SELECT count(*) FROM forgotten),
+           (SELECT ids[array_upper(ids, 1)] FROM ended)
 $fn$;
 
 -- The purge of migrations 004 and 005, then expired device tokens, each

@@ -169,6 +169,76 @@ def test_settling_waits_in_the_order_counting_locks(stack, db):
     assert rows == {"address": 0, "account": 0}, rows
 
 
+# ------------------------------------------------------------ memory
+
+T0 = "2001-01-01 00:00:00+00"       # a clock of our own: nothing else there
+
+
+def _row(db, scope, key):
+    return db.one("SELECT failures, extract(epoch FROM blocked_until - %s)"
+                  " FROM login_throttle WHERE scope = %s AND key_hash = %s",
+                  (T0, scope, key))
+
+
+def _begin_at(db, scope, key, seconds):
+    return db.scalar("SELECT latch_throttle_begin(%s, %s, %s::timestamptz"
+                     " + make_interval(secs => %s))",
+                     (scope, key.hex(), T0, seconds))
+
+
+@pytest.mark.parametrize("scope", ["account", "device"])
+def test_an_account_key_is_not_forgotten_when_its_longest_block_ends(db,
+                                                                      scope):
+    """A key at its longest block (15 minutes) that is tried again right
+    after counts on: a patient attacker does not get a fresh allowance
+    each half hour. Only a day left alone forgets it."""
+    key = secrets.token_bytes(32)
+    db.execute("INSERT INTO login_throttle (scope, key_hash, failures,"
+               " last_failure_at, blocked_until) VALUES (%s, %s, 40, %s,"
+               " %s::timestamptz + interval '900 seconds')", (scope, key,
+                                                               T0, T0))
+    assert _begin_at(db, scope, key, 899) == 1          # still blocked
+    assert _begin_at(db, scope, key, 901) == 0          # counted...
+    failures, blocked = _row(db, scope, key)
+    assert failures == 41 and blocked == 901 + 900      # ...and blocked
+    # Left alone for a day after that block: forgotten.
+    assert _begin_at(db, scope, key, 1801 + 86400 + 1) == 0
+    assert _row(db, scope, key) == (1, None)
+
+
+def test_a_pair_key_is_forgotten_15_minutes_after_its_block(db):
+    key = secrets.token_bytes(32)
+    db.execute("INSERT INTO login_throttle (scope, key_hash, failures,"
+               " last_failure_at, blocked_until) VALUES ('pair', %s, 14, %s,"
+               " %s::timestamptz + interval '900 seconds')", (key, T0, T0))
+    assert _begin_at(db, "pair", key, 901) == 0
+    assert _row(db, "pair", key) == (15, 901 + 900)
+    assert _begin_at(db, "pair", key, 1801 + 901) == 0
+    assert _row(db, "pair", key) == (1, None)
+
+
+def test_the_purge_forgets_limiter_rows_only_when_they_are_forgotten(db):
+    """latch_purge_batch deletes a limiter row when latch_throttle_begin
+    would have forgotten it, not sooner (that would hand out a fresh
+    allowance too)."""
+    rows = {}
+    for scope, idle in (("account", 3600), ("account", 86400 + 60),
+                        ("pair", 600), ("pair", 960)):
+        key = secrets.token_bytes(32)
+        rows[(scope, idle)] = key
+        # Its block ended `idle` seconds before the purge's clock.
+        db.execute("INSERT INTO login_throttle (scope, key_hash, failures,"
+                   " last_failure_at, blocked_until) VALUES (%s, %s, 30,"
+                   " %s::timestamptz - make_interval(secs => %s + 900),"
+                   " %s::timestamptz - make_interval(secs => %s))",
+                   (scope, key, T0, idle, T0, idle))
+    db.scalar("SELECT throttle_deleted FROM latch_purge_batch(100000, NULL,"
+              " %s::timestamptz)", (T0,))
+    left = {k for k, key in rows.items() if db.scalar(
+        "SELECT count(*) FROM login_throttle WHERE key_hash = %s", (key,))}
+    assert left == {("account", 3600), ("pair", 600)}, left
+
+
 # ------------------------------------------------------------ IPv6
 
 def _ipv6_loopback():
@@ -282,6 +352,27 @@ def test_unknown_names_keep_their_own_budgets(proxy_web):
     _fail(client, ghost, PAIR_FREE + 1)
     _blocked(client.login(username=ghost, password="whatever-pw"))
     _fail(client, ghost + "@example.org", 1, field="email")
+
+
+def test_failures_on_a_username_tell_nothing_about_an_email(proxy_web,
+                                                           stack, db):
+    """Twenty failures on the username "E" (no such username) must not
+    tell whether some account has the email "E": the email login that
+    follows is answered alike whether it exists or not."""
+    name = unique_name("oracle")
+    existing = name + "@example.org"
+    create_user(stack, db, username=name, email=existing)
+    absent = unique_name("nobody") + "@example.org"
+    answers = []
+    for email in (existing, absent):
+        for i in range(ACCOUNT_FREE + 1):
+            _fail(ForwardedClient(proxy_web, fresh_address()), email, 1)
+        resp = ForwardedClient(proxy_web, fresh_address()).request(
+            "POST", "/auth/login",
+            json_body={"email": email, "password": "wrong-password"})
+        answers.append((resp.status_code, resp.content))
+    assert answers[0] == answers[1], answers
+    assert answers[0][0] == 401, answers
 
 
 # ------------------------------------------------------------ Unicode

@@ -94,7 +94,7 @@ static void
 test_untrusted_attempts_have_pair_address_and_account_keys(void **state)
 {
 	struct latch_config cfg;
-	struct throttle_subject who = { 42, "alice" };
+	struct throttle_subject who = { 42, "alice", 0 };
 	struct throttle_keys k;
 
 	(void)state;
@@ -114,9 +114,9 @@ static void
 test_a_known_account_has_one_budget_whatever_its_name(void **state)
 {
 	struct latch_config cfg;
-	struct throttle_subject by_name = { 42, "alice" };
-	struct throttle_subject by_mail = { 42, "alice@example.org" };
-	struct throttle_subject other = { 43, "alice" };
+	struct throttle_subject by_name = { 42, "alice", 0 };
+	struct throttle_subject by_mail = { 42, "alice@example.org", 1 };
+	struct throttle_subject other = { 43, "alice", 0 };
 	struct throttle_keys a, b, c;
 
 	(void)state;
@@ -138,10 +138,10 @@ static void
 test_unknown_names_are_keyed_as_the_database_folded_them(void **state)
 {
 	struct latch_config cfg;
-	struct throttle_subject folded = { 0, "kim@example.org" };
-	struct throttle_subject again = { 0, "kim@example.org" };
-	struct throttle_subject unfolded = { 0, "Kim@example.org" };
-	struct throttle_subject account = { 7, "kim@example.org" };
+	struct throttle_subject folded = { 0, "kim@example.org", 0 };
+	struct throttle_subject again = { 0, "kim@example.org", 0 };
+	struct throttle_subject unfolded = { 0, "Kim@example.org", 0 };
+	struct throttle_subject account = { 7, "kim@example.org", 0 };
 	struct throttle_keys a, b, c, d;
 
 	(void)state;
@@ -165,10 +165,31 @@ test_unknown_names_are_keyed_as_the_database_folded_them(void **state)
 }
 
 static void
+test_an_unknown_username_and_email_never_share_a_budget(void **state)
+{
+	struct latch_config cfg;
+	struct throttle_subject as_name = { 0, "bob@example.org", 0 };
+	struct throttle_subject as_mail = { 0, "bob@example.org", 1 };
+	struct throttle_keys a, b;
+
+	(void)state;
+	config_fixture_load(&cfg, REFRESH_KEYS);
+	assert_int_equal(throttle_keys_make(&cfg, &as_name, "198.18.0.1", NULL,
+	    &a), 0);
+	assert_int_equal(throttle_keys_make(&cfg, &as_mail, "198.18.0.1", NULL,
+	    &b), 0);
+	/* Else failures on a username "E" would block the email "E" only
+	 * when no account has that email: an existence oracle. */
+	assert_memory_not_equal(a.key[2], b.key[2], CRYPTO_SHA256_LEN);
+	assert_memory_not_equal(a.key[0], b.key[0], CRYPTO_SHA256_LEN);
+	config_free(&cfg);
+}
+
+static void
 test_one_slash64_one_pair_and_address_key(void **state)
 {
 	struct latch_config cfg;
-	struct throttle_subject who = { 42, "alice" };
+	struct throttle_subject who = { 42, "alice", 0 };
 	struct throttle_keys a, b, c;
 
 	(void)state;
@@ -190,7 +211,7 @@ static void
 test_a_trusted_device_has_its_own_key_only(void **state)
 {
 	struct latch_config cfg;
-	struct throttle_subject who = { 42, "alice" };
+	struct throttle_subject who = { 42, "alice", 0 };
 	unsigned char dev1[CRYPTO_SHA256_LEN], dev2[CRYPTO_SHA256_LEN];
 	struct throttle_keys a, b, c, plain;
 
@@ -220,7 +241,7 @@ static void
 test_keys_are_hmacs_under_the_derived_server_key(void **state)
 {
 	struct latch_config one, two;
-	struct throttle_subject who = { 42, "alice" };
+	struct throttle_subject who = { 42, "alice", 0 };
 	struct throttle_keys a, b;
 	unsigned char server[KEY_DERIVED_LEN], want[CRYPTO_SHA256_LEN];
 	static const char msg[] = "account\0id:42";
@@ -248,8 +269,8 @@ static void
 test_an_unusable_address_makes_no_keys(void **state)
 {
 	struct latch_config cfg;
-	struct throttle_subject who = { 42, "alice" };
-	struct throttle_subject nobody = { 0, NULL };
+	struct throttle_subject who = { 42, "alice", 0 };
+	struct throttle_subject nobody = { 0, NULL, 0 };
 	struct throttle_keys k;
 
 	(void)state;
@@ -273,6 +294,7 @@ main(void)
 		cmocka_unit_test(test_untrusted_attempts_have_pair_address_and_account_keys),
 		cmocka_unit_test(test_a_known_account_has_one_budget_whatever_its_name),
 		cmocka_unit_test(test_unknown_names_are_keyed_as_the_database_folded_them),
+		cmocka_unit_test(test_an_unknown_username_and_email_never_share_a_budget),
 		cmocka_unit_test(test_one_slash64_one_pair_and_address_key),
 		cmocka_unit_test(test_a_trusted_device_has_its_own_key_only),
 		cmocka_unit_test(test_keys_are_hmacs_under_the_derived_server_key),
