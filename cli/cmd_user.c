@@ -161,7 +161,10 @@ user_passwd(int argc, char **argv)
 	    " r AS (UPDATE sessions s SET revoked_at = now(),"
 	    "  revoked_reason = 'password_changed' FROM u"
 	    "  WHERE s.user_id = u.id AND s.revoked_at IS NULL"
-	    "  AND NOT $3::boolean RETURNING 1)"
+	    "  AND NOT $3::boolean RETURNING 1),"
+	    /* A device token won with the old password stays no trusted
+	     * device (lib/device.h), whatever happens to the sessions. */
+	    " d AS (DELETE FROM device_tokens d USING u WHERE d.user_id = u.id)"
 	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)";
 	struct latch_config cfg;
 	struct user_opts o;
@@ -207,7 +210,8 @@ user_set_enabled(int argc, char **argv, int enable)
 	    "  updated_at = now() WHERE username = $1 RETURNING id),"
 	    " r AS (UPDATE sessions s SET revoked_at = now(),"
 	    "  revoked_reason = 'user_disabled' FROM u"
-	    "  WHERE s.user_id = u.id AND s.revoked_at IS NULL RETURNING 1)"
+	    "  WHERE s.user_id = u.id AND s.revoked_at IS NULL RETURNING 1),"
+	    " d AS (DELETE FROM device_tokens d USING u WHERE d.user_id = u.id)"
 	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)";
 	static const char enable_sql[] =
 	    "WITH u AS (UPDATE users SET disabled_at = NULL, updated_at = now()"

@@ -67,7 +67,7 @@ handle_health(struct app *app, const struct http_request *req,
 
 static const struct route api_routes[] = {
 	{ .method = HTTP_GET, .path = "/api/profile",
-	    .body = ROUTE_BODY_NONE, .handler = handle_profile },
+	    .body = ROUTE_BODY_NONE, .handler = handle_profile, .bearer = 1 },
 	{ .method = HTTP_GET, .path = "/api/health",
 	    .body = ROUTE_BODY_NONE, .handler = handle_health },
 };

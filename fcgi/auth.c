@@ -532,6 +532,13 @@ handle_logout_all(struct app *app, const struct http_request *req,
 		session_error(resp, rc);
 		return;
 	}
+	/* Logging out everywhere is how an owner shuts an intruder out: no
+	 * device token stays trusted either (the next login issues one). */
+	rc = device_revoke_all(app->db, who.user_id);
+	if (rc != DB_OK) {
+		server_database_error(resp, rc);
+		return;
+	}
 	log_event(LOG_WARN, "logout_all", "user=%" PRId64 " sid=%s ip=%s "
 	    "revoked_sessions=%" PRId64, who.user_id, who.sid, req->client_ip,
 	    revoked);
@@ -732,11 +739,14 @@ static const struct route auth_routes[] = {
 	{ .method = HTTP_POST, .path = "/auth/logout",
 	    .body = ROUTE_BODY_JSON_OR_EMPTY, .handler = handle_logout },
 	{ .method = HTTP_POST, .path = "/auth/logout-all",
-	    .body = ROUTE_BODY_NONE, .handler = handle_logout_all },
+	    .body = ROUTE_BODY_NONE, .handler = handle_logout_all,
+	    .bearer = 1 },
 	{ .method = HTTP_GET, .path = "/auth/sessions",
-	    .body = ROUTE_BODY_NONE, .handler = handle_sessions },
+	    .body = ROUTE_BODY_NONE, .handler = handle_sessions,
+	    .bearer = 1 },
 	{ .method = HTTP_DELETE, .path = "/auth/sessions/*",
-	    .body = ROUTE_BODY_NONE, .handler = handle_session_delete },
+	    .body = ROUTE_BODY_NONE, .handler = handle_session_delete,
+	    .bearer = 1 },
 	{ .method = HTTP_POST, .path = "/auth/register",
 	    .body = ROUTE_BODY_JSON, .handler = handle_register,
 	    .enabled = signup_enabled },

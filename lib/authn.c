@@ -61,6 +61,12 @@ authn_bearer(struct app *app, const struct http_request *req,
 	int rc;
 
 	memset(out, 0, sizeof *out);
+	if (req->authorization_too_large) {
+		/* Far over any token we accept (4 KiB): a malformed one. */
+		authn_challenge(resp, "invalid_token",
+		    "The access token is too long");
+		return -1;
+	}
 	rc = http_bearer_token(req->authorization, &token, &len);
 	if (rc == HTTP_BEARER_NONE) {
 		authn_challenge(resp, NULL, "A Bearer access token is required");

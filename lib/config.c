@@ -89,6 +89,52 @@ key_well_formed(const char *key)
 	return 1;
 }
 
+/* The edit distance (Levenshtein) between two key-shaped strings of at
+ * most 64 characters. */
+static size_t
+edit_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), prev[65], cur[65];
+
+	if (la > 64 || lb > 64)
+		return SIZE_MAX;
+	for (size_t j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (size_t i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (size_t j = 1; j <= lb; j++) {
+			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+
+			cur[j] = sub < del ? (sub < ins ? sub : ins) :
+			    (del < ins ? del : ins);
+		}
+		memcpy(prev, cur, (lb + 1) * sizeof cur[0]);
+	}
+	return prev[lb];
+}
+
+/* The known key an unknown, well-formed key is a typo of (at most three
+ * edits away), or NULL. Only such a key is ever named in a message: a
+ * key-shaped fragment of a wrapped secret ("CD9Q" from "CD9Q==") is
+ * nowhere near a setting's name, so it is never echoed. */
+static const char *
+typo_of(const char *key)
+{
+	const char *best = NULL;
+	size_t best_d = 4;
+
+	for (size_t i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++) {
+		size_t d = edit_distance(key, known_keys[i]);
+
+		if (d < best_d) {
+			best_d = d;
+			best = known_keys[i];
+		}
+	}
+	return best;
+}
+
 /* Reads the whole file into buf (CONFIG_FILE_MAX + 1 bytes) with read(2),
  * not stdio, so that no unwiped stdio buffer ever holds the secrets.
  * Returns the length, or -1 with errno set (EFBIG when over the limit). */
@@ -184,9 +230,19 @@ config_file_read(const char *path, struct config_file *f, char *err,
 			    lineno);
 			goto fail;
 		}
-		if (!is_known_key(key)) {
+		if (!is_known_key(key) && typo_of(key) != NULL) {
 			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
-			    "unknown key %s", path, lineno, key);
+			    "unknown key %s (did you mean %s?)", path, lineno,
+			    key, typo_of(key));
+			goto fail;
+		}
+		if (!is_known_key(key)) {
+			/* Far from every setting: perhaps the rest of a value
+			 * that was wrapped, so not even it is shown. */
+			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			    "unknown key (not shown: it is no setting's name "
+			    "and may be part of a value; a value must fit on "
+			    "one line)", path, lineno);
 			goto fail;
 		}
 		if (f->n == CONFIG_FILE_KEYS) {

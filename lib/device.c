@@ -104,3 +104,19 @@ out:
 	device_token_free(t);
 	return rc;
 }
+
+int
+device_revoke_all(struct db *db, int64_t user_id)
+{
+	char uid[24];
+	const char *params[1] = { uid };
+	PGresult *res;
+	int rc;
+
+	snprintf(uid, sizeof uid, "%" PRId64, user_id);
+	rc = db_exec(db, "DELETE FROM device_tokens WHERE user_id = $1::bigint",
+	    1, params, DB_IDEMPOTENT, &res);
+	if (rc == DB_OK)
+		PQclear(res);
+	return rc;
+}

@@ -36,6 +36,12 @@ int device_token_hash(const struct latch_config *cfg, const char *token,
 int device_issue(struct app *app, int64_t user_id,
     const unsigned char *old_hash, char **token);
 
+/* Forgets every device token of user_id, so that none stays trusted
+ * (logout-all: the owner may be shutting an intruder out; latchctl does the
+ * same when a password changes or a user is disabled). Returns DB_OK or a
+ * negative enum db_err. */
+int device_revoke_all(struct db *db, int64_t user_id);
+
 /* Wipes and frees a token from device_issue. NULL is fine. */
 void device_token_free(char *token);
 

@@ -164,9 +164,10 @@ http_request_parse(const struct http_io *io, const struct latch_config *cfg,
 	if (parse_content_length(io->param(io->ctx, "CONTENT_LENGTH"),
 	    &req->content_length) != 0)
 		req->bad_content_length = 1;
-	req->content_type = copy_bounded(io->param(io->ctx, "CONTENT_TYPE"), &big);
+	req->content_type = copy_bounded(io->param(io->ctx, "CONTENT_TYPE"),
+	    &req->content_type_too_large);
 	req->authorization = copy_bounded(io->param(io->ctx,
-	    "HTTP_AUTHORIZATION"), &big);
+	    "HTTP_AUTHORIZATION"), &req->authorization_too_large);
 	req->cookie = copy_bounded(io->param(io->ctx, "HTTP_COOKIE"), &big);
 	req->origin = copy_bounded(io->param(io->ctx, "HTTP_ORIGIN"), &big);
 	req->sec_fetch_site = copy_bounded(io->param(io->ctx,

@@ -51,6 +51,9 @@ struct http_request {
 	char client_ip[HTTP_IP_MAX];    /* canonical text of the client */
 	int https;                      /* reached over TLS */
 	int header_too_large;           /* a header was over the limit */
+	int content_type_too_large;     /* CONTENT_TYPE was over it */
+	int authorization_too_large;    /* Authorization was over it: a
+					 * token far past any JWT limit */
 	int bad_content_length;         /* CONTENT_LENGTH was not a number */
 	char *body;                     /* after http_read_body; NUL-ended */
 	size_t body_len;
@@ -65,8 +68,10 @@ enum http_err {
 };
 
 /* Fills *req from io's parameters. Headers over HTTP_HEADER_MAX are
- * dropped and flagged (header_too_large) rather than failing here, so that
- * routing errors still answer first. The client address is REMOTE_ADDR,
+ * dropped and flagged rather than failing here, so that the checks before
+ * them still answer first: content_type_too_large (the content-type
+ * check), authorization_too_large (on a Bearer route the credentials
+ * check: a malformed token) and header_too_large (the others). The client address is REMOTE_ADDR,
  * or, when REMOTE_ADDR is one of cfg's trusted proxies, the right-most
  * X-Forwarded-For entry that is not. Returns HTTP_OK or HTTP_ENOMEM; in
  * both cases the caller frees req with http_request_free. */

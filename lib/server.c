@@ -302,9 +302,9 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 		http_response_header(&resp, "Allow", "%s", allow);
 		goto answer;
 	}
-	if (req.header_too_large) {
+	if (req.content_type_too_large) {
 		http_response_error(&resp, 400, "invalid_request",
-		    "A request header is too large");
+		    "The Content-Type header is too large");
 		goto answer;
 	}
 
@@ -314,6 +314,14 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	 * an oversized one 413 and one with members 400, as anywhere else. */
 	if (check_body(app, route, io, &req, &body, &resp) != 0)
 		goto answer;
+	/* After the body checks, which come first in API.md's order: an
+	 * oversized Cookie, Origin or Host makes the request malformed. */
+	if (req.header_too_large ||
+	    (req.authorization_too_large && !route->bearer)) {
+		http_response_error(&resp, 400, "invalid_request",
+		    "A request header is too large");
+		goto answer;
+	}
 	if (route->body == ROUTE_BODY_NONE && body != NULL) {
 		if (json_object_object_length(body) != 0) {
 			http_response_error(&resp, 400, "invalid_request",

@@ -42,6 +42,10 @@ struct route {
 	/* NULL, or says whether the configuration enables the route; a
 	 * disabled route's path is unknown (404), whatever the method. */
 	int (*enabled)(const struct latch_config *cfg);
+	/* The handler authenticates with a Bearer token (lib/authn): an
+	 * oversized Authorization header is then a malformed token (401
+	 * invalid_token), for other routes a malformed request (400). */
+	int bearer;
 };
 
 /* Runs the process: returns the exit status for main. program names it in

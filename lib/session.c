@@ -420,8 +420,15 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 			    len, &claims, PQgetvalue(res, 0, 1),
 			    (size_t)PQgetlength(res, 0, 1),
 			    &out->refresh_token) != 0) {
-				log_event(LOG_ERROR, "refresh_unseal_failed",
+				/* A seal this process cannot open (made by
+				 * a binary of an older scheme during a
+				 * rolling upgrade, or under a key since
+				 * removed): nothing to answer the duplicate
+				 * with. Refused, as a lost seal is, and
+				 * nothing revoked. */
+				log_event(LOG_WARN, "refresh_unseal_failed",
 				    "sid=%s", claims.sid);
+				rc = SESSION_OK;
 				goto out;
 			}
 			out->refresh_expires_in = strtoll(PQgetvalue(res, 0, 2),

@@ -30,8 +30,13 @@ throttle_address_subject(const char *ip, char out[THROTTLE_ADDRESS_MAX])
 	} else if (inet_pton(AF_INET6, ip, a) == 1) {
 		static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0,
 		    0, 0, 0, 0, 0xff, 0xff };
+		/* RFC 6052's well-known NAT64 prefix 64:ff9b::/96: every IPv4
+		 * host behind a NAT64 gateway would else share one /64. */
+		static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b,
+		    0, 0, 0, 0, 0, 0, 0, 0 };
 
-		if (memcmp(a, mapped, sizeof mapped) == 0) {
+		if (memcmp(a, mapped, sizeof mapped) == 0 ||
+		    memcmp(a, nat64, sizeof nat64) == 0) {
 			if (inet_ntop(AF_INET, a + 12, text, sizeof text) == NULL)
 				return -1;
 		} else {

@@ -49,7 +49,8 @@ struct throttle_keys {
 };
 
 /* The part of a client address the limiter keys on, as text into out:
- * "4:a.b.c.d" for IPv4 and for IPv4-mapped IPv6 (::ffff:a.b.c.d), and
+ * "4:a.b.c.d" for IPv4, for IPv4-mapped IPv6 (::ffff:a.b.c.d) and for
+ * NAT64's well-known prefix (64:ff9b::a.b.c.d, RFC 6052), and
  * "6:<prefix>/64" for any other IPv6 address, since whoever holds one
  * address of a /64 usually holds all 2^64 of them. Returns 0, or -1 when
  * ip is not an IPv4 or IPv6 address. */

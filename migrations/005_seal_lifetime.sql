@@ -23,14 +23,18 @@
 
 ALTER TABLE refresh_tokens ADD COLUMN sealed_until timestamptz;
 
--- Seals of the old scheme: nothing opens them any more, and they are what
--- this migration is about. Duplicates of tokens rotated in the last few
--- seconds before the upgrade are refused (403) instead; nothing is revoked.
-UPDATE refresh_tokens SET successor_sealed = NULL
- WHERE successor_sealed IS NOT NULL;
-
+-- Seals of the old scheme (a seal with no sealed_until): nothing opens
+-- them any more, and they are what this migration is about. They are not
+-- cleared here: on a big table one UPDATE would hold this migration's
+-- exclusive lock for seconds and refreshes would time out. The purge's
+-- seal sweep (latch_unseal_batch, below) clears them in batches instead;
+-- run `latchctl purge` right after migrating (the README says so).
+-- Duplicates of tokens rotated in the last seconds before the upgrade
+-- are refused (403) meanwhile; nothing is revoked. The constraint holds
+-- for every row written from now on; NOT VALID spares the old ones the
+-- table scan, and the sweep makes them comply.
 ALTER TABLE refresh_tokens ADD CONSTRAINT refresh_tokens_seal_has_deadline
-    CHECK ((successor_sealed IS NULL) = (sealed_until IS NULL));
+    CHECK ((successor_sealed IS NULL) = (sealed_until IS NULL)) NOT VALID;
 
 -- Same arguments and results as in migration 002; p_new_sealed is NULL when
 -- there is no grace window (nothing is then stored). A rotated token
@@ -152,7 +156,8 @@ END
 $fn$;
 
 -- One batch of the seal sweep: clears at most p_batch seals whose window
--- ended by p_now, on token rows with id above p_after, in id order, so a
+-- ended by p_now (or that are of the old scheme: no sealed_until), on
+-- token rows with id above p_after, in id order, so a
 -- run of batches walks the table once (no index helps: see above).
 -- Rows a refresh holds are skipped, not waited for (the next run gets
 -- them). Returns how many it cleared and the last id it cleared (NULL:
@@ -164,7 +169,9 @@ LANGUAGE sql AS $fn$
     WITH stale AS (
         SELECT array_agg(id ORDER BY id) AS ids FROM (
             SELECT id FROM refresh_tokens
-             WHERE id > COALESCE(p_after, 0) AND sealed_until <= p_now
+             WHERE id > COALESCE(p_after, 0)
+               AND (sealed_until <= p_now
+                    OR (sealed_until IS NULL AND successor_sealed IS NOT NULL))
              ORDER BY id
              LIMIT p_batch
                FOR UPDATE SKIP LOCKED) batch),

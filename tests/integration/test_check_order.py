@@ -295,3 +295,34 @@ def test_register_order_of_checks(signup_web):
     assert_error(c.request("POST", "/auth/register", body=b"{",
                            content_type="application/json"),
                  400, "invalid_request")
+
+
+# ------------------------------------------------------------ big headers
+
+@pytest.mark.parametrize("route", BEARER_ROUTES)
+def test_an_oversized_bearer_token_is_invalid_token(send, route):
+    """API.md: a token over 4 KiB is rejected as a token (401
+    invalid_token), also one over latch's 8 KiB header limit."""
+    resp = send(route, headers={"Authorization": "Bearer " + "a" * 8200})
+    assert_invalid_token(resp)
+
+
+@pytest.mark.parametrize("route", BODYLESS_ROUTES)
+def test_a_long_user_agent_does_not_come_before_the_body_checks(send,
+                                                                 route):
+    resp = send(route, body=b"hello", content_type="text/plain",
+                headers={"User-Agent": "x" * 9000})
+    assert_error(resp, 415, "unsupported_media_type")
+
+
+@pytest.mark.parametrize("header", ["Cookie", "Origin", "User-Agent"])
+def test_an_oversized_header_is_400_after_the_body_checks(send, header):
+    """(An oversized Host never reaches latch: lighttpd refuses it.)"""
+    big = {"Cookie": "a=" + "b" * 9000, "Origin": "https://" + "o" * 9000,
+           "User-Agent": "u" * 9000}[header]
+    resp = send("logout_all", body=b"hello", content_type="text/plain",
+                headers={header: big})
+    assert_error(resp, 415, "unsupported_media_type")
+    resp = send("logout_all", headers={header: big})
+    assert_error(resp, 400, "invalid_request")
+

@@ -18,7 +18,8 @@ import pytest
 
 from conftest import create_user
 from latchlib import (DEVICE_TOKEN_SHAPE, ForwardedClient, assert_error,
-                      device_cookie, fresh_address, json_body, retry_after)
+                      device_cookie, fresh_address, json_body, retry_after,
+                      run_latchctl)
 
 ACCOUNT_FREE = 19        # untrusted failures an account takes before 429
 DEVICE_FREE = 4          # failures one device takes before 429
@@ -265,3 +266,47 @@ def test_a_user_keeps_a_bounded_number_of_device_tokens(proxy_web, stack,
         _ok(_body_login(client, user))
     assert db.scalar("SELECT count(*) FROM device_tokens WHERE user_id = %s",
                      (user["id"],)) == 32
+
+
+# ------------------------------------------------------------ revocation
+
+def _trusted(proxy_web, user, device):
+    """Whether device still lets user in while strangers are held back
+    (the account key must already be blocked)."""
+    return _body_login(_client(proxy_web), user, device=device).status_code
+
+
+def _logged_in_with_device(proxy_web, user):
+    body = json_body(_ok(_body_login(_client(proxy_web), user)))
+    return body["device_token"], body["access_token"]
+
+
+def test_logout_all_forgets_the_users_device_tokens(proxy_web, stack, db):
+    """Logging out everywhere is how an owner shuts an intruder out: the
+    intruder's device token must not stay trusted."""
+    user = create_user(stack, db, prefix="devlo")
+    intruder, _ = _logged_in_with_device(proxy_web, user)
+    _, access = _logged_in_with_device(proxy_web, user)
+    resp = _client(proxy_web).logout_all(access)
+    assert resp.status_code == 200, resp.text
+    assert db.scalar("SELECT count(*) FROM device_tokens WHERE user_id = %s",
+                     (user["id"],)) == 0
+    _attack(proxy_web, user, ACCOUNT_FREE + 1)
+    assert _trusted(proxy_web, user, intruder) == 429
+
+
+@pytest.mark.parametrize("command", [["passwd", "--keep-sessions"],
+                                     ["passwd"], ["disable"]])
+def test_latchctl_password_change_and_disable_forget_device_tokens(
+        proxy_web, stack, db, bin_dir, command):
+    user = create_user(stack, db, prefix="devctl")
+    intruder, _ = _logged_in_with_device(proxy_web, user)
+    argv = ["user", command[0], user["username"], *command[1:]]
+    new_password = "new-" + user["password"]
+    if command[0] == "passwd":
+        argv.append("--password-stdin")
+    proc = run_latchctl(bin_dir, *argv, input=new_password + "\n",
+                        DATABASE_URL=stack.database_url, BCRYPT_COST="4")
+    assert proc.returncode == 0, proc.stderr
+    assert db.scalar("SELECT count(*) FROM device_tokens WHERE user_id = %s",
+                     (user["id"],)) == 0

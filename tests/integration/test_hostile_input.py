@@ -79,11 +79,14 @@ def test_big_header_at_profile_is_400(client, session, name):
     assert_error(resp, 400, "invalid_request")
 
 
-def test_big_authorization_header_at_profile_is_400(client, session):
+def test_big_authorization_header_at_profile_is_invalid_token(client,
+                                                              session):
+    """API.md, Tokens: "a token over 4 KiB" is rejected, and a refused
+    token is 401 invalid_token (Bearer failures), however long."""
     token = session["access_token"]
     resp = client.profile(authorization="Bearer " + token + " " +
                           "x" * (BIG - len(token)))
-    assert_error(resp, 400, "invalid_request")
+    assert_invalid_token(resp)
 
 
 def test_header_of_exactly_8_kib_is_accepted(client, user):

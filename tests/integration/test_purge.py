@@ -164,9 +164,12 @@ LIVE = [n for n, _, _ in SESSIONS if n.startswith("live_")]
 KEPT = [n for n, _, _ in SESSIONS if n.startswith("kept_")]
 
 # (name, last failure this long ago, block until now + this (None: none))
+# A pair key is forgotten 15 minutes after its last failure and the end of
+# its block, whichever is later (migration 006).
 THROTTLE = [
     ("old_unblocked", "20 minutes", None),
-    ("old_block_over", "30 minutes", "-10 minutes"),
+    ("old_block_over", "40 minutes", "-20 minutes"),
+    ("block_just_over", "30 minutes", "-10 minutes"),
     ("old_16min", "16 minutes", None),
     ("old_but_blocked", "16 minutes", "5 minutes"),
     ("fresh", "1 minute", None),
@@ -174,7 +177,8 @@ THROTTLE = [
     ("recent_13min", "13 minutes", None),
 ]
 THROTTLE_GONE = ["old_unblocked", "old_block_over", "old_16min"]
-THROTTLE_KEPT = ["old_but_blocked", "fresh", "fresh_blocked", "recent_13min"]
+THROTTLE_KEPT = ["block_just_over", "old_but_blocked", "fresh",
+                 "fresh_blocked", "recent_13min"]
 
 
 def build_scenario(pdb):

@@ -379,3 +379,26 @@ def test_duplicate_across_a_key_list_rotation(web, rotated_web, user):
     t2, _ = rotate_body(rotated_web, t1)
     assert refreshed_body(web.refresh(t1))["refresh_token"] == t2
     assert refreshed_body(rotated_web.refresh(t1))["refresh_token"] == t2
+
+
+def test_a_seal_that_will_not_open_refuses_the_duplicate_without_500(
+        web, db, user):
+    """A seal this server cannot open (written by a binary of an older
+    scheme during a rolling upgrade, or under a key since removed): the
+    duplicate is refused like one whose seal is gone (403), nothing is
+    revoked, and the live successor still
+    works."""
+    first = login_body(web, user)["refresh_token"]
+    second = json_body(web.refresh(first))["refresh_token"]
+    sid = token_sid(first)
+    assert db.execute(
+        "UPDATE refresh_tokens SET successor_sealed = %s "
+        "WHERE token_hash = %s AND successor_sealed IS NOT NULL",
+        (secrets.token_bytes(300), hashlib.sha256(first.encode()).digest())
+    ) == 1
+    resp = web.refresh(first)
+    assert resp.status_code == 403, resp.text
+    assert json_body(resp)["error"] == "invalid_grant"
+    assert db.scalar("SELECT revoked_at FROM sessions WHERE id = %s",
+                     (sid,)) is None
+    assert web.refresh(second).status_code == 200

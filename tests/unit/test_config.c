@@ -392,8 +392,20 @@ test_file_messages_never_show_a_value(void **state)
 	refused_file("JWT_ACCESS_SECRET=" ACCESS "\nJWT_ACCES_EXPIRES=5m\n", err,
 	    sizeof err);
 	assert_non_null(strstr(err, "line 2"));
-	assert_non_null(strstr(err, "unknown key JWT_ACCES_EXPIRES"));
+	assert_non_null(strstr(err, "unknown key JWT_ACCES_EXPIRES (did you "
+	    "mean JWT_ACCESS_EXPIRES?)"));
 	assert_null(strstr(err, "5m"));
+	/* A key-shaped piece of a secret wrapped at any point but a ','
+	 * (here the end of a base64 secret) is not named. */
+	refused_file("JWT_ACCESS_SECRET=a1:0123456789abcdefghijklmnopqrstuv\n"
+	    "CD9Q==\n", err, sizeof err);
+	assert_non_null(strstr(err, "line 2"));
+	assert_null(strstr(err, "CD9"));
+	assert_null(strstr(err, "D9Q"));
+	refused_file("JWT_REFRESH_SECRET=r1:0123456789abcdefghijklmnopqrstuv\n"
+	    "ABCDEFGHIJKLMNOP_QRST=\n", err, sizeof err);
+	assert_null(strstr(err, "ABCD"));
+	assert_null(strstr(err, "QRST"));
 }
 
 /* Values read from the file are checked as the environment's are, and

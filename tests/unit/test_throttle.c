@@ -57,7 +57,10 @@ test_ipv4_mapped_ipv6_is_the_ipv4_address(void **state)
 	assert_subject("::FFFF:c612:1", "4:198.18.0.1");
 	/* Not mapped: an ordinary IPv6 address. */
 	assert_subject("::fffe:198.18.0.1", "6:::/64");
-	assert_subject("64:ff9b::198.18.0.1", "6:64:ff9b::/64");
+	/* NAT64 (RFC 6052 well-known prefix): the IPv4 host behind it. */
+	assert_subject("64:ff9b::198.18.0.1", "4:198.18.0.1");
+	assert_subject("64:ff9b::c612:2", "4:198.18.0.2");
+	assert_subject("64:ff9b:1::198.18.0.1", "6:64:ff9b:1::/64");
 }
 
 static void
