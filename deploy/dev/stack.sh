@@ -236,6 +236,16 @@ try_rundir() {
 	return 1
 }
 
+# The /tmp directory this repository's run dirs go to when var/ is not
+# usable by the service user.
+tmp_parent() {
+	local base=${REPO##*/} hash
+	base=${base//[^A-Za-z0-9._-]/_}
+	base=${base:0:20}
+	hash=$(printf '%s' "$REPO" | sha256sum)
+	printf '/tmp/latch-%s-%s' "$base" "${hash:0:8}"
+}
+
 # Decide RUNDIR for this instance: var/INSTANCE in the repository when the
 # service user can use it (a clone in /root usually is not reachable by
 # `latch`), else a directory under /tmp named after the repository.
@@ -244,11 +254,8 @@ pick_rundir() {
 		RUNDIR=$VAR/$INST
 		return
 	fi
-	local base=${REPO##*/} hash parent
-	base=${base//[^A-Za-z0-9._-]/_}
-	base=${base:0:20}
-	hash=$(printf '%s' "$REPO" | sha256sum)
-	parent=/tmp/latch-$base-${hash:0:8}
+	local parent
+	parent=$(tmp_parent)
 	# /tmp is shared: refuse a parent that is not ours (symlink tricks).
 	if [[ -L $parent || (-e $parent && ! -d $parent) ]]; then
 		die "$parent exists and is not a directory; remove it"
@@ -853,12 +860,24 @@ cmd_status() {
 }
 
 cmd_clean() {
+	local d
 	cmd_down
 	if known_rundir; then
 		say "deleting $RUNDIR"
 		rm -rf "$RUNDIR"
 		rmdir "${RUNDIR%/*}" 2>/dev/null || true # the /tmp parent, if empty
 	fi
+	# A run dir var/ lost track of (a fresh clone at the same path, var/
+	# deleted by hand) would otherwise be picked again by `up`, with its
+	# old cluster and the schema of whatever ran there: stop and delete
+	# that too, so that clean means a fresh database.
+	for d in "$VAR/$INST" "$(tmp_parent)/$INST"; do
+		[[ -d $d && ! -L $d && -e $d/pgdata/PG_VERSION ]] || continue
+		say "deleting $d (left by an earlier run)"
+		(RUNDIR=$d stop_everything) || true
+		rm -rf "$d"
+		[[ $d == "$VAR/$INST" ]] || rmdir "${d%/*}" 2>/dev/null || true
+	done
 	rm -f "$VAR/$INST".{env,rundir,secrets,demo}
 }
 
