@@ -182,10 +182,13 @@ static const char purge_usage[] =
     "line: sessions=S tokens=T throttle=L\n"
     "batches=B seconds=X (B counts the batches of the session walk).\n";
 
-/* The seal sweep (migration 005): batches over the token rows in id order
- * until one comes back short. Returns 0, or -1 (with a message). */
+/* Runs sql, one committed batch of at most batch rows per call ($1), until
+ * a call comes back short (column 0 counts what it did). With nparams 2
+ * the walk has a cursor: column 1 is the last id a call reached, passed
+ * back as $2 (NULL at first). Returns 0, or -1 (with a message). */
 static int
-purge_seals(struct db *db, const char *batch_s, long long batch)
+purge_walk(struct db *db, const char *what, const char *sql, int nparams,
+    const char *batch_s, long long batch)
 {
 	char after[24] = "";
 	const char *params[2] = { batch_s, NULL };
@@ -195,38 +198,13 @@ purge_seals(struct db *db, const char *batch_s, long long batch)
 		PGresult *res;
 		long long n;
 
-		if (cli_exec(db, "clearing expired seals", "SELECT * FROM"
-		    " latch_unseal_batch($1::integer, $2::bigint)", 2, params,
-		    &res) != 0)
+		if (cli_exec(db, what, sql, nparams, params, &res) != 0)
 			return -1;
 		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-		if (!PQgetisnull(res, 0, 1)) {
+		if (nparams == 2 && !PQgetisnull(res, 0, 1)) {
 			snprintf(after, sizeof after, "%s", PQgetvalue(res, 0, 1));
 			params[1] = after;
 		}
-		PQclear(res);
-		if (n < batch || ++rounds >= 1000000)
-			return 0;
-	}
-}
-
-/* Expired device tokens (migration 006), a batch at a time until one comes
- * back short. Returns 0, or -1 (with a message). */
-static int
-purge_device_tokens(struct db *db, const char *batch_s, long long batch)
-{
-	const char *params[1] = { batch_s };
-	long rounds = 0;
-
-	for (;;) {
-		PGresult *res;
-		long long n;
-
-		if (cli_exec(db, "deleting expired device tokens", "SELECT"
-		    " latch_purge_device_tokens($1::integer)", 1, params,
-		    &res) != 0)
-			return -1;
-		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
 		if (n < batch || ++rounds >= 1000000)
 			return 0;
@@ -296,8 +274,13 @@ cmd_purge(int argc, char **argv)
 		if ((s < batch && l < batch) || batches >= 1000000)
 			break;
 	}
-	if (purge_seals(db, batch_s, batch) != 0 ||
-	    purge_device_tokens(db, batch_s, batch) != 0)
+	/* The seal sweep walks the token rows in id order (migration 005);
+	 * expired device tokens go a batch at a time (migration 006). */
+	if (purge_walk(db, "clearing expired seals", "SELECT * FROM"
+	    " latch_unseal_batch($1::integer, $2::bigint)", 2, batch_s,
+	    batch) != 0 ||
+	    purge_walk(db, "deleting expired device tokens", "SELECT"
+	    " latch_purge_device_tokens($1::integer)", 1, batch_s, batch) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("sessions=%lld tokens=%lld throttle=%lld batches=%ld "
