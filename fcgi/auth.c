@@ -25,13 +25,6 @@ enum delivery {
 	DELIVERY_BODY,                  /* native apps: in the JSON */
 };
 
-/* The refresh cookie's name: the __Secure- prefix needs Secure. */
-static const char *
-cookie_name(const struct latch_config *cfg)
-{
-	return cfg->cookie_secure ? "__Secure-refresh_token" : "refresh_token";
-}
-
 /* Sets the refresh cookie; an empty value with max_age 0 clears it, with
  * the same name and attributes, so that it hits the same cookie. */
 static int
@@ -40,7 +33,7 @@ set_refresh_cookie(const struct latch_config *cfg, struct http_response *resp,
 {
 	return http_response_header(resp, "Set-Cookie",
 	    "%s=%s; Path=/auth; Max-Age=%" PRId64 "; HttpOnly;%s "
-	    "SameSite=Strict", cookie_name(cfg), value, max_age,
+	    "SameSite=Strict", authn_refresh_cookie_name(cfg), value, max_age,
 	    cfg->cookie_secure ? " Secure;" : "");
 }
 
@@ -50,21 +43,13 @@ clear_refresh_cookie(const struct latch_config *cfg, struct http_response *resp)
 	set_refresh_cookie(cfg, resp, "", 0);
 }
 
-/* The device cookie (API.md, "Device tokens"): only ever sent back to the
- * login route. */
-static const char *
-device_cookie_name(const struct latch_config *cfg)
-{
-	return cfg->cookie_secure ? "__Secure-latch_device" : "latch_device";
-}
-
 static int
 set_device_cookie(const struct latch_config *cfg, struct http_response *resp,
     const char *value)
 {
 	return http_response_header(resp, "Set-Cookie",
 	    "%s=%s; Path=/auth/login; Max-Age=%" PRId64 "; HttpOnly;%s "
-	    "SameSite=Strict", device_cookie_name(cfg), value,
+	    "SameSite=Strict", authn_device_cookie_name(cfg), value,
 	    DEVICE_TOKEN_LIFETIME, cfg->cookie_secure ? " Secure;" : "");
 }
 
@@ -224,36 +209,6 @@ attempt_keys(struct app *app, const struct user_login *who, const char *ip,
 	    who->device_trusted ? device_hash : NULL, keys);
 }
 
-/* The device token a login presents: the body's "device_token" wins, else
- * the device cookie. Returns 0 (*token NULL when there is none), or -1
- * with resp set to 400 when several device cookies were sent. */
-static int
-find_device_token(const struct app *app, const struct http_request *req,
-    const struct login_request *login, const char **token, size_t *len,
-    struct http_response *resp)
-{
-	int n;
-
-	*token = NULL;
-	*len = 0;
-	if (login->device_token != NULL && login->device_token_len > 0) {
-		*token = login->device_token;
-		*len = login->device_token_len;
-		return 0;
-	}
-	n = http_cookie_find(req->cookie, device_cookie_name(app->cfg), token,
-	    len);
-	if (n > 1) {
-		http_response_error(resp, 400, "invalid_request",
-		    "Several device token cookies were sent");
-		*token = NULL;
-		return -1;
-	}
-	if (n == 0 || *len == 0)
-		*token = NULL;
-	return 0;
-}
-
 /* POST /auth/login */
 static void
 handle_login(struct app *app, const struct http_request *req,
@@ -276,8 +231,8 @@ handle_login(struct app *app, const struct http_request *req,
 		http_response_error(resp, 400, "invalid_request", why);
 		return;
 	}
-	if (find_device_token(app, req, &login, &device_token, &device_len,
-	    resp) != 0)
+	if (authn_device_token(app->cfg, req, login.device_token,
+	    login.device_token_len, &device_token, &device_len, resp) != 0)
 		return;
 	/* A malformed token or one of an unlisted kid is simply no trusted
 	 * device; the lookup says whether it is a live one of the account. */
@@ -348,113 +303,18 @@ out:
 	OPENSSL_cleanse(device_hash, sizeof device_hash);
 }
 
-/* Where a refresh or logout request's token came from. */
-struct presented_token {
-	const char *token;              /* NULL: none presented */
-	size_t len;
-	enum delivery delivery;         /* body or cookie */
-};
-
-/* Cross-site request forgery defence for cookie-authenticated requests:
- * an Origin outside ALLOWED_ORIGINS (by default the server's own origin)
- * or Sec-Fetch-Site: cross-site is refused. A request with neither header
- * (a native client) passes. */
-static int
-origin_allowed(const struct latch_config *cfg, const struct http_request *req)
-{
-	char origin[CONFIG_ORIGIN_MAX + 1], own[CONFIG_ORIGIN_MAX + 1];
-	char raw[CONFIG_ORIGIN_MAX + 16];
-	int n;
-
-	if (req->sec_fetch_site != NULL &&
-	    strcasecmp(req->sec_fetch_site, "cross-site") == 0)
-		return 0;
-	if (req->origin == NULL)
-		return 1;
-	if (config_normalize_origin(req->origin, origin, sizeof origin) != 0)
-		return 0;       /* "null" and other opaque origins */
-	if (cfg->n_origins > 0) {
-		for (size_t i = 0; i < cfg->n_origins; i++)
-			if (strcmp(cfg->origins[i], origin) == 0)
-				return 1;
-		return 0;
-	}
-	if (req->host == NULL)
-		return 0;
-	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
-	    req->host);
-	if (n < 0 || (size_t)n >= sizeof raw ||
-	    config_normalize_origin(raw, own, sizeof own) != 0)
-		return 0;
-	return strcmp(own, origin) == 0;
-}
-
-static void
-refuse_origin(struct http_response *resp)
-{
-	http_response_error(resp, 403, "invalid_origin",
-	    "Cross-site requests may not use the refresh cookie");
-}
-
-/* Reads the refresh token from the body ({"refresh_token": ...}, which
- * wins) or else from the cookie, whose use must pass the cross-site check.
- * Returns 0, or -1 with resp set: 400 (a body member of the wrong type,
- * several cookies of the name) or 403 invalid_origin. */
-static int
-find_refresh_token(const struct app *app, const struct http_request *req,
-    json_object *body, struct presented_token *out,
-    struct http_response *resp)
-{
-	const char *from_body = NULL;
-	size_t body_len = 0;
-	char why[128];
-	const struct json_field fields[] = {
-		{ "refresh_token", JSON_FIELD_STRING, app->cfg->max_body,
-		    &from_body, &body_len },
-	};
-	int n;
-
-	memset(out, 0, sizeof *out);
-	if (body != NULL && json_read_fields(body, fields, 1, why,
-	    sizeof why) != 0) {
-		http_response_error(resp, 400, "invalid_request", why);
-		return -1;
-	}
-	if (from_body != NULL && body_len > 0) {
-		out->token = from_body;
-		out->len = body_len;
-		out->delivery = DELIVERY_BODY;
-		return 0;
-	}
-	n = http_cookie_find(req->cookie, cookie_name(app->cfg), &out->token,
-	    &out->len);
-	if (n > 1) {
-		http_response_error(resp, 400, "invalid_request",
-		    "Several refresh token cookies were sent");
-		return -1;
-	}
-	if (n == 0 || out->len == 0)
-		out->token = NULL;
-	out->delivery = DELIVERY_COOKIE;
-	if (out->token != NULL && !origin_allowed(app->cfg, req)) {
-		refuse_origin(resp);
-		return -1;
-	}
-	return 0;
-}
-
 /* POST /auth/refresh */
 static void
 handle_refresh(struct app *app, const struct http_request *req,
     json_object *body, const char *arg, struct http_response *resp)
 {
-	struct presented_token pt;
+	struct authn_refresh pt;
 	struct session_tokens tokens;
 	enum refresh_outcome outcome;
 	int rc;
 
 	(void)arg;
-	if (find_refresh_token(app, req, body, &pt, resp) != 0)
+	if (authn_refresh_token(app->cfg, req, body, &pt, resp) != 0)
 		return;
 	/* Seam: refresh rate limiting (429) goes here. */
 	if (pt.token == NULL) {
@@ -471,14 +331,15 @@ handle_refresh(struct app *app, const struct http_request *req,
 		return;
 	}
 	if (outcome == REFRESH_ROTATED || outcome == REFRESH_DUPLICATE) {
-		respond_tokens(app, &tokens, NULL, pt.delivery, resp);
+		respond_tokens(app, &tokens, NULL, pt.from_cookie ?
+		    DELIVERY_COOKIE : DELIVERY_BODY, resp);
 		session_tokens_free(&tokens);
 		return;
 	}
 	/* Refused and reuse answer alike: the thief learns nothing. */
 	http_response_error(resp, 403, "invalid_grant",
 	    "The refresh token is invalid, expired or revoked");
-	if (pt.delivery == DELIVERY_COOKIE)
+	if (pt.from_cookie)
 		clear_refresh_cookie(app->cfg, resp);
 }
 
@@ -487,12 +348,12 @@ static void
 handle_logout(struct app *app, const struct http_request *req,
     json_object *body, const char *arg, struct http_response *resp)
 {
-	struct presented_token pt;
+	struct authn_refresh pt;
 	json_object *o;
 	int rc;
 
 	(void)arg;
-	if (find_refresh_token(app, req, body, &pt, resp) != 0)
+	if (authn_refresh_token(app->cfg, req, body, &pt, resp) != 0)
 		return;
 	if (pt.token != NULL) {
 		/* Unreachable database: not revoked, and RFC 7009's 503

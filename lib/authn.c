@@ -1,13 +1,18 @@
-/* authn.c: Bearer token authentication against live sessions. */
+/* authn.c: which credential a request presents and whether it may be
+ * used here: Bearer access tokens against live sessions, the refresh
+ * token of a body or cookie (with the cross-site check a cookie needs),
+ * and the device token of a login. */
 #include "authn.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "json.h"
 #include "jwt.h"
-#include "server.h"
+#include "net.h"
 
 void
 authn_challenge(struct http_response *resp, const char *error,
@@ -101,7 +106,7 @@ authn_bearer(struct app *app, const struct http_request *req,
 	params[1] = claims.sub;
 	rc = db_exec(app->db, sql, 2, params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK) {
-		server_database_error(resp, rc);
+		http_response_db_error(resp, rc);
 		return -1;
 	}
 	if (PQntuples(res) != 1) {
@@ -117,5 +122,127 @@ authn_bearer(struct app *app, const struct http_request *req,
 		    PQgetvalue(res, 0, 1));
 	out->created_at = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	PQclear(res);
+	return 0;
+}
+
+const char *
+authn_refresh_cookie_name(const struct latch_config *cfg)
+{
+	return cfg->cookie_secure ? "__Secure-refresh_token" : "refresh_token";
+}
+
+const char *
+authn_device_cookie_name(const struct latch_config *cfg)
+{
+	return cfg->cookie_secure ? "__Secure-latch_device" : "latch_device";
+}
+
+/* Cross-site request forgery defence for cookie-authenticated requests:
+ * an Origin outside ALLOWED_ORIGINS (by default the server's own origin)
+ * or Sec-Fetch-Site: cross-site is refused. A request with neither header
+ * (a native client) passes. */
+static int
+origin_allowed(const struct latch_config *cfg, const struct http_request *req)
+{
+	char origin[NET_ORIGIN_MAX + 1], own[NET_ORIGIN_MAX + 1];
+	char raw[NET_ORIGIN_MAX + 16];
+	int n;
+
+	if (req->sec_fetch_site != NULL &&
+	    strcasecmp(req->sec_fetch_site, "cross-site") == 0)
+		return 0;
+	if (req->origin == NULL)
+		return 1;
+	if (net_normalize_origin(req->origin, origin, sizeof origin) != 0)
+		return 0;       /* "null" and other opaque origins */
+	if (cfg->n_origins > 0) {
+		for (size_t i = 0; i < cfg->n_origins; i++)
+			if (strcmp(cfg->origins[i], origin) == 0)
+				return 1;
+		return 0;
+	}
+	if (req->host == NULL)
+		return 0;
+	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
+	    req->host);
+	if (n < 0 || (size_t)n >= sizeof raw ||
+	    net_normalize_origin(raw, own, sizeof own) != 0)
+		return 0;
+	return strcmp(own, origin) == 0;
+}
+
+static void
+refuse_origin(struct http_response *resp)
+{
+	http_response_error(resp, 403, "invalid_origin",
+	    "Cross-site requests may not use the refresh cookie");
+}
+
+int
+authn_refresh_token(const struct latch_config *cfg,
+    const struct http_request *req, json_object *body,
+    struct authn_refresh *out, struct http_response *resp)
+{
+	const char *from_body = NULL;
+	size_t body_len = 0;
+	char why[128];
+	const struct json_field fields[] = {
+		{ "refresh_token", JSON_FIELD_STRING, cfg->max_body,
+		    &from_body, &body_len },
+	};
+	int n;
+
+	memset(out, 0, sizeof *out);
+	if (body != NULL && json_read_fields(body, fields, 1, why,
+	    sizeof why) != 0) {
+		http_response_error(resp, 400, "invalid_request", why);
+		return -1;
+	}
+	if (from_body != NULL && body_len > 0) {
+		out->token = from_body;
+		out->len = body_len;
+		return 0;
+	}
+	n = http_cookie_find(req->cookie, authn_refresh_cookie_name(cfg),
+	    &out->token, &out->len);
+	if (n > 1) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Several refresh token cookies were sent");
+		return -1;
+	}
+	if (n == 0 || out->len == 0)
+		out->token = NULL;
+	out->from_cookie = 1;
+	if (out->token != NULL && !origin_allowed(cfg, req)) {
+		refuse_origin(resp);
+		return -1;
+	}
+	return 0;
+}
+
+int
+authn_device_token(const struct latch_config *cfg,
+    const struct http_request *req, const char *from_body, size_t body_len,
+    const char **token, size_t *len, struct http_response *resp)
+{
+	int n;
+
+	*token = NULL;
+	*len = 0;
+	if (from_body != NULL && body_len > 0) {
+		*token = from_body;
+		*len = body_len;
+		return 0;
+	}
+	n = http_cookie_find(req->cookie, authn_device_cookie_name(cfg), token,
+	    len);
+	if (n > 1) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Several device token cookies were sent");
+		*token = NULL;
+		return -1;
+	}
+	if (n == 0 || *len == 0)
+		*token = NULL;
 	return 0;
 }

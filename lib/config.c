@@ -1,7 +1,6 @@
 /* config.c: environment and file configuration, validated once. */
 #include "config.h"
 
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
 
 #include <ctype.h>
@@ -403,113 +402,6 @@ parse_int_range(const char *s, long long lo, long long hi, long long *out)
 	return 0;
 }
 
-int
-config_normalize_origin(const char *s, char *out, size_t outsz)
-{
-	const char *host, *p;
-	char scheme[6], hostbuf[CONFIG_ORIGIN_MAX + 1];
-	size_t hostlen;
-	long long port = -1;
-	int n;
-
-	if (strncasecmp(s, "http://", 7) == 0) {
-		memcpy(scheme, "http", 5);
-		host = s + 7;
-	} else if (strncasecmp(s, "https://", 8) == 0) {
-		memcpy(scheme, "https", 6);
-		host = s + 8;
-	} else {
-		return -1;
-	}
-	/* Host: a bracketed IPv6 literal or a run of name characters. */
-	p = host;
-	if (*p == '[') {
-		p = strchr(p, ']');
-		if (p == NULL)
-			return -1;
-		p++;
-	} else {
-		while (isalnum((unsigned char)*p) || *p == '-' || *p == '.')
-			p++;
-	}
-	hostlen = (size_t)(p - host);
-	if (hostlen == 0 || hostlen >= sizeof hostbuf)
-		return -1;
-	for (size_t i = 0; i < hostlen; i++)
-		hostbuf[i] = (char)tolower((unsigned char)host[i]);
-	hostbuf[hostlen] = '\0';
-	if (*p == ':') {
-		if (parse_int_range(p + 1, 1, 65535, &port) != 0)
-			return -1;
-	} else if (*p != '\0') {
-		return -1;      /* a path, query or user info: not an origin */
-	}
-	if ((port == 80 && scheme[4] == '\0') || (port == 443 && scheme[4] == 's'))
-		port = -1;
-	if (port < 0)
-		n = snprintf(out, outsz, "%s://%s", scheme, hostbuf);
-	else
-		n = snprintf(out, outsz, "%s://%s:%lld", scheme, hostbuf, port);
-	return (n < 0 || (size_t)n >= outsz) ? -1 : 0;
-}
-
-static int
-parse_ip_net(const char *s, struct ip_net *net)
-{
-	char buf[64];
-	char *slash;
-	long long prefix = -1;
-	size_t len = strlen(s);
-
-	if (len == 0 || len >= sizeof buf)
-		return -1;
-	memcpy(buf, s, len + 1);
-	if ((slash = strchr(buf, '/')) != NULL) {
-		*slash = '\0';
-		if (parse_int_range(slash + 1, 0, 128, &prefix) != 0)
-			return -1;
-	}
-	memset(net, 0, sizeof *net);
-	if (inet_pton(AF_INET, buf, net->addr) == 1) {
-		net->family = AF_INET;
-		if (prefix > 32)
-			return -1;
-		net->prefix = prefix < 0 ? 32 : (int)prefix;
-	} else if (inet_pton(AF_INET6, buf, net->addr) == 1) {
-		net->family = AF_INET6;
-		net->prefix = prefix < 0 ? 128 : (int)prefix;
-	} else {
-		return -1;
-	}
-	return 0;
-}
-
-int
-config_is_trusted_proxy(const struct latch_config *cfg, const char *ip)
-{
-	struct ip_net addr;
-
-	if (ip == NULL || parse_ip_net(ip, &addr) != 0 || strchr(ip, '/'))
-		return 0;
-	for (size_t i = 0; i < cfg->n_proxies; i++) {
-		const struct ip_net *net = &cfg->proxies[i];
-		int bits = net->prefix, full = bits / 8, rest = bits % 8;
-
-		if (net->family != addr.family)
-			continue;
-		if (memcmp(net->addr, addr.addr, (size_t)full) != 0)
-			continue;
-		if (rest != 0) {
-			unsigned char mask = (unsigned char)(0xff << (8 - rest));
-
-			if ((net->addr[full] & mask) != (addr.addr[full] & mask))
-				continue;
-		}
-		return 1;
-	}
-	return 0;
-}
-
 /* Splits a comma list, trimming white space, calling item() for each
  * non-empty item. Returns -1 as soon as item() does. */
 static int
@@ -540,7 +432,7 @@ add_origin(const char *s, void *ctx)
 
 	if (cfg->n_origins == CONFIG_ORIGINS_MAX)
 		return -1;
-	if (config_normalize_origin(s, cfg->origins[cfg->n_origins],
+	if (net_normalize_origin(s, cfg->origins[cfg->n_origins],
 	    sizeof cfg->origins[0]) != 0)
 		return -1;
 	cfg->n_origins++;
@@ -554,7 +446,7 @@ add_proxy(const char *s, void *ctx)
 
 	if (cfg->n_proxies == CONFIG_PROXIES_MAX)
 		return -1;
-	if (parse_ip_net(s, &cfg->proxies[cfg->n_proxies]) != 0)
+	if (net_parse_cidr(s, &cfg->proxies[cfg->n_proxies]) != 0)
 		return -1;
 	cfg->n_proxies++;
 	return 0;

@@ -10,20 +10,15 @@
 #include <stdint.h>
 
 #include "keys.h"
+#include "net.h"
 
 #define CONFIG_ORIGINS_MAX 16
-#define CONFIG_ORIGIN_MAX 255
+#define CONFIG_ORIGIN_MAX NET_ORIGIN_MAX
 #define CONFIG_PROXIES_MAX 32
 
 enum reuse_revokes {
 	REUSE_REVOKES_SESSION,
 	REUSE_REVOKES_USER,
-};
-
-struct ip_net {
-	int family;                     /* AF_INET or AF_INET6 */
-	unsigned char addr[16];
-	int prefix;                     /* bits */
 };
 
 struct latch_config {
@@ -44,7 +39,7 @@ struct latch_config {
 	size_t n_origins;               /* 0: the server's own origin */
 	char origins[CONFIG_ORIGINS_MAX][CONFIG_ORIGIN_MAX + 1];
 	size_t n_proxies;
-	struct ip_net proxies[CONFIG_PROXIES_MAX];
+	struct net_cidr proxies[CONFIG_PROXIES_MAX];
 };
 
 /* Flags for config_load. */
@@ -71,14 +66,5 @@ void config_free(struct latch_config *cfg);
 /* Parses a duration: digits with an optional suffix s, m, h or d (no sign,
  * no space), at most ten years. Returns 0 and sets *seconds, or -1. */
 int config_parse_duration(const char *s, int64_t *seconds);
-
-/* Normalises an origin as RFC 6454 serialises it: lower-case scheme and
- * host, default port (80 for http, 443 for https) dropped, no path.
- * Returns 0 and writes into out (outsz bytes), or -1 when s is not an
- * http(s) origin. */
-int config_normalize_origin(const char *s, char *out, size_t outsz);
-
-/* 1 when the textual address ip lies in one of cfg's trusted proxies. */
-int config_is_trusted_proxy(const struct latch_config *cfg, const char *ip);
 
 #endif

@@ -1,8 +1,9 @@
 /* http.c: request parsing and response writing for CGI and FastCGI. */
 #include "http.h"
+#include "db.h"
 #include "json.h"
+#include "net.h"
 
-#include <arpa/inet.h>
 #include <openssl/crypto.h>
 
 #include <ctype.h>
@@ -14,19 +15,22 @@
 #include <strings.h>
 #include <time.h>
 
-static char *
-copy_bounded(const char *s, int *too_large)
+/* Copies the header value s (NULL: absent) into *out. A value over
+ * HTTP_HEADER_MAX is dropped and flagged in *too_large. Returns 0, or -1
+ * when out of memory: a header that was sent but could not be copied must
+ * not look absent (an Authorization header would then be a 401 where the
+ * server failed). */
+static int
+copy_bounded(const char *s, char **out, int *too_large)
 {
-	size_t len;
-
+	*out = NULL;
 	if (s == NULL)
-		return NULL;
-	len = strnlen(s, HTTP_HEADER_MAX + 1);
-	if (len > HTTP_HEADER_MAX) {
+		return 0;
+	if (strnlen(s, HTTP_HEADER_MAX + 1) > HTTP_HEADER_MAX) {
 		*too_large = 1;
-		return NULL;
+		return 0;
 	}
-	return strdup(s);
+	return (*out = strdup(s)) == NULL ? -1 : 0;
 }
 
 static enum http_method
@@ -49,22 +53,11 @@ parse_method(const char *m)
 	return HTTP_OTHER;
 }
 
-/* Canonical text of an IPv4 or IPv6 address, or -1 when s is not one. */
+/* 1 when the address ip is one of cfg's trusted proxies. */
 static int
-canonical_ip(const char *s, size_t len, char out[HTTP_IP_MAX])
+trusted_proxy(const struct latch_config *cfg, const char *ip)
 {
-	unsigned char addr[16];
-	char buf[HTTP_IP_MAX];
-
-	if (len == 0 || len >= sizeof buf)
-		return -1;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	if (inet_pton(AF_INET, buf, addr) == 1)
-		return inet_ntop(AF_INET, addr, out, HTTP_IP_MAX) ? 0 : -1;
-	if (inet_pton(AF_INET6, buf, addr) == 1)
-		return inet_ntop(AF_INET6, addr, out, HTTP_IP_MAX) ? 0 : -1;
-	return -1;
+	return net_in_networks(cfg->proxies, cfg->n_proxies, ip);
 }
 
 /* The client behind trusted proxies: walk X-Forwarded-For from the right,
@@ -78,13 +71,13 @@ resolve_client_ip(const struct latch_config *cfg, const char *remote,
 	const char *end;
 
 	if (remote == NULL ||
-	    canonical_ip(remote, strlen(remote), out) != 0) {
+	    net_canonical_ip(remote, strlen(remote), out) != 0) {
 		/* No usable peer address (a CGI test harness): a fixed,
 		 * documented placeholder keeps the row valid. */
 		snprintf(out, HTTP_IP_MAX, "0.0.0.0");
 		return;
 	}
-	if (xff == NULL || !config_is_trusted_proxy(cfg, out))
+	if (xff == NULL || !trusted_proxy(cfg, out))
 		return;
 	end = xff + strlen(xff);
 	while (end > xff) {
@@ -98,10 +91,10 @@ resolve_client_ip(const struct latch_config *cfg, const char *remote,
 			a++;
 		while (b > a && (b[-1] == ' ' || b[-1] == '\t'))
 			b--;
-		if (canonical_ip(a, (size_t)(b - a), candidate) != 0)
+		if (net_canonical_ip(a, (size_t)(b - a), candidate) != 0)
 			return;
 		memcpy(out, candidate, HTTP_IP_MAX);
-		if (!config_is_trusted_proxy(cfg, candidate))
+		if (!trusted_proxy(cfg, candidate))
 			return;
 		end = start > xff ? start - 1 : xff;
 	}
@@ -164,17 +157,21 @@ http_request_parse(const struct http_io *io, const struct latch_config *cfg,
 	if (parse_content_length(io->param(io->ctx, "CONTENT_LENGTH"),
 	    &req->content_length) != 0)
 		req->bad_content_length = 1;
-	req->content_type = copy_bounded(io->param(io->ctx, "CONTENT_TYPE"),
-	    &req->content_type_too_large);
-	req->authorization = copy_bounded(io->param(io->ctx,
-	    "HTTP_AUTHORIZATION"), &req->authorization_too_large);
-	req->cookie = copy_bounded(io->param(io->ctx, "HTTP_COOKIE"), &big);
-	req->origin = copy_bounded(io->param(io->ctx, "HTTP_ORIGIN"), &big);
-	req->sec_fetch_site = copy_bounded(io->param(io->ctx,
-	    "HTTP_SEC_FETCH_SITE"), &big);
-	req->host = copy_bounded(io->param(io->ctx, "HTTP_HOST"), &big);
-	req->user_agent = copy_bounded(io->param(io->ctx, "HTTP_USER_AGENT"),
-	    &big);
+	if (copy_bounded(io->param(io->ctx, "CONTENT_TYPE"),
+	    &req->content_type, &req->content_type_too_large) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_AUTHORIZATION"),
+	    &req->authorization, &req->authorization_too_large) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_COOKIE"), &req->cookie,
+	    &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_ORIGIN"), &req->origin,
+	    &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_SEC_FETCH_SITE"),
+	    &req->sec_fetch_site, &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_HOST"), &req->host,
+	    &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_USER_AGENT"),
+	    &req->user_agent, &big) != 0)
+		return HTTP_ENOMEM;
 	req->header_too_large = big;
 
 	remote = io->param(io->ctx, "REMOTE_ADDR");
@@ -183,7 +180,7 @@ http_request_parse(const struct http_io *io, const struct latch_config *cfg,
 
 	https = io->param(io->ctx, "HTTPS");
 	req->https = https != NULL && strcasecmp(https, "on") == 0;
-	if (remote != NULL && config_is_trusted_proxy(cfg, remote)) {
+	if (remote != NULL && trusted_proxy(cfg, remote)) {
 		const char *proto = io->param(io->ctx, "HTTP_X_FORWARDED_PROTO");
 
 		if (proto != NULL && strcasecmp(proto, "https") == 0)
@@ -264,7 +261,6 @@ http_request_free(struct http_request *req)
 	free(req->sec_fetch_site);
 	free(req->host);
 	free(req->user_agent);
-	free(req->forwarded_proto);
 	if (req->body != NULL) {
 		OPENSSL_cleanse(req->body, req->body_len);
 		free(req->body);
@@ -436,6 +432,25 @@ http_response_error(struct http_response *resp, int status, const char *code,
 		    json_object_new_string(description));
 	}
 	http_response_json(resp, status, o);
+}
+
+void
+http_response_internal_error(struct http_response *resp)
+{
+	http_response_error(resp, 500, "server_error",
+	    "The server could not complete the request");
+}
+
+void
+http_response_db_error(struct http_response *resp, int db_err)
+{
+	if (db_err == DB_EUNAVAILABLE) {
+		http_response_error(resp, 503, "temporarily_unavailable",
+		    "The database is unavailable; try again shortly");
+		http_response_header(resp, "Retry-After", "5");
+		return;
+	}
+	http_response_internal_error(resp);
 }
 
 static const char *

@@ -15,7 +15,7 @@
 #define HTTP_HEADER_MAX 8192            /* bytes in one header value */
 #define HTTP_PATH_MAX 1024              /* bytes in the request path */
 #define HTTP_RESPONSE_HEADERS_MAX 8
-#define HTTP_IP_MAX 46                  /* INET6_ADDRSTRLEN */
+#define HTTP_IP_MAX NET_IP_MAX
 
 /* How the request reaches us: FastCGI streams, or CGI's environment and
  * standard streams. */
@@ -47,9 +47,10 @@ struct http_request {
 	char *sec_fetch_site;
 	char *host;
 	char *user_agent;
-	char *forwarded_proto;          /* only from a trusted proxy */
 	char client_ip[HTTP_IP_MAX];    /* canonical text of the client */
-	int https;                      /* reached over TLS */
+	int https;                      /* reached over TLS: HTTPS=on, or
+					 * X-Forwarded-Proto of a trusted
+					 * proxy */
 	int header_too_large;           /* a header was over the limit */
 	int content_type_too_large;     /* CONTENT_TYPE was over it */
 	int authorization_too_large;    /* Authorization was over it: a
@@ -73,8 +74,11 @@ enum http_err {
  * check), authorization_too_large (on a Bearer route the credentials
  * check: a malformed token) and header_too_large (the others). The client address is REMOTE_ADDR,
  * or, when REMOTE_ADDR is one of cfg's trusted proxies, the right-most
- * X-Forwarded-For entry that is not. Returns HTTP_OK or HTTP_ENOMEM; in
- * both cases the caller frees req with http_request_free. */
+ * X-Forwarded-For entry that is not; such a proxy's X-Forwarded-Proto
+ * (http or https) also says whether the request came over TLS. Returns
+ * HTTP_OK, or HTTP_ENOMEM (also when a header that was sent could not be
+ * copied: it must not pass for absent); in both cases the caller frees
+ * req with http_request_free. */
 int http_request_parse(const struct http_io *io, const struct latch_config *cfg,
     struct http_request *req);
 
@@ -149,6 +153,15 @@ void http_response_json(struct http_response *resp, int status,
 /* An error answer: {"error": code, "error_description": description}. */
 void http_response_error(struct http_response *resp, int status,
     const char *code, const char *description);
+
+/* 500 server_error with nothing internal in it, for failures that are
+ * already logged (or out of memory). */
+void http_response_internal_error(struct http_response *resp);
+
+/* The answer for a failed database call (enum db_err of lib/db): 503
+ * temporarily_unavailable with Retry-After when the database was
+ * unreachable, otherwise 500 as http_response_internal_error. */
+void http_response_db_error(struct http_response *resp, int db_err);
 
 /* Writes resp as a CGI response (Status line, Content-Type for a body,
  * Cache-Control: no-store on every answer, then the headers and the

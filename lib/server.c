@@ -129,27 +129,6 @@ cgi_write(void *ctx, const char *buf, size_t n)
 	return 0;
 }
 
-/* ---- answers shared by every route ---- */
-
-void
-server_database_error(struct http_response *resp, int db_err)
-{
-	if (db_err == DB_EUNAVAILABLE) {
-		http_response_error(resp, 503, "temporarily_unavailable",
-		    "The database is unavailable; try again shortly");
-		http_response_header(resp, "Retry-After", "5");
-		return;
-	}
-	server_internal_error(resp);
-}
-
-void
-server_internal_error(struct http_response *resp)
-{
-	http_response_error(resp, 500, "server_error",
-	    "The server could not complete the request");
-}
-
 static const char *
 method_name(enum http_method m)
 {
@@ -224,7 +203,7 @@ check_body(struct app *app, const struct route *route,
 		return -1;
 	}
 	if (rc != HTTP_OK) {
-		server_internal_error(resp);
+		http_response_internal_error(resp);
 		return -1;
 	}
 	if (req->body_len == 0 && route->body == ROUTE_BODY_JSON) {
@@ -236,7 +215,7 @@ check_body(struct app *app, const struct route *route,
 		return 0;
 	rc = json_parse_object(req->body, req->body_len, body);
 	if (rc == JSON_ENOMEM) {
-		server_internal_error(resp);
+		http_response_internal_error(resp);
 		return -1;
 	}
 	if (rc != JSON_OK) {
@@ -269,7 +248,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	app->now = (int64_t)ts.tv_sec;
 	app->now_usec = ts.tv_nsec / 1000;
 	if (http_request_parse(io, app->cfg, &req) != HTTP_OK) {
-		server_internal_error(&resp);
+		http_response_internal_error(&resp);
 		goto answer;
 	}
 

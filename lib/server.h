@@ -53,12 +53,18 @@ struct route {
 int server_main(const char *program, const struct route *routes,
     size_t nroutes);
 
-/* Sets resp to the answer for a failed database call (enum db_err):
- * 503 temporarily_unavailable with Retry-After when it was unreachable,
- * otherwise 500 server_error with nothing internal in it. */
-void server_database_error(struct http_response *resp, int db_err);
+/* The answers of lib/http for a failed database call and an internal
+ * failure, under the names the handlers use. */
+static inline void
+server_database_error(struct http_response *resp, int db_err)
+{
+	http_response_db_error(resp, db_err);
+}
 
-/* 500 server_error, for failures that are already logged. */
-void server_internal_error(struct http_response *resp);
+static inline void
+server_internal_error(struct http_response *resp)
+{
+	http_response_internal_error(resp);
+}
 
 #endif

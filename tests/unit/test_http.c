@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,22 @@ fake_write(void *ctx, const char *buf, size_t n)
 }
 
 static struct latch_config no_proxies;
+
+/* strdup, made to fail for one value: how lib/http copies headers. */
+static const char *fail_strdup_of;
+
+char *
+strdup(const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *p;
+
+	if (fail_strdup_of != NULL && strcmp(s, fail_strdup_of) == 0)
+		return NULL;
+	if ((p = malloc(n)) != NULL)
+		memcpy(p, s, n);
+	return p;
+}
 
 static void
 parse(struct fake *f, struct http_request *req, struct http_io *io)
@@ -132,6 +149,38 @@ test_oversized_header_is_flagged_not_kept(void **state)
 	assert_null(req.cookie);
 	http_request_free(&req);
 	free(big);
+}
+
+/* A header that was sent but could not be copied is a failure of the
+ * server (500), never an absent header (a missing Authorization is 401). */
+static void
+test_failed_header_copy_is_no_absent_header(void **state)
+{
+	static const char *const headers[] = { "HTTP_AUTHORIZATION",
+	    "HTTP_COOKIE", "HTTP_ORIGIN", "HTTP_HOST", "CONTENT_TYPE" };
+	char params_buf[5][64];
+	const char *params[] = { params_buf[0], params_buf[1], params_buf[2],
+	    params_buf[3], params_buf[4], NULL };
+	struct fake f = { .params = params };
+	struct http_io io = { &f, fake_param, fake_read, fake_write };
+	struct http_request req;
+	char value[32];
+
+	(void)state;
+	for (size_t i = 0; i < 5; i++)
+		snprintf(params_buf[i], sizeof params_buf[i], "%s=value %zu",
+		    headers[i], i);
+	for (size_t i = 0; i < 5; i++) {
+		snprintf(value, sizeof value, "value %zu", i);
+		fail_strdup_of = value;
+		assert_int_equal(http_request_parse(&io, &no_proxies, &req),
+		    HTTP_ENOMEM);
+		http_request_free(&req);
+	}
+	fail_strdup_of = NULL;
+	assert_int_equal(http_request_parse(&io, &no_proxies, &req), HTTP_OK);
+	assert_string_equal(req.authorization, "value 0");
+	http_request_free(&req);
 }
 
 static void
@@ -404,6 +453,7 @@ main(void)
 		cmocka_unit_test(test_parses_method_path_and_headers),
 		cmocka_unit_test(test_unknown_method_and_script_name_fallback),
 		cmocka_unit_test(test_oversized_header_is_flagged_not_kept),
+		cmocka_unit_test(test_failed_header_copy_is_no_absent_header),
 		cmocka_unit_test(test_long_path_matches_nothing),
 		cmocka_unit_test(test_content_length_must_be_digits),
 		cmocka_unit_test(test_huge_content_length_is_a_large_number),
