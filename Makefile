@@ -67,6 +67,9 @@ $(BUILD)/api.fcgi: $(BUILD)/fcgi/api.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 CLI_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+# The schema version config check requires: the newest migrations/NNN_*.sql.
+$(BUILD)/cli/cmd_ops.o: ALL_CFLAGS += -DLATCH_SCHEMA_VERSION=$(shell ls migrations | sed -n 's/^0*\([0-9]\{1,\}\)_.*\.sql$$/\1/p' | sort -n | tail -n 1)
+$(BUILD)/cli/cmd_ops.o: $(wildcard migrations/*.sql)
 
 $(BUILD)/latchctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)

@@ -11,12 +11,11 @@
 #include "crypto.h"
 #include "keys.h"
 
-#ifndef LATCH_MIGRATIONS_DIR
-#define LATCH_MIGRATIONS_DIR "/usr/local/share/latch/migrations"
+/* The newest migration this build carries, which config check requires:
+ * the Makefile passes the highest NNN of migrations/NNN_*.sql. */
+#ifndef LATCH_SCHEMA_VERSION
+#error "LATCH_SCHEMA_VERSION: build with the Makefile (the newest migration)"
 #endif
-
-/* The newest migration this build knows; config check compares. */
-#define LATCH_SCHEMA_VERSION 6
 
 /* ---- secret gen ---- */
 
@@ -26,23 +25,6 @@ static const char secret_usage[] =
     "Prints a new 256-bit key (from the OpenSSL CSPRNG, base64url) as one\n"
     "KID:SECRET item for JWT_ACCESS_SECRET or JWT_REFRESH_SECRET. The kid\n"
     "defaults to k<UTC date and time>; give 1 to 32 of A-Z a-z 0-9 . _ -.\n";
-
-static int
-valid_kid(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len < 1 || len > KEY_KID_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
-}
 
 int
 cmd_secret(int argc, char **argv)
@@ -74,7 +56,7 @@ cmd_secret(int argc, char **argv)
 	if (optind != argc)
 		return cli_usage(secret_usage, EXIT_USAGE);
 	if (want != NULL) {
-		if (!valid_kid(want))
+		if (!key_kid_valid(want, strlen(want)))
 			return cli_fail("a kid is 1 to 32 of A-Z a-z 0-9 . _ -");
 		snprintf(kid, sizeof kid, "%s", want);
 	} else if (gmtime_r(&now, &tm) == NULL ||

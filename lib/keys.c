@@ -42,13 +42,12 @@ is_kid_char(char c)
 	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
-/* 1 when the len bytes at kid form a valid kid. */
-static int
-kid_valid(const char *kid, size_t len)
+int
+key_kid_valid(const char *kid, size_t len)
 {
 	size_t i;
 
-	if (len < 1 || len > KEY_KID_MAX)
+	if (kid == NULL || len < 1 || len > KEY_KID_MAX)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (!is_kid_char(kid[i]))
@@ -201,7 +200,7 @@ keyset_parse(const char *spec, struct keyset *out, char *err, size_t errsz)
 		}
 		kidlen = (size_t)(colon - item);
 		/* Never echo an invalid kid: it may be part of a secret. */
-		if (!kid_valid(item, kidlen)) {
+		if (!key_kid_valid(item, kidlen)) {
 			set_err(err, errsz, "item %zu: kid must be 1 to %d of "
 			    "A-Z a-z 0-9 . _ -", pos, KEY_KID_MAX);
 			goto fail;
@@ -276,7 +275,8 @@ keyset_find(const struct keyset *ks, const char *kid, size_t kidlen)
 {
 	size_t i;
 
-	if (ks == NULL || kid == NULL || kidlen == 0 || kidlen > KEY_KID_MAX)
+	/* Only a valid kid can be listed: anything else is no lookup. */
+	if (ks == NULL || !key_kid_valid(kid, kidlen))
 		return NULL;
 	for (i = 0; i < ks->count && i < KEYSET_MAX; i++) {
 		/* kids are public: an ordinary comparison is fine. */

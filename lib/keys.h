@@ -22,6 +22,11 @@ struct keyset {
 	struct key keys[KEYSET_MAX];
 };
 
+/* 1 when the len bytes at kid (NULL is fine) are a kid: 1 to KEY_KID_MAX
+ * of A-Z a-z 0-9 . _ -, else 0. The one rule for a kid, wherever one is
+ * read (a key list, a token's header, a device token, latchctl). */
+int key_kid_valid(const char *kid, size_t len);
+
 /* Parses spec into *out (which the caller provides and which need not be
  * initialised). On failure returns -1, leaves *out empty (count 0, nothing
  * to free) and writes one line for an operator into err (errsz bytes),
@@ -40,7 +45,8 @@ void keyset_free(struct keyset *ks);
 /* The key that signs (the first), or NULL when ks is empty. */
 const struct key *keyset_signing_key(const struct keyset *ks);
 
-/* The key whose kid equals the kidlen bytes at kid, or NULL. */
+/* The key whose kid equals the kidlen bytes at kid, or NULL (always for
+ * bytes that are no valid kid). */
 const struct key *keyset_find(const struct keyset *ks, const char *kid,
     size_t kidlen);
 
