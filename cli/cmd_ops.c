@@ -1,4 +1,4 @@
-/* cmd_ops.c: latchctl secret gen, config check and purge. */
+/* cmd_ops.c: latchctl secret gen, config check and keys, and purge. */
 #include <getopt.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
@@ -76,12 +76,23 @@ cmd_secret(int argc, char **argv)
 /* ---- config check ---- */
 
 static const char config_usage[] =
-    "usage: latchctl config check\n"
+    "usage: latchctl config check | config keys\n"
     "\n"
-    "Loads and validates the configuration (as the FastCGI binaries do),\n"
-    "connects to the database, checks that the schema is up to date, and\n"
-    "prints what would be served, one key=value line each (never a\n"
-    "secret: key lists show their kids).\n";
+    "check: loads and validates the configuration (as the FastCGI binaries\n"
+    "do), connects to the database, checks that the schema is up to date,\n"
+    "and prints what would be served, one key=value line each (never a\n"
+    "secret: key lists show their kids).\n"
+    "keys: prints the name of every setting, one a line, in API.md's\n"
+    "order (without LATCH_CONFIG, which names the file); reads nothing.\n";
+
+/* latchctl config keys: the list lib/config owns, for scripts. */
+static int
+print_config_keys(void)
+{
+	for (size_t i = 0; config_keys[i] != NULL; i++)
+		printf("%s\n", config_keys[i]);
+	return fflush(stdout) == 0 ? 0 : cli_fail("cannot write the keys");
+}
 
 static void
 print_kids(const char *name, const struct keyset *ks)
@@ -104,6 +115,8 @@ cmd_config(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (strcmp(argv[i], "--help") == 0)
 			return cli_usage(config_usage, 0);
+	if (argc == 2 && strcmp(argv[1], "keys") == 0)
+		return print_config_keys();
 	if (argc != 2 || strcmp(argv[1], "check") != 0)
 		return cli_usage(config_usage, EXIT_USAGE);
 	if (cli_load_config(&cfg, CONFIG_NEED_KEYS) != 0)

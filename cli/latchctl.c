@@ -25,6 +25,7 @@ static const char usage_text[] =
     "  session revoke ID | session revoke --user NAME\n"
     "  secret gen [--kid ID]               a new 256-bit signing key\n"
     "  config check                        validate configuration and database\n"
+    "  config keys                         the settings' names, one a line\n"
     "  purge [--batch N]                   delete ended sessions and old rows\n"
     "\n"
     "Configuration comes from the environment and the file named by\n"

@@ -15,12 +15,12 @@
 #define CONFIG_FILE_KEYS 64
 #define TEN_YEARS (3650LL * 86400)
 
-static const char *const known_keys[] = {
+const char *const config_keys[] = {
 	"DATABASE_URL", "JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET",
 	"JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
 	"REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
 	"BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-	"TRUSTED_PROXIES", "MAX_BODY_BYTES",
+	"TRUSTED_PROXIES", "MAX_BODY_BYTES", NULL,
 };
 
 /* The file's KEY=VALUE pairs, pointing into one owned buffer. */
@@ -47,8 +47,8 @@ config_file_free(struct config_file *f)
 static int
 is_known_key(const char *key)
 {
-	for (size_t i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++)
-		if (strcmp(known_keys[i], key) == 0)
+	for (size_t i = 0; config_keys[i] != NULL; i++)
+		if (strcmp(config_keys[i], key) == 0)
 			return 1;
 	return 0;
 }
@@ -123,12 +123,12 @@ typo_of(const char *key)
 	const char *best = NULL;
 	size_t best_d = 4;
 
-	for (size_t i = 0; i < sizeof known_keys / sizeof known_keys[0]; i++) {
-		size_t d = edit_distance(key, known_keys[i]);
+	for (size_t i = 0; config_keys[i] != NULL; i++) {
+		size_t d = edit_distance(key, config_keys[i]);
 
 		if (d < best_d) {
 			best_d = d;
-			best = known_keys[i];
+			best = config_keys[i];
 		}
 	}
 	return best;

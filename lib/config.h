@@ -42,6 +42,13 @@ struct latch_config {
 	struct net_cidr proxies[CONFIG_PROXIES_MAX];
 };
 
+/* The settings (API.md, "Configuration"), in API.md's order, NULL-ended:
+ * the one list of them. A configuration file may set only these; the
+ * environment is read for these (and LATCH_CONFIG, which names the file
+ * and is no setting). `latchctl config keys` prints it for the scripts
+ * that must know the names. */
+extern const char *const config_keys[];
+
 /* Flags for config_load. */
 #define CONFIG_NEED_KEYS 0x1    /* the JWT key lists must be present */
 

@@ -1054,3 +1054,43 @@ def test_config_check_of_the_instance_passes(ctl, stack):
         str(len(MIGRATION_FILES))
     for _, secret in stack.access_keys + stack.refresh_keys:
         assert secret.decode() not in out + ctl_err(proc)
+
+
+# ---------------------------------------------------------------- config keys
+
+# API.md's configuration table, in its order: the names scripts read from
+# `latchctl config keys` rather than keep a copy of.
+API_SETTINGS = [
+    "DATABASE_URL", "JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET",
+    "JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
+    "REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
+    "BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
+    "TRUSTED_PROXIES", "MAX_BODY_BYTES"]
+
+
+def test_config_keys_prints_every_setting_in_api_order(ctl, tmp_path):
+    # It reads no configuration: a file that does not exist is no matter.
+    proc = ctl("config", "keys", config=tmp_path / "missing.conf")
+    assert assert_ctl_ok(proc).splitlines() == API_SETTINGS
+    assert ctl_err(proc) == ""
+
+
+def test_config_keys_are_what_a_config_file_may_set(ctl, stack, tmp_path):
+    keys = assert_ctl_ok(ctl("config", "keys")).splitlines()
+    base = base_conf_lines(stack)
+    given = {line.partition("=")[0] for line in base}
+    # Every printed key is accepted in a file (empty: its default)...
+    conf = write_conf(tmp_path, base + [f"{k}=" for k in keys
+                                        if k not in given])
+    assert_ctl_ok(ctl("config", "check", config=conf))
+    # ...and LATCH_CONFIG, which names the file, is no setting of it.
+    assert "LATCH_CONFIG" not in keys
+    conf = write_conf(tmp_path, base + ["LATCH_CONFIG=/etc/latch.conf"],
+                      name="self.conf")
+    assert_ctl_refused(ctl("config", "check", config=conf))
+
+
+@pytest.mark.parametrize("args", [["config", "keys", "extra"],
+                                  ["config", "key"]])
+def test_config_keys_bad_usage(ctl, args):
+    assert_ctl_usage(ctl(*args))
