@@ -10,12 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* json-c's strict mode still takes single-quoted strings and NaN or
- * Infinity, lone UTF-16 surrogate escapes, and it merges duplicate keys. This pass over text json-c has
- * already accepted enforces RFC 8259's tokens outside strings and counts
- * the top-level object's keys, so a duplicate shows as a count larger than
- * the parsed object's member count. Returns the count, or -1 when a token
- * is not RFC 8259 JSON. */
 /* The value of 4 hex digits at s[at], or -1. */
 static long
 hex4(const char *s, size_t len, size_t at)
@@ -40,6 +34,13 @@ hex4(const char *s, size_t len, size_t at)
 	return v;
 }
 
+/* json-c's strict mode still takes single-quoted strings, NaN and
+ * Infinity and lone UTF-16 surrogate escapes, and it merges duplicate
+ * keys. This pass over text json-c has already accepted enforces RFC
+ * 8259's tokens outside strings, refuses lone surrogates, and counts the
+ * top-level object's keys, so a duplicate shows as a count larger than
+ * the parsed object's member count. Returns the count, or -1 when a token
+ * is not RFC 8259 JSON. */
 static long
 scan_top_level(const char *s, size_t len)
 {

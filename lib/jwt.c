@@ -13,8 +13,8 @@
 #include <openssl/hmac.h>
 
 #include "b64url.h"
+#include "json.h"
 
-#define JSON_DEPTH 8                    /* header and claims are flat */
 #define HS256_LEN 32                    /* bytes of an HMAC-SHA-256 */
 #define HS256_B64_LEN 43                /* its base64url characters */
 #define NUMERIC_MAX ((INT64_C(1) << 53) - 1) /* largest exact JS integer */
@@ -118,35 +118,22 @@ fail:
 	return rc;
 }
 
-/* Parses the len bytes at buf (buf[len] must be a readable NUL) as one JSON
- * object. Returns JWT_OK and sets *obj (the caller puts it), JWT_ENOMEM, or
- * JWT_EMALFORMED for anything but exactly one valid UTF-8 JSON object. */
+/* Parses the len bytes at buf as one JSON object with lib/json's strict
+ * parser, the one request bodies go through (RFC 8259 tokens, valid
+ * UTF-8, no duplicate member, at most JSON_MAX_DEPTH deep). Returns JWT_OK
+ * and sets *obj (the caller puts it), JWT_ENOMEM, or JWT_EMALFORMED for
+ * anything else. */
 static int
-parse_object(const char *buf, size_t len, json_object **obj)
+parse_part(const unsigned char *buf, size_t len, json_object **obj)
 {
-	struct json_tokener *tok;
-	json_object *o;
-	int rc = JWT_EMALFORMED;
-
-	/* A raw NUL inside the text would end it early for json-c. */
-	if (len == 0 || len >= INT_MAX || memchr(buf, '\0', len) != NULL)
-		return JWT_EMALFORMED;
-	if ((tok = json_tokener_new_ex(JSON_DEPTH)) == NULL)
+	switch (json_parse_object((const char *)buf, len, obj)) {
+	case JSON_OK:
+		return JWT_OK;
+	case JSON_ENOMEM:
 		return JWT_ENOMEM;
-	json_tokener_set_flags(tok,
-	    JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-	/* The length includes the final NUL: this is the whole input. */
-	o = json_tokener_parse_ex(tok, buf, (int)len + 1);
-	if (o == NULL || json_tokener_get_error(tok) != json_tokener_success ||
-	    !json_object_is_type(o, json_type_object)) {
-		json_object_put(o);
-		goto fail;
+	default:
+		return JWT_EMALFORMED;
 	}
-	*obj = o;
-	rc = JWT_OK;
-fail:
-	json_tokener_free(tok);
-	return rc;
 }
 
 /* Looks up a string member. Returns 1 and sets *s and *n when key holds a
@@ -303,11 +290,9 @@ jwt_verify(const char *token, size_t len, const struct jwt_verify_opts *opts,
 	if (b64url_decode(dot2 + 1, len - (size_t)(dot2 + 1 - token), sig,
 	    sizeof(sig), &slen) < 0)
 		goto fail;
-	hbuf[hlen] = '\0';
-	pbuf[plen] = '\0';
-	if ((rc = parse_object((const char *)hbuf, hlen, &header)) != JWT_OK)
+	if ((rc = parse_part(hbuf, hlen, &header)) != JWT_OK)
 		goto fail;
-	if ((rc = parse_object((const char *)pbuf, plen, &claims)) != JWT_OK)
+	if ((rc = parse_part(pbuf, plen, &claims)) != JWT_OK)
 		goto fail;
 
 	/* alg: exactly "HS256", whatever the token would like. */

@@ -55,7 +55,9 @@ struct jwt_verify_opts {
 };
 
 /* Verifies the len bytes at token (not necessarily NUL-terminated).
- * Rules (API.md): at most JWT_MAX_LEN bytes; header alg exactly "HS256";
+ * Rules (API.md): at most JWT_MAX_LEN bytes; header and claims each one
+ * JSON object as json_parse_object (lib/json) takes them, duplicate
+ * members refused; header alg exactly "HS256";
  * typ equal to the kind's type, compared case-insensitively with an
  * optional "application/" prefix; kid present and listed; no crit; HMAC
  * compared in constant time; exp present and after now (no leeway); sub a
