@@ -1,6 +1,9 @@
-/* test_jwt.c: HS256 tokens (lib/jwt.c) against API.md "Tokens": one
- * rejection rule per test. Test tokens are assembled here from JSON text
- * and signed with jwt_hs256_b64, so that invalid ones can be crafted. */
+/* test_jwt.c: HS256 tokens (lib/jwt.c) against API.md "Tokens". Most
+ * rules are rows of one table (a header, a payload, the options, the
+ * answer); what needs more than that (signing, tokens altered after
+ * signing, lengths) has a test of its own. Test tokens are assembled here
+ * from JSON text and signed with jwt_hs256_b64, so that invalid ones can
+ * be crafted. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -149,6 +152,303 @@ payload_plus(const char *extra)
 
 	assert_true(w > 0 && (size_t)w < sizeof(buf));
 	return buf;
+}
+
+/* ---- verification rules, one row each ---- */
+
+/* The options a row is verified with. */
+enum opts {
+	O_ACCESS,               /* ACCESS */
+	O_REFRESH,              /* REFRESH */
+	O_ISSUER,               /* ACCESS with issuer https://auth.example */
+	O_AUDIENCE,             /* ACCESS with audience api */
+	O_REFRESH_SID,          /* REFRESH with require_sid */
+};
+
+struct jwt_case {
+	const char *rule;       /* what the row shows */
+	const char *header;
+	const char *payload;    /* NULL: payload_plus(extra) */
+	const char *extra;
+	const char *tail;       /* not NULL: unsigned, this after the payload */
+	const char *secret;     /* NULL: SECRET1 */
+	enum opts opts;
+	int want;
+};
+
+#define ALG(a) "{\"alg\":\"" a "\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}"
+#define TYP(t) "{\"alg\":\"HS256\",\"typ\":" t ",\"kid\":\"k1\"}"
+#define KID(k) "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":" k "}"
+#define SUB_EXP(members) "{\"sub\":\"42\"," members "}"
+
+static const struct jwt_case rules[] = {
+	/* algorithm */
+	{ "alg none, empty signature", ALG("none"), PAYLOAD, NULL, ".", NULL,
+	    O_ACCESS, JWT_EALG },
+	{ "alg none, no signature part", ALG("none"), PAYLOAD, NULL, "", NULL,
+	    O_ACCESS, JWT_EMALFORMED },
+	{ "alg none, even with a valid HMAC", ALG("none"), PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_EALG },
+	{ "alg HS384", ALG("HS384"), PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_EALG },
+	{ "alg RS256", ALG("RS256"), PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_EALG },
+	{ "alg in lower case", ALG("hs256"), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EALG },
+	{ "alg missing", "{\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_EALG },
+	{ "alg not a string",
+	    "{\"alg\":[\"HS256\"],\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD,
+	    NULL, NULL, NULL, O_ACCESS, JWT_EALG },
+	/* type */
+	{ "a refresh header shown as an access token", HDR_RT, PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_ETYP },
+	{ "an access header shown as a refresh token", HDR_AT, PAYLOAD, NULL,
+	    NULL, NULL, O_REFRESH, JWT_ETYP },
+	{ "typ in upper case", TYP("\"AT+JWT\""), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_OK },
+	{ "typ in mixed case", TYP("\"Refresh+Jwt\""), PAYLOAD, NULL, NULL,
+	    NULL, O_REFRESH, JWT_OK },
+	{ "typ with application/", TYP("\"application/at+jwt\""), PAYLOAD,
+	    NULL, NULL, NULL, O_ACCESS, JWT_OK },
+	{ "typ with APPLICATION/, mixed case",
+	    TYP("\"APPLICATION/refresh+JWT\""), PAYLOAD, NULL, NULL, NULL,
+	    O_REFRESH, JWT_OK },
+	{ "typ missing", "{\"alg\":\"HS256\",\"kid\":\"k1\"}", PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_ETYP },
+	{ "typ JWT", TYP("\"JWT\""), PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_ETYP },
+	{ "typ application/ alone", TYP("\"application/\""), PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_ETYP },
+	{ "typ with application/ twice",
+	    TYP("\"application/application/at+jwt\""), PAYLOAD, NULL, NULL,
+	    NULL, O_ACCESS, JWT_ETYP },
+	{ "typ with a trailing space", TYP("\"at+jwt \""), PAYLOAD, NULL, NULL,
+	    NULL, O_ACCESS, JWT_ETYP },
+	{ "typ a number", TYP("1"), PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_ETYP },
+	/* crit */
+	{ "crit naming a claim", "{\"alg\":\"HS256\",\"typ\":\"at+jwt\","
+	    "\"kid\":\"k1\",\"crit\":[\"exp\"]}", PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_ECRIT },
+	{ "crit naming an extension", "{\"alg\":\"HS256\",\"typ\":\"at+jwt\","
+	    "\"kid\":\"k1\",\"crit\":[\"b64\"],\"b64\":false}", PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_ECRIT },
+	/* kid and keys */
+	{ "kid missing", "{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}", PAYLOAD,
+	    NULL, NULL, NULL, O_ACCESS, JWT_EKID },
+	{ "kid a number", KID("1"), PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_EKID },
+	{ "kid not in the list", KID("\"k9\""), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EKID },
+	{ "kid in another case", KID("\"K1\""), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EKID },
+	{ "kid empty", KID("\"\""), PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_EKID },
+	/* signature */
+	{ "signed by another secret", HDR_AT, PAYLOAD, NULL, NULL,
+	    SECRET_OTHER, O_ACCESS, JWT_ESIGNATURE },
+	/* kid k1 names SECRET1; a MAC under k2's secret does not count. */
+	{ "signed by another listed key", HDR_AT, PAYLOAD, NULL, NULL,
+	    SECRET2, O_ACCESS, JWT_ESIGNATURE },
+	{ "signature missing", HDR_AT, PAYLOAD, NULL, ".", NULL, O_ACCESS,
+	    JWT_ESIGNATURE },
+	/* claims: exp and sub */
+	{ "exp missing", HDR_AT, "{\"sub\":\"42\",\"iat\":1700000000}", NULL,
+	    NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "sub missing", HDR_AT, "{\"sid\":\"s-1\",\"exp\":1700000900}", NULL,
+	    NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "sub empty", HDR_AT, "{\"sub\":\"\",\"exp\":1700000900}", NULL, NULL,
+	    NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "sub a number", HDR_AT, "{\"sub\":42,\"exp\":1700000900}", NULL,
+	    NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "sub null", HDR_AT, "{\"sub\":null,\"exp\":1700000900}", NULL, NULL,
+	    NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "exp equal to now", HDR_AT, SUB_EXP("\"exp\":1700000000"), NULL,
+	    NULL, NULL, O_ACCESS, JWT_EEXPIRED },
+	{ "exp before now", HDR_AT, SUB_EXP("\"exp\":1699999999"), NULL, NULL,
+	    NULL, O_ACCESS, JWT_EEXPIRED },
+	{ "exp one second after now", HDR_AT, SUB_EXP("\"exp\":1700000001"),
+	    NULL, NULL, NULL, O_ACCESS, JWT_OK },
+	{ "exp a string", HDR_AT, SUB_EXP("\"exp\":\"1700000900\""), NULL,
+	    NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "exp a double", HDR_AT, SUB_EXP("\"exp\":1700000900.0"), NULL, NULL,
+	    NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "exp a double in exponent form", HDR_AT,
+	    SUB_EXP("\"exp\":1.7000009e9"), NULL, NULL, NULL, O_ACCESS,
+	    JWT_ECLAIMS },
+	{ "exp over int64", HDR_AT,
+	    SUB_EXP("\"exp\":99999999999999999999999"), NULL, NULL, NULL,
+	    O_ACCESS, JWT_ECLAIMS },
+	{ "exp 2^53", HDR_AT, SUB_EXP("\"exp\":9007199254740992"), NULL, NULL,
+	    NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "exp negative", HDR_AT, SUB_EXP("\"exp\":-1"), NULL, NULL, NULL,
+	    O_ACCESS, JWT_ECLAIMS },
+	{ "exp a boolean", HDR_AT, SUB_EXP("\"exp\":true"), NULL, NULL, NULL,
+	    O_ACCESS, JWT_ECLAIMS },
+	{ "exp null", HDR_AT, SUB_EXP("\"exp\":null"), NULL, NULL, NULL,
+	    O_ACCESS, JWT_ECLAIMS },
+	{ "exp 2^53 - 1", HDR_AT, SUB_EXP("\"exp\":9007199254740991"), NULL,
+	    NULL, NULL, O_ACCESS, JWT_OK },
+	/* claims: nbf and iat */
+	{ "nbf 31 seconds ahead", HDR_AT, NULL, ",\"nbf\":1700000031", NULL,
+	    NULL, O_ACCESS, JWT_ENOTYET },
+	{ "nbf 30 seconds ahead", HDR_AT, NULL, ",\"nbf\":1700000030", NULL,
+	    NULL, O_ACCESS, JWT_OK },
+	{ "nbf in the past", HDR_AT, NULL, ",\"nbf\":1600000000", NULL, NULL,
+	    O_ACCESS, JWT_OK },
+	{ "iat 31 seconds ahead", HDR_AT,
+	    SUB_EXP("\"iat\":1700000031,\"exp\":1700000900"), NULL, NULL, NULL,
+	    O_ACCESS, JWT_ENOTYET },
+	{ "iat 30 seconds ahead", HDR_AT,
+	    SUB_EXP("\"iat\":1700000030,\"exp\":1700000900"), NULL, NULL, NULL,
+	    O_ACCESS, JWT_OK },
+	{ "nbf a string", HDR_AT, NULL, ",\"nbf\":\"0\"", NULL, NULL,
+	    O_ACCESS, JWT_ECLAIMS },
+	{ "iat a double", HDR_AT, SUB_EXP("\"iat\":1.5,\"exp\":1700000900"),
+	    NULL, NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	/* claims: iss and aud */
+	{ "iss of another issuer", HDR_AT, NULL,
+	    ",\"iss\":\"https://evil.example\"", NULL, NULL, O_ISSUER,
+	    JWT_EISSUER },
+	{ "iss in another case", HDR_AT, NULL,
+	    ",\"iss\":\"https://AUTH.example\"", NULL, NULL, O_ISSUER,
+	    JWT_EISSUER },
+	{ "iss missing", HDR_AT, NULL, "", NULL, NULL, O_ISSUER, JWT_EISSUER },
+	{ "iss an array", HDR_AT, NULL, ",\"iss\":[\"https://auth.example\"]",
+	    NULL, NULL, O_ISSUER, JWT_EISSUER },
+	{ "iss as configured", HDR_AT, NULL,
+	    ",\"iss\":\"https://auth.example\"", NULL, NULL, O_ISSUER, JWT_OK },
+	{ "iss and aud ignored when not configured", HDR_AT, NULL,
+	    ",\"iss\":\"anyone\",\"aud\":[\"x\",1]", NULL, NULL, O_ACCESS,
+	    JWT_OK },
+	{ "aud another string", HDR_AT, NULL, ",\"aud\":\"web\"", NULL, NULL,
+	    O_AUDIENCE, JWT_EAUDIENCE },
+	{ "aud in another case", HDR_AT, NULL, ",\"aud\":\"API\"", NULL, NULL,
+	    O_AUDIENCE, JWT_EAUDIENCE },
+	{ "aud missing", HDR_AT, NULL, "", NULL, NULL, O_AUDIENCE,
+	    JWT_EAUDIENCE },
+	{ "aud the configured string", HDR_AT, NULL, ",\"aud\":\"api\"", NULL,
+	    NULL, O_AUDIENCE, JWT_OK },
+	{ "aud an array without it", HDR_AT, NULL,
+	    ",\"aud\":[\"web\",\"mobile\"]", NULL, NULL, O_AUDIENCE,
+	    JWT_EAUDIENCE },
+	{ "aud an empty array", HDR_AT, NULL, ",\"aud\":[]", NULL, NULL,
+	    O_AUDIENCE, JWT_EAUDIENCE },
+	{ "aud an array with a number", HDR_AT, NULL, ",\"aud\":[1,\"api\"]",
+	    NULL, NULL, O_AUDIENCE, JWT_EAUDIENCE },
+	{ "aud an array with it", HDR_AT, NULL, ",\"aud\":[\"web\",\"api\"]",
+	    NULL, NULL, O_AUDIENCE, JWT_OK },
+	/* claims: sid and jti */
+	{ "sid missing where required", HDR_RT,
+	    "{\"sub\":\"42\",\"exp\":1700000900}", NULL, NULL, NULL,
+	    O_REFRESH_SID, JWT_ECLAIMS },
+	{ "sid empty where required", HDR_RT,
+	    "{\"sub\":\"42\",\"sid\":\"\",\"exp\":1700000900}", NULL, NULL,
+	    NULL, O_REFRESH_SID, JWT_ECLAIMS },
+	{ "sid missing where not required", HDR_RT,
+	    "{\"sub\":\"42\",\"exp\":1700000900}", NULL, NULL, NULL, O_REFRESH,
+	    JWT_OK },
+	{ "sid a number", HDR_AT, SUB_EXP("\"sid\":7,\"exp\":1700000900"),
+	    NULL, NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "jti an array", HDR_AT, SUB_EXP("\"jti\":[],\"exp\":1700000900"),
+	    NULL, NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	/* embedded NUL */
+	{ "NUL in sub", HDR_AT, "{\"sub\":\"4\\u00002\",\"exp\":1700000900}",
+	    NULL, NULL, NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "NUL in sid", HDR_AT,
+	    SUB_EXP("\"sid\":\"s\\u0000x\",\"exp\":1700000900"), NULL, NULL,
+	    NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "NUL in jti", HDR_AT,
+	    SUB_EXP("\"jti\":\"\\u0000\",\"exp\":1700000900"), NULL, NULL,
+	    NULL, O_ACCESS, JWT_ECLAIMS },
+	{ "NUL in iss", HDR_AT, NULL,
+	    ",\"iss\":\"https://auth.example\\u0000.evil\"", NULL, NULL,
+	    O_ISSUER, JWT_EISSUER },
+	{ "NUL in aud", HDR_AT, NULL, ",\"aud\":[\"api\\u0000x\"]", NULL, NULL,
+	    O_AUDIENCE, JWT_EAUDIENCE },
+	{ "NUL in alg", ALG("HS256\\u0000"), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EALG },
+	{ "NUL in typ", TYP("\"at+jwt\\u0000\""), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_ETYP },
+	{ "NUL in kid", KID("\"k1\\u0000\""), PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EKID },
+	/* structure */
+	{ "two parts", HDR_AT, PAYLOAD, NULL, "", NULL, O_ACCESS,
+	    JWT_EMALFORMED },
+	{ "an empty payload", HDR_AT, "", NULL, NULL, NULL, O_ACCESS,
+	    JWT_EMALFORMED },
+	{ "padding after the payload", HDR_AT, PAYLOAD, NULL, "=.AAAA", NULL,
+	    O_ACCESS, JWT_EMALFORMED },
+	{ "white space in a part", HDR_AT, PAYLOAD, NULL, ". AAA", NULL,
+	    O_ACCESS, JWT_EMALFORMED },
+	{ "a header that is no JSON", "alg=HS256", PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EMALFORMED },
+	{ "a header in single quotes, with garbage", "{'alg':'HS256'}x",
+	    PAYLOAD, NULL, NULL, NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "a header with a trailing comma",
+	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\",}", PAYLOAD,
+	    NULL, NULL, NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "a header followed by another object", HDR_AT " {}", PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "a header that is an array", "[\"HS256\",\"at+jwt\",\"k1\"]",
+	    PAYLOAD, NULL, NULL, NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "a header that is a string", "\"HS256\"", PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_EMALFORMED },
+	{ "a payload that is an array", HDR_AT, "[1700000900]", NULL, NULL,
+	    NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "a payload that is a number", HDR_AT, "1700000900", NULL, NULL,
+	    NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "a payload that is cut short", HDR_AT,
+	    "{\"sub\":\"42\",\"exp\":1700000900", NULL, NULL, NULL, O_ACCESS,
+	    JWT_EMALFORMED },
+	{ "invalid UTF-8", HDR_AT, "{\"sub\":\"\xff\",\"exp\":1700000900}",
+	    NULL, NULL, NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "JSON nested too deeply", HDR_AT, NULL,
+	    ",\"x\":[[[[[[[[[[[[1]]]]]]]]]]]]", NULL, NULL, O_ACCESS,
+	    JWT_EMALFORMED },
+};
+
+static int
+verify_case(const struct jwt_case *k)
+{
+	struct jwt_verify_opts o = ACCESS;
+	const char *p = k->payload != NULL ? k->payload : payload_plus(k->extra);
+
+	switch (k->opts) {
+	case O_ACCESS:
+		break;
+	case O_REFRESH:
+		o = REFRESH;
+		break;
+	case O_ISSUER:
+		o.issuer = "https://auth.example";
+		break;
+	case O_AUDIENCE:
+		o.audience = "api";
+		break;
+	case O_REFRESH_SID:
+		o = REFRESH;
+		o.require_sid = 1;
+		break;
+	}
+	if (k->tail != NULL)
+		return verify_free(with_tail(k->header, p, k->tail), &o, NULL);
+	return verify_free(sign_with(k->header, p, k->secret != NULL ?
+	    k->secret : SECRET1), &o, NULL);
+}
+
+static void
+test_verification_rules(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		int rc = verify_case(&rules[i]);
+
+		if (rc != rules[i].want)
+			fail_msg("%s: got %d, want %d", rules[i].rule, rc,
+			    rules[i].want);
+	}
 }
 
 /* ---- RFC 7515 appendix A.1 ---- */
@@ -357,74 +657,7 @@ test_sign_refuses_what_verify_would_refuse(void **state)
 	assert_string_equal(tok, "untouched");
 }
 
-/* ---- algorithm ---- */
-
-static void
-test_rejects_alg_none_with_empty_signature(void **state)
-{
-	(void)state;
-	assert_int_equal(verify_free(with_tail(
-	    "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD,
-	    "."), &ACCESS, NULL), JWT_EALG);
-}
-
-static void
-test_rejects_alg_none_without_signature_part(void **state)
-{
-	(void)state;
-	assert_int_equal(verify_free(with_tail(
-	    "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD,
-	    ""), &ACCESS, NULL), JWT_EMALFORMED);
-}
-
-static void
-test_rejects_alg_none_even_with_a_valid_hmac(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"none\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_EALG);
-}
-
-static void
-test_rejects_alg_hs384(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"HS384\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_EALG);
-}
-
-static void
-test_rejects_alg_rs256(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"RS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_EALG);
-}
-
-static void
-test_rejects_alg_lowercase_hs256(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"hs256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_EALG);
-}
-
-static void
-test_rejects_alg_missing_or_not_a_string(void **state)
-{
-	(void)state;
-	assert_int_equal(check("{\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_EALG);
-	assert_int_equal(check(
-	    "{\"alg\":[\"HS256\"],\"typ\":\"at+jwt\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_EALG);
-}
-
-/* ---- type ---- */
+/* ---- what the table cannot show ---- */
 
 static void
 test_rejects_refresh_token_shown_as_access_token(void **state)
@@ -439,7 +672,6 @@ test_rejects_refresh_token_shown_as_access_token(void **state)
 	(void)state;
 	assert_int_equal(jwt_sign(&in, &tok), JWT_OK);
 	assert_int_equal(verify_free(tok, &ACCESS, NULL), JWT_ETYP);
-	assert_int_equal(check(HDR_RT, PAYLOAD), JWT_ETYP);
 }
 
 static void
@@ -455,100 +687,6 @@ test_rejects_access_token_shown_as_refresh_token(void **state)
 	(void)state;
 	assert_int_equal(jwt_sign(&in, &tok), JWT_OK);
 	assert_int_equal(verify_free(tok, &REFRESH, NULL), JWT_ETYP);
-	assert_int_equal(check_opts(HDR_AT, PAYLOAD, &REFRESH), JWT_ETYP);
-}
-
-static void
-test_accepts_typ_in_any_case(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"AT+JWT\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_OK);
-	assert_int_equal(check_opts(
-	    "{\"alg\":\"HS256\",\"typ\":\"Refresh+Jwt\",\"kid\":\"k1\"}",
-	    PAYLOAD, &REFRESH), JWT_OK);
-}
-
-static void
-test_accepts_typ_with_application_prefix(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"application/at+jwt\",\"kid\":\"k1\"}",
-	    PAYLOAD), JWT_OK);
-	assert_int_equal(check_opts(
-	    "{\"alg\":\"HS256\",\"typ\":\"APPLICATION/refresh+JWT\","
-	    "\"kid\":\"k1\"}", PAYLOAD, &REFRESH), JWT_OK);
-}
-
-static void
-test_rejects_typ_missing(void **state)
-{
-	(void)state;
-	assert_int_equal(check("{\"alg\":\"HS256\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_ETYP);
-}
-
-static void
-test_rejects_other_typ_values(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_ETYP);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"application/\",\"kid\":\"k1\"}",
-	    PAYLOAD), JWT_ETYP);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"application/application/at+jwt\","
-	    "\"kid\":\"k1\"}", PAYLOAD), JWT_ETYP);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt \",\"kid\":\"k1\"}", PAYLOAD),
-	    JWT_ETYP);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":1,\"kid\":\"k1\"}", PAYLOAD), JWT_ETYP);
-}
-
-/* ---- crit ---- */
-
-static void
-test_rejects_unknown_crit(void **state)
-{
-	(void)state;
-	assert_int_equal(check("{\"alg\":\"HS256\",\"typ\":\"at+jwt\","
-	    "\"kid\":\"k1\",\"crit\":[\"exp\"]}", PAYLOAD), JWT_ECRIT);
-	assert_int_equal(check("{\"alg\":\"HS256\",\"typ\":\"at+jwt\","
-	    "\"kid\":\"k1\",\"crit\":[\"b64\"],\"b64\":false}", PAYLOAD),
-	    JWT_ECRIT);
-}
-
-/* ---- kid and keys ---- */
-
-static void
-test_rejects_kid_missing(void **state)
-{
-	(void)state;
-	assert_int_equal(check("{\"alg\":\"HS256\",\"typ\":\"at+jwt\"}",
-	    PAYLOAD), JWT_EKID);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":1}", PAYLOAD),
-	    JWT_EKID);
-}
-
-static void
-test_rejects_kid_not_in_the_list(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k9\"}", PAYLOAD),
-	    JWT_EKID);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"K1\"}", PAYLOAD),
-	    JWT_EKID);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"\"}", PAYLOAD),
-	    JWT_EKID);
 }
 
 static void
@@ -602,25 +740,6 @@ test_rotation_keeps_tokens_of_the_old_key_valid(void **state)
 	keyset_free(&after);
 }
 
-/* ---- signature ---- */
-
-static void
-test_rejects_signature_by_another_secret(void **state)
-{
-	(void)state;
-	assert_int_equal(verify_free(sign_with(HDR_AT, PAYLOAD, SECRET_OTHER),
-	    &ACCESS, NULL), JWT_ESIGNATURE);
-}
-
-static void
-test_rejects_signature_by_another_listed_key(void **state)
-{
-	(void)state;
-	/* kid k1 names SECRET1; a MAC under k2's secret does not count. */
-	assert_int_equal(verify_free(sign_with(HDR_AT, PAYLOAD, SECRET2),
-	    &ACCESS, NULL), JWT_ESIGNATURE);
-}
-
 static void
 test_rejects_altered_signature(void **state)
 {
@@ -643,14 +762,6 @@ test_rejects_altered_payload(void **state)
 	(void)state;
 	free(good);
 	assert_int_equal(verify_free(evil, &ACCESS, NULL), JWT_ESIGNATURE);
-}
-
-static void
-test_rejects_missing_signature(void **state)
-{
-	(void)state;
-	assert_int_equal(verify_free(with_tail(HDR_AT, PAYLOAD, "."), &ACCESS,
-	    NULL), JWT_ESIGNATURE);
 }
 
 static void
@@ -687,8 +798,6 @@ test_rejects_noncanonical_signature_encoding(void **state)
 	assert_int_equal(verify_free(tok, &ACCESS, NULL), JWT_EMALFORMED);
 }
 
-/* ---- claims ---- */
-
 static void
 test_returns_claims_and_empty_optional_ones(void **state)
 {
@@ -703,230 +812,6 @@ test_returns_claims_and_empty_optional_ones(void **state)
 	assert_string_equal(c.jti, "");
 	assert_int_equal(c.iat, 0);
 	assert_int_equal(c.exp, NOW + 900);
-}
-
-static void
-test_rejects_missing_exp(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"iat\":1700000000}"),
-	    JWT_ECLAIMS);
-}
-
-static void
-test_rejects_missing_sub(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "{\"sid\":\"s-1\",\"exp\":1700000900}"),
-	    JWT_ECLAIMS);
-}
-
-static void
-test_rejects_empty_or_non_string_sub(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"\",\"exp\":1700000900}"),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT, "{\"sub\":42,\"exp\":1700000900}"),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT, "{\"sub\":null,\"exp\":1700000900}"),
-	    JWT_ECLAIMS);
-}
-
-static void
-test_rejects_exp_equal_to_now(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":1700000000}"),
-	    JWT_EEXPIRED);
-}
-
-static void
-test_rejects_exp_before_now(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":1699999999}"),
-	    JWT_EEXPIRED);
-}
-
-static void
-test_accepts_exp_one_second_after_now(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":1700000001}"),
-	    JWT_OK);
-}
-
-static void
-test_rejects_exp_as_a_string(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"exp\":\"1700000900\"}"), JWT_ECLAIMS);
-}
-
-static void
-test_rejects_exp_as_a_double(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"exp\":1700000900.0}"), JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":1.7000009e9}"),
-	    JWT_ECLAIMS);
-}
-
-static void
-test_rejects_exp_out_of_range_or_of_other_types(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"exp\":99999999999999999999999}"), JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"exp\":9007199254740992}"), JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":-1}"),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":true}"),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":null}"),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"exp\":9007199254740991}"), JWT_OK);
-}
-
-static void
-test_rejects_nbf_31_seconds_ahead(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, payload_plus(",\"nbf\":1700000031")),
-	    JWT_ENOTYET);
-}
-
-static void
-test_accepts_nbf_30_seconds_ahead(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, payload_plus(",\"nbf\":1700000030")),
-	    JWT_OK);
-	assert_int_equal(check(HDR_AT, payload_plus(",\"nbf\":1600000000")),
-	    JWT_OK);
-}
-
-static void
-test_rejects_iat_31_seconds_ahead(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"iat\":1700000031,\"exp\":1700000900}"),
-	    JWT_ENOTYET);
-}
-
-static void
-test_accepts_iat_30_seconds_ahead(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"iat\":1700000030,\"exp\":1700000900}"), JWT_OK);
-}
-
-static void
-test_rejects_nbf_or_iat_of_wrong_type(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, payload_plus(",\"nbf\":\"0\"")),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"iat\":1.5,\"exp\":1700000900}"), JWT_ECLAIMS);
-}
-
-static void
-test_rejects_wrong_issuer_when_configured(void **state)
-{
-	struct jwt_verify_opts o = ACCESS;
-
-	(void)state;
-	o.issuer = "https://auth.example";
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"iss\":\"https://evil.example\""), &o),
-	    JWT_EISSUER);
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"iss\":\"https://AUTH.example\""), &o),
-	    JWT_EISSUER);
-	assert_int_equal(check_opts(HDR_AT, payload_plus(""), &o),
-	    JWT_EISSUER);
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"iss\":[\"https://auth.example\"]"), &o),
-	    JWT_EISSUER);
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"iss\":\"https://auth.example\""), &o), JWT_OK);
-}
-
-static void
-test_ignores_issuer_and_audience_when_not_configured(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    payload_plus(",\"iss\":\"anyone\",\"aud\":[\"x\",1]")), JWT_OK);
-}
-
-static void
-test_rejects_wrong_audience_string_when_configured(void **state)
-{
-	struct jwt_verify_opts o = ACCESS;
-
-	(void)state;
-	o.audience = "api";
-	assert_int_equal(check_opts(HDR_AT, payload_plus(",\"aud\":\"web\""),
-	    &o), JWT_EAUDIENCE);
-	assert_int_equal(check_opts(HDR_AT, payload_plus(",\"aud\":\"API\""),
-	    &o), JWT_EAUDIENCE);
-	assert_int_equal(check_opts(HDR_AT, payload_plus(""), &o),
-	    JWT_EAUDIENCE);
-	assert_int_equal(check_opts(HDR_AT, payload_plus(",\"aud\":\"api\""),
-	    &o), JWT_OK);
-}
-
-static void
-test_rejects_wrong_audience_array_when_configured(void **state)
-{
-	struct jwt_verify_opts o = ACCESS;
-
-	(void)state;
-	o.audience = "api";
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"aud\":[\"web\",\"mobile\"]"), &o), JWT_EAUDIENCE);
-	assert_int_equal(check_opts(HDR_AT, payload_plus(",\"aud\":[]"), &o),
-	    JWT_EAUDIENCE);
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"aud\":[1,\"api\"]"), &o), JWT_EAUDIENCE);
-	assert_int_equal(check_opts(HDR_AT,
-	    payload_plus(",\"aud\":[\"web\",\"api\"]"), &o), JWT_OK);
-}
-
-static void
-test_require_sid_rejects_token_without_sid(void **state)
-{
-	struct jwt_verify_opts o = REFRESH;
-
-	(void)state;
-	o.require_sid = 1;
-	assert_int_equal(check_opts(HDR_RT,
-	    "{\"sub\":\"42\",\"exp\":1700000900}", &o), JWT_ECLAIMS);
-	assert_int_equal(check_opts(HDR_RT,
-	    "{\"sub\":\"42\",\"sid\":\"\",\"exp\":1700000900}", &o),
-	    JWT_ECLAIMS);
-	o.require_sid = 0;
-	assert_int_equal(check_opts(HDR_RT,
-	    "{\"sub\":\"42\",\"exp\":1700000900}", &o), JWT_OK);
-}
-
-static void
-test_rejects_sid_or_jti_of_wrong_type(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"sid\":7,\"exp\":1700000900}"), JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"jti\":[],\"exp\":1700000900}"), JWT_ECLAIMS);
 }
 
 static void
@@ -962,47 +847,6 @@ test_accepts_claims_of_64_bytes_and_rejects_65(void **state)
 		assert_int_equal(check(HDR_AT, p), JWT_ECLAIMS);
 	}
 }
-
-static void
-test_rejects_embedded_nul_in_claims(void **state)
-{
-	struct jwt_verify_opts o = ACCESS;
-
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"4\\u00002\",\"exp\":1700000900}"), JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"sid\":\"s\\u0000x\",\"exp\":1700000900}"),
-	    JWT_ECLAIMS);
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"42\",\"jti\":\"\\u0000\",\"exp\":1700000900}"),
-	    JWT_ECLAIMS);
-	o.issuer = "https://auth.example";
-	assert_int_equal(check_opts(HDR_AT, payload_plus(
-	    ",\"iss\":\"https://auth.example\\u0000.evil\""), &o),
-	    JWT_EISSUER);
-	o = ACCESS;
-	o.audience = "api";
-	assert_int_equal(check_opts(HDR_AT, payload_plus(
-	    ",\"aud\":[\"api\\u0000x\"]"), &o), JWT_EAUDIENCE);
-}
-
-static void
-test_rejects_embedded_nul_in_header_values(void **state)
-{
-	(void)state;
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\\u0000\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}",
-	    PAYLOAD), JWT_EALG);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\\u0000\",\"kid\":\"k1\"}",
-	    PAYLOAD), JWT_ETYP);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\\u0000\"}",
-	    PAYLOAD), JWT_EKID);
-}
-
-/* ---- size and structure ---- */
 
 static void
 test_rejects_token_over_4096_bytes_unread(void **state)
@@ -1077,14 +921,6 @@ test_verify_reads_only_len_bytes(void **state)
 }
 
 static void
-test_rejects_two_parts(void **state)
-{
-	(void)state;
-	assert_int_equal(verify_free(with_tail(HDR_AT, PAYLOAD, ""), &ACCESS,
-	    NULL), JWT_EMALFORMED);
-}
-
-static void
 test_rejects_four_parts(void **state)
 {
 	char *tok = sign_with(HDR_AT, PAYLOAD, SECRET1);
@@ -1107,8 +943,6 @@ test_rejects_empty_token_and_empty_parts(void **state)
 	(void)state;
 	assert_int_equal(jwt_verify("", 0, &ACCESS, &c), JWT_EMALFORMED);
 	assert_int_equal(jwt_verify("..", 2, &ACCESS, &c), JWT_EMALFORMED);
-	assert_int_equal(verify_free(sign_with(HDR_AT, "", SECRET1), &ACCESS,
-	    NULL), JWT_EMALFORMED);
 }
 
 static void
@@ -1125,51 +959,6 @@ test_rejects_bad_base64(void **state)
 	tok = sign_with(HDR_AT, PAYLOAD, SECRET1);
 	strrchr(tok, '.')[1] = '+';
 	assert_int_equal(verify_free(tok, &ACCESS, NULL), JWT_EMALFORMED);
-	/* Padding after the payload. */
-	tok = with_tail(HDR_AT, PAYLOAD, "=.AAAA");
-	assert_int_equal(verify_free(tok, &ACCESS, NULL), JWT_EMALFORMED);
-	/* White space in a part. */
-	tok = with_tail(HDR_AT, PAYLOAD, ". AAA");
-	assert_int_equal(verify_free(tok, &ACCESS, NULL), JWT_EMALFORMED);
-}
-
-static void
-test_rejects_header_that_is_not_json(void **state)
-{
-	(void)state;
-	assert_int_equal(check("alg=HS256", PAYLOAD), JWT_EMALFORMED);
-	assert_int_equal(check("{'alg':'HS256'}x", PAYLOAD), JWT_EMALFORMED);
-	assert_int_equal(check(
-	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\",}", PAYLOAD),
-	    JWT_EMALFORMED);
-	assert_int_equal(check(HDR_AT " {}", PAYLOAD), JWT_EMALFORMED);
-}
-
-static void
-test_rejects_header_that_is_a_json_array(void **state)
-{
-	(void)state;
-	assert_int_equal(check("[\"HS256\",\"at+jwt\",\"k1\"]", PAYLOAD),
-	    JWT_EMALFORMED);
-	assert_int_equal(check("\"HS256\"", PAYLOAD), JWT_EMALFORMED);
-}
-
-static void
-test_rejects_payload_that_is_not_a_json_object(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, "[1700000900]"), JWT_EMALFORMED);
-	assert_int_equal(check(HDR_AT, "1700000900"), JWT_EMALFORMED);
-	assert_int_equal(check(HDR_AT, "{\"sub\":\"42\",\"exp\":1700000900"),
-	    JWT_EMALFORMED);
-}
-
-static void
-test_rejects_invalid_utf8_in_json(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT,
-	    "{\"sub\":\"\xff\",\"exp\":1700000900}"), JWT_EMALFORMED);
 }
 
 static void
@@ -1180,14 +969,6 @@ test_rejects_raw_nul_byte_in_json(void **state)
 	(void)state;
 	assert_int_equal(verify_free(sign_n(h, sizeof(h) - 1, PAYLOAD,
 	    strlen(PAYLOAD), SECRET1), &ACCESS, NULL), JWT_EMALFORMED);
-}
-
-static void
-test_rejects_deeply_nested_json(void **state)
-{
-	(void)state;
-	assert_int_equal(check(HDR_AT, payload_plus(
-	    ",\"x\":[[[[[[[[[[[[1]]]]]]]]]]]]")), JWT_EMALFORMED);
 }
 
 /* ---- messages ---- */
@@ -1225,80 +1006,40 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verification_rules),
 		cmocka_unit_test(test_hs256_matches_rfc7515_appendix_a1),
-		cmocka_unit_test(test_signed_access_token_verifies_with_its_claims),
+		cmocka_unit_test(
+		    test_signed_access_token_verifies_with_its_claims),
 		cmocka_unit_test(
 		    test_signed_refresh_token_verifies_with_its_claims),
 		cmocka_unit_test(
 		    test_signed_token_has_header_alg_typ_kid_in_order_and_plain_claims),
-		cmocka_unit_test(test_signed_refresh_token_header_has_refresh_typ),
+		cmocka_unit_test(
+		    test_signed_refresh_token_header_has_refresh_typ),
 		cmocka_unit_test(
 		    test_signed_token_with_issuer_and_audience_verifies_when_configured),
 		cmocka_unit_test(test_sign_refuses_what_verify_would_refuse),
-		cmocka_unit_test(test_rejects_alg_none_with_empty_signature),
-		cmocka_unit_test(test_rejects_alg_none_without_signature_part),
-		cmocka_unit_test(test_rejects_alg_none_even_with_a_valid_hmac),
-		cmocka_unit_test(test_rejects_alg_hs384),
-		cmocka_unit_test(test_rejects_alg_rs256),
-		cmocka_unit_test(test_rejects_alg_lowercase_hs256),
-		cmocka_unit_test(test_rejects_alg_missing_or_not_a_string),
-		cmocka_unit_test(test_rejects_refresh_token_shown_as_access_token),
-		cmocka_unit_test(test_rejects_access_token_shown_as_refresh_token),
-		cmocka_unit_test(test_accepts_typ_in_any_case),
-		cmocka_unit_test(test_accepts_typ_with_application_prefix),
-		cmocka_unit_test(test_rejects_typ_missing),
-		cmocka_unit_test(test_rejects_other_typ_values),
-		cmocka_unit_test(test_rejects_unknown_crit),
-		cmocka_unit_test(test_rejects_kid_missing),
-		cmocka_unit_test(test_rejects_kid_not_in_the_list),
+		cmocka_unit_test(
+		    test_rejects_refresh_token_shown_as_access_token),
+		cmocka_unit_test(
+		    test_rejects_access_token_shown_as_refresh_token),
 		cmocka_unit_test(test_verifies_with_second_key_of_the_list),
-		cmocka_unit_test(test_rotation_keeps_tokens_of_the_old_key_valid),
-		cmocka_unit_test(test_rejects_signature_by_another_secret),
-		cmocka_unit_test(test_rejects_signature_by_another_listed_key),
+		cmocka_unit_test(
+		    test_rotation_keeps_tokens_of_the_old_key_valid),
 		cmocka_unit_test(test_rejects_altered_signature),
 		cmocka_unit_test(test_rejects_altered_payload),
-		cmocka_unit_test(test_rejects_missing_signature),
 		cmocka_unit_test(test_rejects_truncated_or_extended_signature),
 		cmocka_unit_test(test_rejects_noncanonical_signature_encoding),
 		cmocka_unit_test(test_returns_claims_and_empty_optional_ones),
-		cmocka_unit_test(test_rejects_missing_exp),
-		cmocka_unit_test(test_rejects_missing_sub),
-		cmocka_unit_test(test_rejects_empty_or_non_string_sub),
-		cmocka_unit_test(test_rejects_exp_equal_to_now),
-		cmocka_unit_test(test_rejects_exp_before_now),
-		cmocka_unit_test(test_accepts_exp_one_second_after_now),
-		cmocka_unit_test(test_rejects_exp_as_a_string),
-		cmocka_unit_test(test_rejects_exp_as_a_double),
-		cmocka_unit_test(test_rejects_exp_out_of_range_or_of_other_types),
-		cmocka_unit_test(test_rejects_nbf_31_seconds_ahead),
-		cmocka_unit_test(test_accepts_nbf_30_seconds_ahead),
-		cmocka_unit_test(test_rejects_iat_31_seconds_ahead),
-		cmocka_unit_test(test_accepts_iat_30_seconds_ahead),
-		cmocka_unit_test(test_rejects_nbf_or_iat_of_wrong_type),
-		cmocka_unit_test(test_rejects_wrong_issuer_when_configured),
 		cmocka_unit_test(
-		    test_ignores_issuer_and_audience_when_not_configured),
-		cmocka_unit_test(
-		    test_rejects_wrong_audience_string_when_configured),
-		cmocka_unit_test(test_rejects_wrong_audience_array_when_configured),
-		cmocka_unit_test(test_require_sid_rejects_token_without_sid),
-		cmocka_unit_test(test_rejects_sid_or_jti_of_wrong_type),
-		cmocka_unit_test(test_accepts_claims_of_64_bytes_and_rejects_65),
-		cmocka_unit_test(test_rejects_embedded_nul_in_claims),
-		cmocka_unit_test(test_rejects_embedded_nul_in_header_values),
+		    test_accepts_claims_of_64_bytes_and_rejects_65),
 		cmocka_unit_test(test_rejects_token_over_4096_bytes_unread),
 		cmocka_unit_test(test_accepts_4096_bytes_and_rejects_4097),
 		cmocka_unit_test(test_verify_reads_only_len_bytes),
-		cmocka_unit_test(test_rejects_two_parts),
 		cmocka_unit_test(test_rejects_four_parts),
 		cmocka_unit_test(test_rejects_empty_token_and_empty_parts),
 		cmocka_unit_test(test_rejects_bad_base64),
-		cmocka_unit_test(test_rejects_header_that_is_not_json),
-		cmocka_unit_test(test_rejects_header_that_is_a_json_array),
-		cmocka_unit_test(test_rejects_payload_that_is_not_a_json_object),
-		cmocka_unit_test(test_rejects_invalid_utf8_in_json),
 		cmocka_unit_test(test_rejects_raw_nul_byte_in_json),
-		cmocka_unit_test(test_rejects_deeply_nested_json),
 		cmocka_unit_test(
 		    test_strerror_is_distinct_and_safe_in_a_quoted_string),
 	};
