@@ -14,6 +14,21 @@
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A parser's answer rc for in, with its text out: refused (-1) when want
+ * is NULL, else 0 with out equal to want. */
+static void
+expect_text(const char *in, int rc, const char *out, const char *want)
+{
+	if (want == NULL) {
+		if (rc != -1)
+			fail_msg("accepted \"%s\"", in);
+		return;
+	}
+	if (rc != 0)
+		fail_msg("refused \"%s\"", in);
+	assert_string_equal(out, want);
+}
+
 static void
 test_origins(void **state)
 {
@@ -68,18 +83,9 @@ test_origins(void **state)
 	char out[NET_ORIGIN_MAX + 1];
 
 	(void)state;
-	for (size_t i = 0; i < N(cases); i++) {
-		int rc = net_normalize_origin(cases[i].in, out, sizeof out);
-
-		if (cases[i].want == NULL) {
-			if (rc != -1)
-				fail_msg("accepted \"%s\"", cases[i].in);
-			continue;
-		}
-		if (rc != 0)
-			fail_msg("refused \"%s\"", cases[i].in);
-		assert_string_equal(out, cases[i].want);
-	}
+	for (size_t i = 0; i < N(cases); i++)
+		expect_text(cases[i].in, net_normalize_origin(cases[i].in, out,
+		    sizeof out), out, cases[i].want);
 }
 
 static void
@@ -228,16 +234,9 @@ test_canonical_addresses(void **state)
 	(void)state;
 	for (size_t i = 0; i < N(cases); i++) {
 		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].in);
-		int rc = net_canonical_ip(cases[i].in, len, out);
 
-		if (cases[i].want == NULL) {
-			if (rc != -1)
-				fail_msg("accepted \"%s\"", cases[i].in);
-			continue;
-		}
-		if (rc != 0)
-			fail_msg("refused \"%s\"", cases[i].in);
-		assert_string_equal(out, cases[i].want);
+		expect_text(cases[i].in, net_canonical_ip(cases[i].in, len, out),
+		    out, cases[i].want);
 	}
 }
 
