@@ -271,6 +271,10 @@ test_body_reading_limits(void **state)
 
 		parse(&f, &req, &io);
 		assert_int_equal(http_read_body(&io, &req, 100), HTTP_ESHORT);
+		/* What was read (it may hold part of a password) is wiped
+		 * and freed at once, not left for http_request_free. */
+		assert_null(req.body);
+		assert_int_equal(req.body_len, 0);
 		http_request_free(&req);
 	}
 	{       /* more on the input than announced: RFC 3875 section 4.2
