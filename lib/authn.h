@@ -42,7 +42,8 @@ void authn_challenge(struct http_response *resp, const char *error,
 
 /* The names of the refresh and device cookies: the __Secure- prefix needs
  * Secure, so with COOKIE_SECURE=0 they are refresh_token and
- * latch_device. The server reads only the names it sets. */
+ * latch_device. The server reads only the names it sets; the device
+ * cookie is only ever sent back to the login route (Path=/auth/login). */
 const char *authn_refresh_cookie_name(const struct latch_config *cfg);
 const char *authn_device_cookie_name(const struct latch_config *cfg);
 
