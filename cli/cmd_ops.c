@@ -16,7 +16,7 @@
 #endif
 
 /* The newest migration this build knows; config check compares. */
-#define LATCH_SCHEMA_VERSION 6
+#define LATCH_SCHEMA_VERSION 7
 
 /* ---- secret gen ---- */
 

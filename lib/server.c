@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "json.h"
 #include "log.h"
 
@@ -134,20 +135,13 @@ cgi_write(void *ctx, const char *buf, size_t n)
 void
 server_database_error(struct http_response *resp, int db_err)
 {
-	if (db_err == DB_EUNAVAILABLE) {
-		http_response_error(resp, 503, "temporarily_unavailable",
-		    "The database is unavailable; try again shortly");
-		http_response_header(resp, "Retry-After", "5");
-		return;
-	}
-	server_internal_error(resp);
+	errors_respond(resp, db_err);
 }
 
 void
 server_internal_error(struct http_response *resp)
 {
-	http_response_error(resp, 500, "server_error",
-	    "The server could not complete the request");
+	errors_respond(resp, LATCH_EFAIL);
 }
 
 static const char *

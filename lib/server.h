@@ -54,8 +54,7 @@ int server_main(const char *program, const struct route *routes,
     size_t nroutes);
 
 /* Sets resp to the answer for a failed database call (enum db_err):
- * 503 temporarily_unavailable with Retry-After when it was unreachable,
- * otherwise 500 server_error with nothing internal in it. */
+ * errors_respond (lib/errors.h), which maps every module's errors. */
 void server_database_error(struct http_response *resp, int db_err);
 
 /* 500 server_error, for failures that are already logged. */
