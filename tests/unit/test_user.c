@@ -49,7 +49,7 @@ test_valid_email(void **state)
 	};
 	static const char *const bad[] = {
 		"", "ab", "a b@c", "a@b c", "a\t@bc", "ab@", "@ab", "a@b@c",
-		"abc", "a\x7f@bc", "a@\x01" "bc",
+		"abc", "a\x7f@bc", "a@\001bc",
 	};
 
 	(void)state;
