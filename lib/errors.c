@@ -2,6 +2,7 @@
 #include "errors.h"
 
 #include "db.h"
+#include "http.h"
 
 _Static_assert((int)DB_EUNAVAILABLE == (int)LATCH_EUNAVAILABLE &&
     (int)DB_EQUERY == (int)LATCH_EFAIL, "lib/db speaks the shared vocabulary");

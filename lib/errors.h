@@ -9,7 +9,7 @@
 #ifndef LATCH_ERRORS_H
 #define LATCH_ERRORS_H
 
-#include "http.h"
+struct http_response;
 
 enum latch_err {
 	LATCH_OK = 0,
