@@ -3,6 +3,7 @@ of the answer (a truncated session list) or nulls in it: auth.fcgi run as
 CGI with a shim that makes json-c's allocations from the program itself
 fail after the first few."""
 
+import json
 import os
 import subprocess
 
@@ -18,6 +19,7 @@ SHIM = r"""
 #include <link.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct json_object;
 static long calls;
@@ -57,6 +59,23 @@ json_object_new_object(void)
 		return NULL;
 	return real();
 }
+
+/* json_object_new_string fails, for the program, on strings that begin
+ * with LATCH_TEST_JSON_STRING_FAILS. */
+struct json_object *
+json_object_new_string(const char *s)
+{
+	static struct json_object *(*real)(const char *);
+	struct where w = { (uintptr_t)__builtin_return_address(0), 0 };
+	const char *prefix = getenv("LATCH_TEST_JSON_STRING_FAILS");
+
+	if (real == NULL)
+		*(void **)&real = dlsym(RTLD_NEXT, "json_object_new_string");
+	dl_iterate_phdr(first_object, &w);
+	if (w.inside && prefix != NULL && strncmp(s, prefix, strlen(prefix)) == 0)
+		return NULL;
+	return real(s);
+}
 """
 
 
@@ -69,18 +88,37 @@ def shim(tmp_path_factory):
     return d / "shim.so"
 
 
+def shim_env(stack, shim, **extra):
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    return cgi_env(stack, LD_PRELOAD=str(shim),
+                   ASAN_OPTIONS=(asan + ":" if asan else "") +
+                   "verify_asan_link_order=0", **extra)
+
+
+def test_refresh_out_of_memory_is_500_not_a_null_token(stack, db, client,
+                                                       shim):
+    user = create_user(stack, db, prefix="oomr")
+    token = login_body(client, user)["refresh_token"]
+    body = json.dumps({"refresh_token": token}).encode()
+    env = shim_env(stack, shim, REQUEST_METHOD="POST", REQUEST_URI=
+                   "/auth/refresh", CONTENT_TYPE="application/json",
+                   CONTENT_LENGTH=str(len(body)),
+                   # The tokens of the answer (JWTs start so).
+                   LATCH_TEST_JSON_STRING_FAILS="eyJ")
+    proc = run_cgi("auth.fcgi", env, body)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(b"Status: 500"), proc.stdout[:300]
+    assert b"null" not in proc.stdout
+
+
 def test_sessions_list_out_of_memory_is_500_not_a_shorter_list(
         stack, db, client, shim):
     user = create_user(stack, db, prefix="oom")
     access = [login_body(client, user)["access_token"] for _ in range(3)][-1]
-    asan = os.environ.get("ASAN_OPTIONS", "")
-    env = cgi_env(stack, uri="/auth/sessions",
-                  HTTP_AUTHORIZATION=f"Bearer {access}",
-                  LD_PRELOAD=str(shim),
-                  ASAN_OPTIONS=(asan + ":" if asan else "") +
-                  "verify_asan_link_order=0",
-                  # The answer's object and its first session's.
-                  LATCH_TEST_JSON_OBJECTS="2")
+    env = shim_env(stack, shim, REQUEST_URI="/auth/sessions",
+                   HTTP_AUTHORIZATION=f"Bearer {access}",
+                   # The answer's object and its first session's.
+                   LATCH_TEST_JSON_OBJECTS="2")
     proc = run_cgi("auth.fcgi", env)
     assert proc.returncode == 0, proc.stderr
     status = proc.stdout.split(b"\n", 1)[0]
