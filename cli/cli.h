@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <json-c/json.h>
 #include <libpq-fe.h>
 
+#include "app.h"
 #include "config.h"
 #include "db.h"
 
@@ -40,8 +42,22 @@ int cli_exec(struct db *db, const char *what, const char *sql, int n,
  * printing why. buf holds PASSWORD_MAX + 2 bytes; wipe it after use. */
 long cli_read_new_password(int from_stdin, char *buf, size_t size);
 
-/* Writes s as a JSON string (quotes and escapes included), or null. */
-void cli_json_string(FILE *fp, const char *s);
+/* Reports a failed lib/ call (rc a negative enum db_err or enum
+ * session_err: they share lib/errors.h's codes) about what, as cli_exec
+ * does. Returns 0 when rc is 0, else -1 after printing why. */
+int cli_db(int rc, const char *what);
+
+/* The process context lib/ takes, for one command: cfg, db and the clock
+ * read now (an operator's command is one request). */
+void cli_app(struct app *app, const struct latch_config *cfg, struct db *db);
+
+/* Adds key: the string s (NULL: null) to the JSON object o. Returns 0, or
+ * -1 when memory ran out. */
+int cli_json_put(json_object *o, const char *key, const char *s);
+
+/* Writes v (--json output) compactly, unescaped slashes, and a newline.
+ * Returns 0, or -1 when memory ran out (nothing written). */
+int cli_json_print(json_object *v);
 
 int cmd_migrate(int argc, char **argv);
 int cmd_user(int argc, char **argv);

@@ -7,6 +7,8 @@
 #include "cli.h"
 #include "crypto.h"
 #include "http.h"
+#include "session.h"
+#include "user.h"
 
 static const char session_usage[] =
     "usage: latchctl session list [USER] [--json]\n"
@@ -18,27 +20,43 @@ static const char session_usage[] =
     "        tab-separated; --json for a JSON array\n"
     "revoke  ends one session by id, or every session of a user\n";
 
+/* The session's fields for --json. Returns 0, or -1 (memory). */
 static int
-session_list(int argc, char **argv)
+session_json(json_object *arr, const struct session_info *s)
+{
+	json_object *o = json_object_new_object();
+	char t[3][21];
+
+	if (o == NULL || json_object_array_add(arr, o) != 0) {
+		json_object_put(o);
+		return -1;
+	}
+	http_format_time(s->created_at, t[0]);
+	http_format_time(s->last_used_at, t[1]);
+	http_format_time(s->expires_at, t[2]);
+	return cli_json_put(o, "id", s->id) || cli_json_put(o, "username",
+	    s->username) || cli_json_put(o, "created_at", t[0]) ||
+	    cli_json_put(o, "last_used_at", t[1]) ||
+	    cli_json_put(o, "expires_at", t[2]) ||
+	    cli_json_put(o, "ip", s->ip) ||
+	    cli_json_put(o, "user_agent", s->user_agent) ? -1 : 0;
+}
+
+static int
+list_sessions(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char sql[] =
-	    "SELECT s.id, u.username, floor(extract(epoch FROM s.created_at))::bigint,"
-	    " floor(extract(epoch FROM s.last_used_at))::bigint,"
-	    " floor(extract(epoch FROM LEAST(s.idle_expires_at,"
-	    "  s.absolute_expires_at)))::bigint, host(s.ip), s.user_agent"
-	    " FROM sessions s JOIN users u ON u.id = s.user_id"
-	    " WHERE s.revoked_at IS NULL AND s.absolute_expires_at > now()"
-	    " AND s.idle_expires_at > now() AND ($1::text IS NULL OR"
-	    " u.username = $1) ORDER BY s.created_at DESC, s.id";
 	struct latch_config cfg;
+	struct app app;
+	struct session_list list = { 0 };
 	struct db *db = NULL;
 	const char *user = NULL;
-	PGresult *res = NULL;
+	json_object *arr = NULL;
+	int64_t user_id = 0;
 	int c, json = 0, rc;
 
 	optind = 1;
@@ -56,84 +74,66 @@ session_list(int argc, char **argv)
 	if (cli_load_config(&cfg, 0) != 0)
 		return EXIT_REFUSED;
 	rc = EXIT_REFUSED;
-	if (cli_open_db(&cfg, &db) != 0 ||
-	    cli_exec(db, "listing sessions", sql, 1, &user, &res) != 0)
+	if (cli_open_db(&cfg, &db) != 0)
 		goto out;
-	if (user != NULL && PQntuples(res) == 0) {
-		/* An empty list is an answer; an unknown user is not, and
-		 * must not print one first. */
-		PGresult *u = NULL;
-
-		if (cli_exec(db, "finding the user", "SELECT 1 FROM users"
-		    " WHERE username = $1", 1, &user, &u) != 0)
-			goto out;
-		if (PQntuples(u) == 0) {
-			PQclear(u);
-			cli_fail("no user %s", user);
-			goto out;
-		}
-		PQclear(u);
+	cli_app(&app, &cfg, db);
+	/* An empty list is an answer; an unknown user is not, and must not
+	 * print one first. */
+	if (user != NULL && cli_db(user_find_id(db, user, &user_id),
+	    "finding the user") != 0)
+		goto out;
+	if (user != NULL && user_id == 0) {
+		cli_fail("no user %s", user);
+		goto out;
 	}
-	if (json)
-		fputc('[', stdout);
-	for (int i = 0; i < PQntuples(res); i++) {
+	if (cli_db(session_list(&app, user_id, NULL, 0, &list),
+	    "listing sessions") != 0)
+		goto out;
+	if (json && (arr = json_object_new_array()) == NULL)
+		goto oom;
+	for (size_t i = 0; i < list.n; i++) {
+		const struct session_info *s = &list.items[i];
 		char t[3][21];
-		const char *ip = PQgetisnull(res, i, 5) ? NULL :
-		    PQgetvalue(res, i, 5);
-		const char *ua = PQgetisnull(res, i, 6) ? NULL :
-		    PQgetvalue(res, i, 6);
 
-		for (int k = 0; k < 3; k++)
-			http_format_time(strtoll(PQgetvalue(res, i, 2 + k),
-			    NULL, 10), t[k]);
-		if (!json) {
-			printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), t[0],
-			    t[1], t[2], ip != NULL ? ip : "-",
-			    ua != NULL ? ua : "-");
+		if (json) {
+			if (session_json(arr, s) != 0)
+				goto oom;
 			continue;
 		}
-		printf("%s{\"id\":\"%s\",\"username\":", i ? "," : "",
-		    PQgetvalue(res, i, 0));
-		cli_json_string(stdout, PQgetvalue(res, i, 1));
-		printf(",\"created_at\":\"%s\",\"last_used_at\":\"%s\","
-		    "\"expires_at\":\"%s\",\"ip\":", t[0], t[1], t[2]);
-		cli_json_string(stdout, ip);
-		fputs(",\"user_agent\":", stdout);
-		cli_json_string(stdout, ua);
-		fputc('}', stdout);
+		http_format_time(s->created_at, t[0]);
+		http_format_time(s->last_used_at, t[1]);
+		http_format_time(s->expires_at, t[2]);
+		printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s->id, s->username,
+		    t[0], t[1], t[2], s->ip != NULL ? s->ip : "-",
+		    s->user_agent != NULL ? s->user_agent : "-");
 	}
-	if (json)
-		fputs("]\n", stdout);
+	if (json && cli_json_print(arr) != 0)
+		goto oom;
 	rc = 0;
+	goto out;
+oom:
+	cli_fail("out of memory");
 out:
-	PQclear(res);
+	json_object_put(arr);
+	session_list_free(&list);
 	db_free(db);
 	config_free(&cfg);
 	return rc;
 }
 
 static int
-session_revoke(int argc, char **argv)
+revoke_sessions(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char by_id[] =
-	    "UPDATE sessions SET revoked_at = now(), revoked_reason = 'admin'"
-	    " WHERE id = $1::uuid AND revoked_at IS NULL";
-	static const char by_user[] =
-	    "WITH u AS (SELECT id FROM users WHERE username = $1),"
-	    " r AS (UPDATE sessions s SET revoked_at = now(),"
-	    "  revoked_reason = 'admin' FROM u WHERE s.user_id = u.id"
-	    "  AND s.revoked_at IS NULL RETURNING 1)"
-	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)";
 	struct latch_config cfg;
+	struct app app;
 	struct db *db = NULL;
 	const char *user = NULL, *id = NULL;
-	PGresult *res = NULL;
+	int64_t user_id = 0, revoked = 0;
 	int c, rc;
 
 	optind = 1;
@@ -155,27 +155,30 @@ session_revoke(int argc, char **argv)
 	rc = EXIT_REFUSED;
 	if (cli_open_db(&cfg, &db) != 0)
 		goto out;
-	if (id != NULL) {
-		if (cli_exec(db, "revoking", by_id, 1, &id, &res) != 0)
+	cli_app(&app, &cfg, db);
+	if (user != NULL) {
+		if (cli_db(user_find_id(db, user, &user_id),
+		    "finding the user") != 0)
 			goto out;
-		if (strcmp(PQcmdTuples(res), "1") != 0) {
-			cli_fail("no live session %s", id);
-			goto out;
-		}
-		printf("revoked session %s\n", id);
-	} else {
-		if (cli_exec(db, "revoking", by_user, 1, &user, &res) != 0)
-			goto out;
-		if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+		if (user_id == 0) {
 			cli_fail("no user %s", user);
 			goto out;
 		}
-		printf("revoked %s sessions of %s\n", PQgetvalue(res, 0, 1),
-		    user);
 	}
+	if (cli_db(session_revoke(&app, user_id, id, SESSION_REASON_ADMIN,
+	    &revoked), "revoking") != 0)
+		goto out;
+	if (id != NULL && revoked != 1) {
+		cli_fail("no live session %s", id);
+		goto out;
+	}
+	if (id != NULL)
+		printf("revoked session %s\n", id);
+	else
+		printf("revoked %lld sessions of %s\n", (long long)revoked,
+		    user);
 	rc = 0;
 out:
-	PQclear(res);
 	db_free(db);
 	config_free(&cfg);
 	return rc;
@@ -187,9 +190,9 @@ cmd_session(int argc, char **argv)
 	if (argc < 2)
 		return cli_usage(session_usage, EXIT_USAGE);
 	if (strcmp(argv[1], "list") == 0)
-		return session_list(argc - 1, argv + 1);
+		return list_sessions(argc - 1, argv + 1);
 	if (strcmp(argv[1], "revoke") == 0)
-		return session_revoke(argc - 1, argv + 1);
+		return revoke_sessions(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0)
 		return cli_usage(session_usage, 0);
 	return cli_usage(session_usage, EXIT_USAGE);

@@ -123,8 +123,7 @@ user_add(int argc, char **argv)
 	if (!valid_name(name))
 		return cli_fail("invalid username: 1 to %d bytes, no control "
 		    "characters", USER_NAME_MAX);
-	if (o.email != NULL && (!valid_name(o.email) ||
-	    strchr(o.email, '@') == NULL))
+	if (o.email != NULL && !user_valid_email(o.email))
 		return cli_fail("invalid email address");
 	if (cli_load_config(&cfg, 0) != 0)
 		return EXIT_REFUSED;
@@ -155,24 +154,13 @@ out:
 static int
 user_passwd(int argc, char **argv)
 {
-	static const char sql[] =
-	    "WITH u AS (UPDATE users SET password_hash = $2, updated_at = now()"
-	    "  WHERE username = $1 RETURNING id),"
-	    " r AS (UPDATE sessions s SET revoked_at = now(),"
-	    "  revoked_reason = 'password_changed' FROM u"
-	    "  WHERE s.user_id = u.id AND s.revoked_at IS NULL"
-	    "  AND NOT $3::boolean RETURNING 1),"
-	    /* A device token won with the old password stays no trusted
-	     * device (lib/device.h), whatever happens to the sessions. */
-	    " d AS (DELETE FROM device_tokens d USING u WHERE d.user_id = u.id)"
-	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)";
 	struct latch_config cfg;
 	struct user_opts o;
 	struct db *db = NULL;
-	const char *name, *params[3];
+	const char *name;
 	char hash[PASSWORD_HASH_MAX];
-	PGresult *res = NULL;
-	int rc;
+	int64_t revoked;
+	int rc, found;
 
 	if ((rc = parse_opts(argc, argv, "pk", &o, &name)) != 0)
 		return rc < 0 ? 0 : cli_usage(user_usage, rc);
@@ -180,22 +168,18 @@ user_passwd(int argc, char **argv)
 		return EXIT_REFUSED;
 	rc = EXIT_REFUSED;
 	if (cli_open_db(&cfg, &db) != 0 ||
-	    new_password_hash(&cfg, o.password_stdin, hash, sizeof hash) != 0)
+	    new_password_hash(&cfg, o.password_stdin, hash, sizeof hash) != 0 ||
+	    cli_db(user_set_password(db, name, hash, !o.keep_sessions, &found,
+	    &revoked), "setting the password") != 0)
 		goto out;
-	params[0] = name;
-	params[1] = hash;
-	params[2] = o.keep_sessions ? "true" : "false";
-	if (cli_exec(db, "setting the password", sql, 3, params, &res) != 0)
-		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+	if (!found) {
 		cli_fail("no user %s", name);
 		goto out;
 	}
-	printf("password of %s changed; %s sessions revoked\n", name,
-	    PQgetvalue(res, 0, 1));
+	printf("password of %s changed; %lld sessions revoked\n", name,
+	    (long long)revoked);
 	rc = 0;
 out:
-	PQclear(res);
 	OPENSSL_cleanse(hash, sizeof hash);
 	db_free(db);
 	config_free(&cfg);
@@ -205,24 +189,12 @@ out:
 static int
 user_set_enabled(int argc, char **argv, int enable)
 {
-	static const char disable_sql[] =
-	    "WITH u AS (UPDATE users SET disabled_at = COALESCE(disabled_at, now()),"
-	    "  updated_at = now() WHERE username = $1 RETURNING id),"
-	    " r AS (UPDATE sessions s SET revoked_at = now(),"
-	    "  revoked_reason = 'user_disabled' FROM u"
-	    "  WHERE s.user_id = u.id AND s.revoked_at IS NULL RETURNING 1),"
-	    " d AS (DELETE FROM device_tokens d USING u WHERE d.user_id = u.id)"
-	    " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM r)";
-	static const char enable_sql[] =
-	    "WITH u AS (UPDATE users SET disabled_at = NULL, updated_at = now()"
-	    "  WHERE username = $1 RETURNING id)"
-	    " SELECT (SELECT count(*) FROM u), 0";
 	struct latch_config cfg;
 	struct user_opts o;
 	struct db *db = NULL;
 	const char *name;
-	PGresult *res = NULL;
-	int rc;
+	int64_t revoked;
+	int rc, found;
 
 	if ((rc = parse_opts(argc, argv, "", &o, &name)) != 0)
 		return rc < 0 ? 0 : cli_usage(user_usage, rc);
@@ -230,33 +202,55 @@ user_set_enabled(int argc, char **argv, int enable)
 		return EXIT_REFUSED;
 	rc = EXIT_REFUSED;
 	if (cli_open_db(&cfg, &db) != 0 ||
-	    cli_exec(db, enable ? "enabling" : "disabling",
-	    enable ? enable_sql : disable_sql, 1, &name, &res) != 0)
+	    cli_db(user_set_disabled(db, name, !enable, &found, &revoked),
+	    enable ? "enabling" : "disabling") != 0)
 		goto out;
-	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+	if (!found) {
 		cli_fail("no user %s", name);
 		goto out;
 	}
 	if (enable)
 		printf("enabled %s\n", name);
 	else
-		printf("disabled %s; %s sessions revoked\n", name,
-		    PQgetvalue(res, 0, 1));
+		printf("disabled %s; %lld sessions revoked\n", name,
+		    (long long)revoked);
 	rc = 0;
 out:
-	PQclear(res);
 	db_free(db);
 	config_free(&cfg);
 	return rc;
 }
 
+/* The user's fields for --json. Returns 0, or -1 (memory). */
 static int
-user_list(int argc, char **argv)
+user_json(json_object *arr, const struct user_info *u, const char *created)
+{
+	json_object *o = json_object_new_object(), *b;
+
+	if (o == NULL || json_object_array_add(arr, o) != 0) {
+		json_object_put(o);
+		return -1;
+	}
+	if (cli_json_put(o, "id", u->id) || cli_json_put(o, "username",
+	    u->username) || cli_json_put(o, "email", u->email) ||
+	    cli_json_put(o, "created_at", created))
+		return -1;
+	if ((b = json_object_new_boolean(u->disabled)) == NULL ||
+	    json_object_object_add(o, "disabled", b) != 0) {
+		json_object_put(b);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+user_list_cmd(int argc, char **argv)
 {
 	struct latch_config cfg;
 	struct user_opts o;
+	struct user_list list = { 0 };
 	struct db *db = NULL;
-	PGresult *res = NULL;
+	json_object *arr = NULL;
 	int rc;
 
 	if ((rc = parse_opts(argc, argv, "j", &o, NULL)) != 0)
@@ -265,39 +259,33 @@ user_list(int argc, char **argv)
 		return EXIT_REFUSED;
 	rc = EXIT_REFUSED;
 	if (cli_open_db(&cfg, &db) != 0 ||
-	    cli_exec(db, "listing users", "SELECT id, username, email,"
-	    " floor(extract(epoch FROM created_at))::bigint, disabled_at IS NOT NULL"
-	    " FROM users ORDER BY id", 0, NULL, &res) != 0)
+	    cli_db(user_list(db, &list), "listing users") != 0)
 		goto out;
-	if (o.json)
-		fputc('[', stdout);
-	for (int i = 0; i < PQntuples(res); i++) {
+	if (o.json && (arr = json_object_new_array()) == NULL)
+		goto oom;
+	for (size_t i = 0; i < list.n; i++) {
+		const struct user_info *u = &list.items[i];
 		char created[21];
-		const char *email = PQgetisnull(res, i, 2) ? NULL :
-		    PQgetvalue(res, i, 2);
-		int disabled = PQgetvalue(res, i, 4)[0] == 't';
 
-		http_format_time(strtoll(PQgetvalue(res, i, 3), NULL, 10),
-		    created);
-		if (!o.json) {
-			printf("%s\t%s\t%s\t%s\t%s\n", PQgetvalue(res, i, 0),
-			    PQgetvalue(res, i, 1), email != NULL ? email : "-",
-			    created, disabled ? "disabled" : "enabled");
+		http_format_time(u->created_at, created);
+		if (o.json) {
+			if (user_json(arr, u, created) != 0)
+				goto oom;
 			continue;
 		}
-		printf("%s{\"id\":\"%s\",\"username\":", i ? "," : "",
-		    PQgetvalue(res, i, 0));
-		cli_json_string(stdout, PQgetvalue(res, i, 1));
-		fputs(",\"email\":", stdout);
-		cli_json_string(stdout, email);
-		printf(",\"created_at\":\"%s\",\"disabled\":%s}", created,
-		    disabled ? "true" : "false");
+		printf("%s\t%s\t%s\t%s\t%s\n", u->id, u->username,
+		    u->email != NULL ? u->email : "-", created,
+		    u->disabled ? "disabled" : "enabled");
 	}
-	if (o.json)
-		fputs("]\n", stdout);
+	if (o.json && cli_json_print(arr) != 0)
+		goto oom;
 	rc = 0;
+	goto out;
+oom:
+	cli_fail("out of memory");
 out:
-	PQclear(res);
+	json_object_put(arr);
+	user_list_free(&list);
 	db_free(db);
 	config_free(&cfg);
 	return rc;
@@ -317,7 +305,7 @@ cmd_user(int argc, char **argv)
 	if (strcmp(argv[1], "enable") == 0)
 		return user_set_enabled(argc - 1, argv + 1, 1);
 	if (strcmp(argv[1], "list") == 0)
-		return user_list(argc - 1, argv + 1);
+		return user_list_cmd(argc - 1, argv + 1);
 	if (strcmp(argv[1], "--help") == 0)
 		return cli_usage(user_usage, 0);
 	return cli_usage(user_usage, EXIT_USAGE);

@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <termios.h>
+#include <time.h>
 
 #include "cli.h"
+#include "errors.h"
 #include "log.h"
 #include "password.h"
 
@@ -84,18 +86,7 @@ int
 cli_exec(struct db *db, const char *what, const char *sql, int n,
     const char *const *params, PGresult **res)
 {
-	int rc = db_exec(db, sql, n, params, 0, res);
-
-	if (rc == DB_EUNAVAILABLE) {
-		cli_fail("%s: cannot reach the database", what);
-		return -1;
-	}
-	if (rc != DB_OK) {
-		cli_fail("%s failed (is the schema up to date? latchctl migrate)",
-		    what);
-		return -1;
-	}
-	return 0;
+	return cli_db(db_exec(db, sql, n, params, 0, res), what);
 }
 
 /* Reads one line (without its newline). Returns its length, or -1 when
@@ -171,25 +162,56 @@ cli_read_new_password(int from_stdin, char *buf, size_t size)
 	return len;
 }
 
-void
-cli_json_string(FILE *fp, const char *s)
+int
+cli_db(int rc, const char *what)
 {
-	if (s == NULL) {
-		fputs("null", fp);
-		return;
-	}
-	fputc('"', fp);
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
+	if (rc == 0)
+		return 0;
+	if (rc == LATCH_EUNAVAILABLE)
+		cli_fail("%s: cannot reach the database", what);
+	else
+		cli_fail("%s failed (is the schema up to date? latchctl migrate)",
+		    what);
+	return -1;
+}
 
-		if (c == '"' || c == '\\')
-			fprintf(fp, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(fp, "\\u%04x", c);
-		else
-			fputc(c, fp);
+void
+cli_app(struct app *app, const struct latch_config *cfg, struct db *db)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	memset(app, 0, sizeof *app);
+	app->cfg = cfg;
+	app->db = db;
+	app->now = (int64_t)ts.tv_sec;
+	app->now_usec = ts.tv_nsec / 1000;
+}
+
+int
+cli_json_put(json_object *o, const char *key, const char *s)
+{
+	json_object *v = NULL;
+
+	if (s != NULL && (v = json_object_new_string(s)) == NULL)
+		return -1;
+	if (json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
 	}
-	fputc('"', fp);
+	return 0;
+}
+
+int
+cli_json_print(json_object *v)
+{
+	const char *text = json_object_to_json_string_ext(v,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (text == NULL)
+		return -1;
+	printf("%s\n", text);
+	return 0;
 }
 
 static const struct command {

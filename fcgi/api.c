@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "authn.h"
+#include "errors.h"
 #include "server.h"
 
 /* GET /api/profile: who the Bearer token belongs to. */
@@ -21,7 +22,7 @@ handle_profile(struct app *app, const struct http_request *req,
 	snprintf(hello, sizeof hello, "Hello %s", who.username);
 	http_format_time(who.created_at, created);
 	if ((o = json_object_new_object()) == NULL) {
-		server_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		return;
 	}
 	json_object_object_add(o, "id", json_object_new_string(id));
@@ -48,7 +49,7 @@ handle_health(struct app *app, const struct http_request *req,
 	(void)arg;
 	up = db_ping(app->db) == DB_OK;
 	if ((o = json_object_new_object()) == NULL) {
-		server_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		return;
 	}
 	json_object_object_add(o, "status",

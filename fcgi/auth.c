@@ -10,6 +10,7 @@
 
 #include "authn.h"
 #include "device.h"
+#include "errors.h"
 #include "json.h"
 #include "jwt.h"
 #include "log.h"
@@ -52,6 +53,42 @@ set_device_cookie(const struct latch_config *cfg, struct http_response *resp,
 	    DEVICE_TOKEN_LIFETIME, cfg->cookie_secure ? " Secure;" : "");
 }
 
+/* Adds key: v to o, v being a new value (NULL: its allocation failed).
+ * Returns 0, or -1 with v freed. */
+static int
+put(json_object *o, const char *key, json_object *v)
+{
+	if (v == NULL || json_object_object_add(o, key, v) != 0) {
+		json_object_put(v);
+		return -1;
+	}
+	return 0;
+}
+
+/* Adds key: the string s, or null when s is NULL. Returns 0, or -1. */
+static int
+put_string_or_null(json_object *o, const char *key, const char *s)
+{
+	if (s == NULL)
+		return json_object_object_add(o, key, NULL) == 0 ? 0 : -1;
+	return put(o, key, json_object_new_string(s));
+}
+
+/* Answers status with o, or 500 when o is NULL or building it failed
+ * (failed is not 0): o is consumed either way. */
+static void
+respond_json(struct http_response *resp, int status, json_object *o,
+    int failed)
+{
+	if (o == NULL || failed) {
+		json_object_put(o);
+		log_event(LOG_ERROR, "out_of_memory", "what=response");
+		errors_respond(resp, LATCH_EFAIL);
+		return;
+	}
+	http_response_json(resp, status, o);
+}
+
 /* 200 with a token pair, the refresh token (and after a login the device
  * token, when there is one) delivered as asked. */
 static void
@@ -60,32 +97,23 @@ respond_tokens(const struct app *app, const struct session_tokens *t,
     struct http_response *resp)
 {
 	json_object *o = json_object_new_object();
+	int failed = o == NULL ||
+	    put(o, "access_token", json_object_new_string(t->access_token)) ||
+	    put(o, "token_type", json_object_new_string("Bearer")) ||
+	    put(o, "expires_in", json_object_new_int64(t->access_expires_in));
 
-	if (o == NULL) {
-		server_internal_error(resp);
-		return;
-	}
-	json_object_object_add(o, "access_token",
-	    json_object_new_string(t->access_token));
-	json_object_object_add(o, "token_type", json_object_new_string("Bearer"));
-	json_object_object_add(o, "expires_in",
-	    json_object_new_int64(t->access_expires_in));
-	if (delivery == DELIVERY_BODY) {
-		json_object_object_add(o, "refresh_token",
-		    json_object_new_string(t->refresh_token));
-		json_object_object_add(o, "refresh_expires_in",
-		    json_object_new_int64(t->refresh_expires_in));
-		if (device_token != NULL)
-			json_object_object_add(o, "device_token",
-			    json_object_new_string(device_token));
-	} else if (set_refresh_cookie(app->cfg, resp, t->refresh_token,
-	    t->refresh_expires_in) != 0 || (device_token != NULL &&
-	    set_device_cookie(app->cfg, resp, device_token) != 0)) {
-		json_object_put(o);
-		server_internal_error(resp);
-		return;
-	}
-	http_response_json(resp, 200, o);
+	if (!failed && delivery == DELIVERY_BODY)
+		failed = put(o, "refresh_token",
+		    json_object_new_string(t->refresh_token)) ||
+		    put(o, "refresh_expires_in",
+		    json_object_new_int64(t->refresh_expires_in)) ||
+		    (device_token != NULL && put(o, "device_token",
+		    json_object_new_string(device_token)));
+	else if (!failed)
+		failed = set_refresh_cookie(app->cfg, resp, t->refresh_token,
+		    t->refresh_expires_in) != 0 || (device_token != NULL &&
+		    set_device_cookie(app->cfg, resp, device_token) != 0);
+	respond_json(resp, 200, o, failed);
 }
 
 static int
@@ -151,16 +179,6 @@ parse_login(json_object *body, struct login_request *out, char *why,
 	return 0;
 }
 
-/* The answer when lib/session could not decide (enum session_err). */
-static void
-session_error(struct http_response *resp, int rc)
-{
-	if (rc == SESSION_EUNAVAILABLE)
-		server_database_error(resp, DB_EUNAVAILABLE);
-	else
-		server_internal_error(resp);
-}
-
 static void
 refuse_credentials(struct http_response *resp)
 {
@@ -183,7 +201,7 @@ attempt_allowed(struct app *app, const struct throttle_keys *keys,
 
 	rc = throttle_begin(app->db, keys, app->now, &wait);
 	if (rc != DB_OK) {
-		server_database_error(resp, rc);
+		errors_respond(resp, rc);
 		return 0;
 	}
 	if (wait <= 0)
@@ -241,11 +259,11 @@ handle_login(struct app *app, const struct http_request *req,
 	    login.email, login.username == NULL, have_device ? device_hash : NULL,
 	    app->now, &who);
 	if (rc != DB_OK) {
-		server_database_error(resp, rc);
+		errors_respond(resp, rc);
 		goto out;
 	}
 	if (attempt_keys(app, &who, req->client_ip, device_hash, &keys) != 0) {
-		server_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		goto out;
 	}
 	/* Counted before the password is looked at, so that concurrent
@@ -281,7 +299,7 @@ handle_login(struct app *app, const struct http_request *req,
 		goto out;
 	}
 	if (rc != SESSION_OK) {
-		session_error(resp, rc);
+		errors_respond(resp, rc);
 		goto out;
 	}
 	/* The attempt was not a guess after all. Neither step may fail the
@@ -315,7 +333,6 @@ handle_refresh(struct app *app, const struct http_request *req,
 	(void)arg;
 	if (authn_refresh_token(app->cfg, req, body, &pt, resp) != 0)
 		return;
-	/* Seam: refresh rate limiting (429) goes here. */
 	if (pt.token == NULL) {
 		http_response_error(resp, 401, "invalid_request",
 		    "No refresh token was presented");
@@ -326,7 +343,7 @@ handle_refresh(struct app *app, const struct http_request *req,
 	rc = session_refresh(app, pt.token, pt.len, req->client_ip, &tokens,
 	    &outcome);
 	if (rc != SESSION_OK) {
-		session_error(resp, rc);
+		errors_respond(resp, rc);
 		return;
 	}
 	if (outcome == REFRESH_ROTATED || outcome == REFRESH_DUPLICATE) {
@@ -359,17 +376,13 @@ handle_logout(struct app *app, const struct http_request *req,
 		 * says so. */
 		rc = session_logout(app, pt.token, pt.len, req->client_ip);
 		if (rc != SESSION_OK) {
-			session_error(resp, rc);
+			errors_respond(resp, rc);
 			return;
 		}
 	}
-	if ((o = json_object_new_object()) == NULL) {
-		server_internal_error(resp);
-		return;
-	}
-	json_object_object_add(o, "message",
-	    json_object_new_string("logged out"));
-	http_response_json(resp, 200, o);
+	o = json_object_new_object();
+	respond_json(resp, 200, o, o != NULL && put(o, "message",
+	    json_object_new_string("logged out")) != 0);
 	clear_refresh_cookie(app->cfg, resp);
 }
 
@@ -387,28 +400,74 @@ handle_logout_all(struct app *app, const struct http_request *req,
 	(void)arg;
 	if (authn_bearer(app, req, resp, &who) != 0)
 		return;
-	rc = session_revoke_all(app, who.user_id, &revoked);
+	rc = session_revoke(app, who.user_id, NULL, SESSION_REASON_LOGOUT_ALL,
+	    &revoked);
 	if (rc != SESSION_OK) {
-		session_error(resp, rc);
+		errors_respond(resp, rc);
 		return;
 	}
 	/* Logging out everywhere is how an owner shuts an intruder out: no
 	 * device token stays trusted either (the next login issues one). */
 	rc = device_revoke_all(app->db, who.user_id);
 	if (rc != DB_OK) {
-		server_database_error(resp, rc);
+		errors_respond(resp, rc);
 		return;
 	}
 	log_event(LOG_WARN, "logout_all", "user=%" PRId64 " sid=%s ip=%s "
 	    "revoked_sessions=%" PRId64, who.user_id, who.sid, req->client_ip,
 	    revoked);
-	if ((o = json_object_new_object()) == NULL) {
-		server_internal_error(resp);
-		return;
-	}
-	json_object_object_add(o, "revoked", json_object_new_int64(revoked));
-	http_response_json(resp, 200, o);
+	o = json_object_new_object();
+	respond_json(resp, 200, o, o != NULL && put(o, "revoked",
+	    json_object_new_int64(revoked)) != 0);
 	clear_refresh_cookie(app->cfg, resp);
+}
+
+/* The most sessions GET /auth/sessions lists. */
+#define SESSIONS_LISTED 1000
+
+/* Adds key: the time t in API.md's form. Returns 0, or -1. */
+static int
+put_time(json_object *o, const char *key, int64_t t)
+{
+	char buf[21];
+
+	http_format_time(t, buf);
+	return put(o, key, json_object_new_string(buf));
+}
+
+/* API.md's {"sessions": [{"id", "created_at", "last_used_at",
+ * "expires_at", "user_agent", "ip", "current"}]} of list, current marking
+ * current_sid. Returns a new object, or NULL when memory ran out. */
+static json_object *
+sessions_json(const struct session_list *list, const char *current_sid)
+{
+	json_object *root = json_object_new_object(), *arr = NULL;
+
+	if (root == NULL || put(root, "sessions",
+	    arr = json_object_new_array()) != 0)
+		goto fail;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct session_info *s = &list->items[i];
+		json_object *o = json_object_new_object();
+
+		if (o == NULL || json_object_array_add(arr, o) != 0) {
+			json_object_put(o);
+			goto fail;
+		}
+		if (put(o, "id", json_object_new_string(s->id)) != 0 ||
+		    put_time(o, "created_at", s->created_at) != 0 ||
+		    put_time(o, "last_used_at", s->last_used_at) != 0 ||
+		    put_time(o, "expires_at", s->expires_at) != 0 ||
+		    put_string_or_null(o, "user_agent", s->user_agent) != 0 ||
+		    put_string_or_null(o, "ip", s->ip) != 0 ||
+		    put(o, "current", json_object_new_boolean(
+		    strcmp(s->id, current_sid) == 0)) != 0)
+			goto fail;
+	}
+	return root;
+fail:
+	json_object_put(root);
+	return NULL;
 }
 
 /* GET /auth/sessions */
@@ -417,19 +476,20 @@ handle_sessions(struct app *app, const struct http_request *req,
     json_object *body, const char *arg, struct http_response *resp)
 {
 	struct authn_principal who;
-	json_object *list = NULL;
+	struct session_list list;
 	int rc;
 
 	(void)body;
 	(void)arg;
 	if (authn_bearer(app, req, resp, &who) != 0)
 		return;
-	rc = session_list(app, who.user_id, who.sid, &list);
+	rc = session_list(app, who.user_id, NULL, SESSIONS_LISTED, &list);
 	if (rc != SESSION_OK) {
-		session_error(resp, rc);
+		errors_respond(resp, rc);
 		return;
 	}
-	http_response_json(resp, 200, list);
+	respond_json(resp, 200, sessions_json(&list, who.sid), 0);
+	session_list_free(&list);
 }
 
 /* DELETE /auth/sessions/{id} */
@@ -438,16 +498,18 @@ handle_session_delete(struct app *app, const struct http_request *req,
     json_object *body, const char *arg, struct http_response *resp)
 {
 	struct authn_principal who;
-	int rc, found = 0;
+	int64_t found = 0;
+	int rc;
 
 	(void)body;
 	if (authn_bearer(app, req, resp, &who) != 0)
 		return;
 	/* Someone else's, unknown or malformed: all the same 404. */
 	if (arg != NULL && crypto_is_uuid(arg)) {
-		rc = session_revoke_one(app, who.user_id, arg, &found);
+		rc = session_revoke(app, who.user_id, arg,
+		    SESSION_REASON_REVOKED, &found);
 		if (rc != SESSION_OK) {
-			session_error(resp, rc);
+			errors_respond(resp, rc);
 			return;
 		}
 	}
@@ -473,23 +535,6 @@ valid_signup_username(const char *s)
 	for (size_t i = 0; i < len; i++)
 		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
 		    s[i] != '_' && s[i] != '-')
-			return 0;
-	return 1;
-}
-
-/* One '@' between a non-empty local part and domain, no white space or
- * control characters: deliverability is the mail system's business. */
-static int
-valid_email(const char *s)
-{
-	const char *at = strchr(s, '@');
-	size_t len = strlen(s);
-
-	if (len < 3 || len > USER_NAME_MAX || at == NULL || at == s ||
-	    at[1] == '\0' || strchr(at + 1, '@') != NULL)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
 			return 0;
 	return 1;
 }
@@ -526,7 +571,7 @@ handle_register(struct app *app, const struct http_request *req,
 		    "starting with a letter or digit");
 		return;
 	}
-	if (email != NULL && !valid_email(email)) {
+	if (email != NULL && !user_valid_email(email)) {
 		http_response_error(resp, 400, "invalid_request",
 		    "\"email\" is not an email address");
 		return;
@@ -547,19 +592,19 @@ handle_register(struct app *app, const struct http_request *req,
 	 * folded name, so creating the account does not start a new count. */
 	rc = user_find_login(app->db, username, 0, NULL, app->now, &who);
 	if (rc != DB_OK) {
-		server_database_error(resp, rc);
+		errors_respond(resp, rc);
 		return;
 	}
 	who.account_id = 0;
 	if (attempt_keys(app, &who, req->client_ip, NULL, &keys) != 0) {
-		server_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		return;
 	}
 	if (!attempt_allowed(app, &keys, resp))
 		return;
 	if (password_hash(app->pw, password, password_len, hash,
 	    sizeof hash) != 0) {
-		server_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		return;
 	}
 	rc = user_create(app->db, username, email, hash, &id);
@@ -570,19 +615,16 @@ handle_register(struct app *app, const struct http_request *req,
 		return;
 	}
 	if (rc != DB_OK) {
-		server_database_error(resp, rc);
+		errors_respond(resp, rc);
 		return;
 	}
 	log_event(LOG_INFO, "user_registered", "user=%" PRId64 " ip=%s", id,
 	    req->client_ip);
 	snprintf(id_text, sizeof id_text, "%" PRId64, id);
-	if ((o = json_object_new_object()) == NULL) {
-		server_internal_error(resp);
-		return;
-	}
-	json_object_object_add(o, "id", json_object_new_string(id_text));
-	json_object_object_add(o, "username", json_object_new_string(username));
-	http_response_json(resp, 201, o);
+	o = json_object_new_object();
+	respond_json(resp, 201, o, o != NULL && (put(o, "id",
+	    json_object_new_string(id_text)) != 0 || put(o, "username",
+	    json_object_new_string(username)) != 0));
 }
 
 static int

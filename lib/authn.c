@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "errors.h"
 #include "json.h"
 #include "jwt.h"
 #include "net.h"
@@ -31,23 +32,6 @@ authn_challenge(struct http_response *resp, const char *error,
 	    "error=\"%s\", error_description=\"%s\"", error, description);
 }
 
-/* sub is the user id in decimal: digits only, no sign, no leading zero. */
-static int
-parse_user_id(const char *s, int64_t *out)
-{
-	int64_t v = 0;
-
-	if (s[0] < '1' || s[0] > '9' || strlen(s) > 18)
-		return -1;
-	for (const char *p = s; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 int
 authn_bearer(struct app *app, const struct http_request *req,
     struct http_response *resp, struct authn_principal *out)
@@ -56,11 +40,12 @@ authn_bearer(struct app *app, const struct http_request *req,
 	    "SELECT u.username, u.email, floor(extract(epoch FROM u.created_at))::bigint"
 	    " FROM sessions s JOIN users u ON u.id = s.user_id"
 	    " WHERE s.id = $1::uuid AND u.id = $2::bigint"
-	    " AND s.revoked_at IS NULL AND s.absolute_expires_at > now()"
-	    " AND s.idle_expires_at > now() AND u.disabled_at IS NULL";
+	    " AND latch_session_live(s, to_timestamp($3::float8))"
+	    " AND u.disabled_at IS NULL";
 	struct jwt_verify_opts opts;
 	struct jwt_claims claims;
-	const char *token, *params[2];
+	const char *token, *params[3];
+	char now_s[32];
 	size_t len;
 	PGresult *res;
 	int rc;
@@ -95,7 +80,7 @@ authn_bearer(struct app *app, const struct http_request *req,
 		authn_challenge(resp, "invalid_token", jwt_strerror(rc));
 		return -1;
 	}
-	if (parse_user_id(claims.sub, &out->user_id) != 0 ||
+	if (user_id_parse(claims.sub, &out->user_id) != 0 ||
 	    !crypto_is_uuid(claims.sid)) {
 		authn_challenge(resp, "invalid_token",
 		    "The token was not issued by this server");
@@ -104,9 +89,11 @@ authn_bearer(struct app *app, const struct http_request *req,
 	memcpy(out->sid, claims.sid, sizeof out->sid);
 	params[0] = claims.sid;
 	params[1] = claims.sub;
-	rc = db_exec(app->db, sql, 2, params, DB_IDEMPOTENT, &res);
+	app_now_text(app, now_s);
+	params[2] = now_s;
+	rc = db_exec(app->db, sql, 3, params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK) {
-		http_response_db_error(resp, rc);
+		errors_respond(resp, rc);
 		return -1;
 	}
 	if (PQntuples(res) != 1) {

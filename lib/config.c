@@ -1,5 +1,6 @@
 /* config.c: environment and file configuration, validated once. */
 #include "config.h"
+#include "crypto.h"
 
 #include <openssl/crypto.h>
 
@@ -37,10 +38,7 @@ config_file_free(struct config_file *f)
 {
 	/* The whole buffer: parsing cut it into strings at every line end
 	 * and '=', so strlen would reach only the first line. */
-	if (f->text != NULL) {
-		OPENSSL_cleanse(f->text, CONFIG_FILE_MAX + 1);
-		free(f->text);
-	}
+	crypto_wipe_free(f->text, CONFIG_FILE_MAX + 1);
 	memset(f, 0, sizeof *f);
 }
 
@@ -617,10 +615,7 @@ config_free(struct latch_config *cfg)
 	if (cfg == NULL)
 		return;
 	/* A connection string may hold the database password. */
-	if (cfg->database_url != NULL) {
-		OPENSSL_cleanse(cfg->database_url, strlen(cfg->database_url));
-		free(cfg->database_url);
-	}
+	crypto_free_secret(cfg->database_url);
 	free(cfg->issuer);
 	free(cfg->audience);
 	keyset_free(&cfg->access_keys);

@@ -10,6 +10,7 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "b64url.h"
@@ -43,6 +44,34 @@ crypto_hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = digits[in[i] & 0x0f];
 	}
 	out[2 * n] = '\0';
+}
+
+int
+crypto_sha256_hex(const void *data, size_t n,
+    char out[2 * CRYPTO_SHA256_LEN + 1])
+{
+	unsigned char md[CRYPTO_SHA256_LEN];
+
+	if (crypto_sha256(data, n, md) != 0)
+		return -1;
+	crypto_hex(md, sizeof md, out);
+	return 0;
+}
+
+void
+crypto_wipe_free(void *p, size_t n)
+{
+	if (p != NULL) {
+		OPENSSL_cleanse(p, n);
+		free(p);
+	}
+}
+
+void
+crypto_free_secret(char *s)
+{
+	if (s != NULL)
+		crypto_wipe_free(s, strlen(s));
 }
 
 int

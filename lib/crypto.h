@@ -19,6 +19,18 @@ int crypto_sha256(const void *data, size_t n,
 /* Lower-case hex of n bytes into out (capacity 2n+1). */
 void crypto_hex(const unsigned char *in, size_t n, char *out);
 
+/* The hex SHA-256 of n bytes at data, the form in which a token's hash is
+ * sent to PostgreSQL (decode($n, 'hex')). Returns 0, or -1. */
+int crypto_sha256_hex(const void *data, size_t n,
+    char out[2 * CRYPTO_SHA256_LEN + 1]);
+
+/* Wipes n bytes at p, then frees p. NULL is fine. The one way a buffer
+ * that held a secret (a token, a seal, a key) goes back to the heap. */
+void crypto_wipe_free(void *p, size_t n);
+
+/* crypto_wipe_free of the NUL-terminated string s. NULL is fine. */
+void crypto_free_secret(char *s);
+
 /* HMAC-SHA-256 of n bytes at data under key (key_len bytes) into out.
  * Returns 0, or -1. */
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data,

@@ -52,10 +52,7 @@ device_token_hash(const struct latch_config *cfg, const char *token,
 void
 device_token_free(char *token)
 {
-	if (token != NULL) {
-		OPENSSL_cleanse(token, strlen(token));
-		free(token);
-	}
+	crypto_free_secret(token);
 }
 
 int

@@ -1,6 +1,6 @@
 /* http.c: request parsing and response writing for CGI and FastCGI. */
 #include "http.h"
-#include "db.h"
+#include "crypto.h"
 #include "json.h"
 #include "net.h"
 
@@ -216,23 +216,13 @@ http_read_body(const struct http_io *io, struct http_request *req, size_t max)
 	}
 	if (rc != HTTP_OK) {
 		/* Part of a password may have arrived. */
-		OPENSSL_cleanse(req->body, got);
-		free(req->body);
+		crypto_wipe_free(req->body, got);
 		req->body = NULL;
 		return rc;
 	}
 	req->body[want] = '\0';
 	req->body_len = want;
 	return HTTP_OK;
-}
-
-static void
-free_secret_string(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
 }
 
 void
@@ -255,16 +245,13 @@ http_request_free(struct http_request *req)
 {
 	free(req->path);
 	free(req->content_type);
-	free_secret_string(req->authorization);
-	free_secret_string(req->cookie);
+	crypto_free_secret(req->authorization);
+	crypto_free_secret(req->cookie);
 	free(req->origin);
 	free(req->sec_fetch_site);
 	free(req->host);
 	free(req->user_agent);
-	if (req->body != NULL) {
-		OPENSSL_cleanse(req->body, req->body_len);
-		free(req->body);
-	}
+	crypto_wipe_free(req->body, req->body_len);
 	memset(req, 0, sizeof *req);
 }
 
@@ -402,7 +389,7 @@ http_response_header(struct http_response *resp, const char *name,
 	va_start(ap, fmt);
 	if (vsnprintf(value, (size_t)n + 1, fmt, ap) != n) {
 		va_end(ap);
-		free_secret_string(value);
+		crypto_free_secret(value);
 		return -1;
 	}
 	va_end(ap);
@@ -432,25 +419,6 @@ http_response_error(struct http_response *resp, int status, const char *code,
 		    json_object_new_string(description));
 	}
 	http_response_json(resp, status, o);
-}
-
-void
-http_response_internal_error(struct http_response *resp)
-{
-	http_response_error(resp, 500, "server_error",
-	    "The server could not complete the request");
-}
-
-void
-http_response_db_error(struct http_response *resp, int db_err)
-{
-	if (db_err == DB_EUNAVAILABLE) {
-		http_response_error(resp, 503, "temporarily_unavailable",
-		    "The database is unavailable; try again shortly");
-		http_response_header(resp, "Retry-After", "5");
-		return;
-	}
-	http_response_internal_error(resp);
 }
 
 static const char *
@@ -529,7 +497,7 @@ void
 http_response_free(struct http_response *resp)
 {
 	for (size_t i = 0; i < HTTP_RESPONSE_HEADERS_MAX; i++)
-		free_secret_string(resp->headers[i].value);
+		crypto_free_secret(resp->headers[i].value);
 	/* Access and refresh tokens are string members of bodies. */
 	json_wipe_put(resp->body);
 	memset(resp, 0, sizeof *resp);

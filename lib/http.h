@@ -154,15 +154,6 @@ void http_response_json(struct http_response *resp, int status,
 void http_response_error(struct http_response *resp, int status,
     const char *code, const char *description);
 
-/* 500 server_error with nothing internal in it, for failures that are
- * already logged (or out of memory). */
-void http_response_internal_error(struct http_response *resp);
-
-/* The answer for a failed database call (enum db_err of lib/db): 503
- * temporarily_unavailable with Retry-After when the database was
- * unreachable, otherwise 500 as http_response_internal_error. */
-void http_response_db_error(struct http_response *resp, int db_err);
-
 /* Writes resp as a CGI response (Status line, Content-Type for a body,
  * Cache-Control: no-store on every answer, then the headers and the
  * body). Returns 0, or -1 when the client went away. */

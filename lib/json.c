@@ -1,5 +1,6 @@
 /* json.c: strict request-body parsing on top of json-c. */
 #include "json.h"
+#include "crypto.h"
 
 #include <json-c/printbuf.h>
 #include <openssl/crypto.h>
@@ -240,11 +241,7 @@ out:
 		OPENSSL_cleanse(tok->pb->buf, (size_t)tok->pb->size);
 		json_tokener_free(tok);
 	}
-	if (copy != NULL) {
-		/* Bodies carry passwords. */
-		OPENSSL_cleanse(copy, len);
-		free(copy);
-	}
+	crypto_wipe_free(copy, len);    /* bodies carry passwords */
 	return rc;
 }
 

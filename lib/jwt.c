@@ -13,6 +13,7 @@
 #include <openssl/hmac.h>
 
 #include "b64url.h"
+#include "crypto.h"
 #include "json.h"
 
 #define HS256_LEN 32                    /* bytes of an HMAC-SHA-256 */
@@ -534,10 +535,7 @@ jwt_sign(const struct jwt_sign_input *in, char **out)
 	tok = NULL;
 	rc = JWT_OK;
 fail:
-	if (tok != NULL) {
-		OPENSSL_cleanse(tok, total + 1);
-		free(tok);
-	}
+	crypto_wipe_free(tok, total + 1);
 	OPENSSL_cleanse(sigb64, sizeof(sigb64));
 	json_object_put(header);
 	json_object_put(claims);

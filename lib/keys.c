@@ -80,11 +80,11 @@ add_key(struct keyset *ks, const char *kid, size_t kidlen,
 static int
 bare_kid(const char *secret, size_t len, char kid[BARE_KID_LEN + 1])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[CRYPTO_SHA256_LEN];
 	char enc[64];
 	int rc = -1;
 
-	if (SHA256((const unsigned char *)secret, len, md) == NULL)
+	if (crypto_sha256(secret, len, md) != 0)
 		goto fail;
 	if (b64url_encode(md, sizeof(md), enc, sizeof(enc)) < BARE_KID_LEN)
 		goto fail;

@@ -11,8 +11,8 @@
 
 enum password_result {
 	PASSWORD_OK = 0,        /* the password matches */
-	PASSWORD_MISMATCH = 1,  /* it does not, or the hash can never match */
-	PASSWORD_EFAIL = -1,    /* hashing itself failed (memory, entropy) */
+	PASSWORD_MISMATCH = 1,  /* it does not, the hash can never match, or
+				 * crypt itself failed: never a match */
 };
 
 struct password_ctx;

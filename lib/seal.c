@@ -138,10 +138,7 @@ seal_decrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
 out:
 	OPENSSL_cleanse(key, sizeof key);
 	EVP_CIPHER_CTX_free(ctx);
-	if (plain != NULL) {
-		/* Unauthenticated plaintext, or a copy never handed out. */
-		OPENSSL_cleanse(plain, len + 1);
-		free(plain);
-	}
+	/* Unauthenticated plaintext, or a copy never handed out. */
+	crypto_wipe_free(plain, len + 1);
 	return rc;
 }

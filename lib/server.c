@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "errors.h"
 #include "json.h"
 #include "log.h"
 
@@ -203,7 +204,7 @@ check_body(struct app *app, const struct route *route,
 		return -1;
 	}
 	if (rc != HTTP_OK) {
-		http_response_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		return -1;
 	}
 	if (req->body_len == 0 && route->body == ROUTE_BODY_JSON) {
@@ -215,7 +216,7 @@ check_body(struct app *app, const struct route *route,
 		return 0;
 	rc = json_parse_object(req->body, req->body_len, body);
 	if (rc == JSON_ENOMEM) {
-		http_response_internal_error(resp);
+		errors_respond(resp, LATCH_EFAIL);
 		return -1;
 	}
 	if (rc != JSON_OK) {
@@ -248,7 +249,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	app->now = (int64_t)ts.tv_sec;
 	app->now_usec = ts.tv_nsec / 1000;
 	if (http_request_parse(io, app->cfg, &req) != HTTP_OK) {
-		http_response_internal_error(&resp);
+		errors_respond(&resp, LATCH_EFAIL);
 		goto answer;
 	}
 

@@ -53,18 +53,4 @@ struct route {
 int server_main(const char *program, const struct route *routes,
     size_t nroutes);
 
-/* The answers of lib/http for a failed database call and an internal
- * failure, under the names the handlers use. */
-static inline void
-server_database_error(struct http_response *resp, int db_err)
-{
-	http_response_db_error(resp, db_err);
-}
-
-static inline void
-server_internal_error(struct http_response *resp)
-{
-	http_response_internal_error(resp);
-}
-
 #endif

@@ -9,42 +9,20 @@
 #include <string.h>
 #include <time.h>
 
-#include "http.h"
 #include "jwt.h"
 #include "log.h"
 #include "seal.h"
+#include "user.h"
 
 #define USER_AGENT_MAX 512
-
-int
-session_token_hash_hex(const char *token, size_t len,
-    char out[2 * CRYPTO_SHA256_LEN + 1])
-{
-	unsigned char md[CRYPTO_SHA256_LEN];
-
-	if (crypto_sha256(token, len, md) != 0)
-		return -1;
-	crypto_hex(md, sizeof md, out);
-	return 0;
-}
-
-/* Wipes the NUL-terminated s (a token) and frees it. NULL is fine. */
-static void
-token_free(char *s)
-{
-	if (s != NULL) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
 
 void
 session_tokens_free(struct session_tokens *t)
 {
 	/* Access tokens too: a core dump should not hand out a usable
 	 * bearer token any more than a refresh token. */
-	token_free(t->access_token);
-	token_free(t->refresh_token);
+	crypto_free_secret(t->access_token);
+	crypto_free_secret(t->refresh_token);
 	memset(t, 0, sizeof *t);
 }
 
@@ -118,7 +96,7 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	    &out->refresh_token) != 0 ||
 	    mint(app, JWT_ACCESS, sub, out->sid, app->now + cfg->access_ttl,
 	    &out->access_token) != 0 ||
-	    session_token_hash_hex(out->refresh_token,
+	    crypto_sha256_hex(out->refresh_token,
 	    strlen(out->refresh_token), hash) != 0) {
 		log_event(LOG_ERROR, "token_mint_failed", "user=%" PRId64,
 		    user_id);
@@ -180,8 +158,6 @@ verify_refresh(const struct app *app, const char *token, size_t len,
     struct jwt_claims *claims, int64_t *user_id)
 {
 	struct jwt_verify_opts opts;
-	char *end;
-	long long id;
 
 	memset(&opts, 0, sizeof opts);
 	opts.keys = &app->cfg->refresh_keys;
@@ -189,15 +165,10 @@ verify_refresh(const struct app *app, const char *token, size_t len,
 	opts.now = app->now;
 	opts.issuer = app->cfg->issuer;
 	opts.require_sid = 1;
-	if (jwt_verify(token, len, &opts, claims) != JWT_OK)
+	if (jwt_verify(token, len, &opts, claims) != JWT_OK ||
+	    !crypto_is_uuid(claims->sid) ||
+	    user_id_parse(claims->sub, user_id) != 0)
 		return -1;
-	if (!crypto_is_uuid(claims->sid) || claims->sub[0] < '1' ||
-	    claims->sub[0] > '9')
-		return -1;
-	id = strtoll(claims->sub, &end, 10);
-	if (*end != '\0' || id <= 0)
-		return -1;
-	*user_id = id;
 	return 0;
 }
 
@@ -221,18 +192,14 @@ struct successor {
 	char *token;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
 	char *sealed_hex;       /* NULL when there is no grace window */
-	size_t sealed_hex_len;
 	int64_t exp;
 };
 
 static void
 successor_free(struct successor *s)
 {
-	token_free(s->token);
-	if (s->sealed_hex != NULL) {
-		OPENSSL_cleanse(s->sealed_hex, s->sealed_hex_len);
-		free(s->sealed_hex);
-	}
+	crypto_free_secret(s->token);
+	crypto_free_secret(s->sealed_hex);
 	memset(s, 0, sizeof *s);
 }
 
@@ -250,11 +217,11 @@ successor_make(const struct app *app, const char *pred, size_t pred_len,
 	int rc = -1;
 
 	memset(out, 0, sizeof *out);
+	memset(key, 0, sizeof key);
 	out->exp = exp;
 	if (mint(app, JWT_REFRESH, claims->sub, claims->sid, exp,
 	    &out->token) != 0 ||
-	    session_token_hash_hex(out->token, strlen(out->token),
-	    out->hash) != 0)
+	    crypto_sha256_hex(out->token, strlen(out->token), out->hash) != 0)
 		goto out;
 	if (app->cfg->reuse_grace > 0) {
 		if (seal_key_for(app, claims, key) != 0 ||
@@ -263,69 +230,81 @@ successor_make(const struct app *app, const char *pred, size_t pred_len,
 		    (out->sealed_hex = malloc(2 * sealed_len + 1)) == NULL)
 			goto out;
 		crypto_hex(sealed, sealed_len, out->sealed_hex);
-		out->sealed_hex_len = 2 * sealed_len;
 	}
 	rc = 0;
 out:
+	crypto_wipe_free(sealed, sealed_len);
 	OPENSSL_cleanse(key, sizeof key);
-	if (sealed != NULL) {
-		OPENSSL_cleanse(sealed, sealed_len);
-		free(sealed);
-	}
 	if (rc != 0)
 		successor_free(out);
 	return rc;
 }
 
-/* Opens the seal that latch_refresh returned as hex text (hexlen
- * characters; encode(x, 'hex'), so whatever the server's bytea_output)
- * with the presented token pred. Returns 0 and *out (the successor, for
+/* Opens the seal latch_refresh answered a duplicate with (n bytes) with
+ * the presented token pred. Returns 0 and *out (the successor, for
  * session_tokens_free), or -1 with *out untouched. */
 static int
 successor_open(const struct app *app, const char *pred, size_t pred_len,
-    const struct jwt_claims *claims, const char *hex, size_t hexlen,
+    const struct jwt_claims *claims, const unsigned char *sealed, size_t n,
     char **out)
 {
 	unsigned char key[SEAL_SERVER_KEY_LEN];
-	unsigned char *sealed = NULL;
-	size_t n = hexlen / 2;
-	int rc = -1;
+	int rc;
 
-	if (hexlen % 2 != 0 || n < SEAL_OVERHEAD ||
-	    (sealed = malloc(n)) == NULL)
-		goto out;
-	if (crypto_unhex(hex, sealed, n) != 0 ||
-	    seal_key_for(app, claims, key) != 0 ||
+	rc = seal_key_for(app, claims, key) == 0 &&
 	    seal_decrypt(key, pred, pred_len, claims->sid, sealed, n,
-	    out) != 0)
-		goto out;
-	rc = 0;
-out:
+	    out) == 0 ? 0 : -1;
 	OPENSSL_cleanse(key, sizeof key);
-	if (sealed != NULL) {
-		OPENSSL_cleanse(sealed, n);
-		free(sealed);
-	}
 	return rc;
 }
 
-/* Frees a latch_refresh result, wiping the seal it may carry first: the
- * memory PQgetvalue points into belongs to the PGresult. NULL is fine. */
+/* What one call of latch_refresh answered (see session.h). */
+enum refresh_answer {
+	ANSWER_ROTATED,
+	ANSWER_DUPLICATE,
+	ANSWER_RECAP,
+	ANSWER_REUSE,
+	ANSWER_INVALID,
+};
+
+static const struct {
+	const char *text;
+	enum refresh_answer answer;
+} refresh_answers[] = {
+	{ "rotated", ANSWER_ROTATED },
+	{ "duplicate", ANSWER_DUPLICATE },
+	{ "recap", ANSWER_RECAP },
+	{ "reuse", ANSWER_REUSE },
+	{ "invalid", ANSWER_INVALID },
+};
+
+struct refresh_reply {
+	enum refresh_answer answer;
+	unsigned char *sealed;  /* DUPLICATE: the seal (NULL: none that
+				 * decodes), wiped on free */
+	size_t sealed_len;
+	int64_t expires_at;     /* ROTATED, DUPLICATE: the successor's;
+				 * RECAP: the one it must have */
+	long long revoked;      /* REUSE: sessions revoked */
+};
+
 static void
-refresh_result_clear(PGresult *res)
+refresh_reply_clear(struct refresh_reply *r)
 {
-	if (res != NULL && PQntuples(res) == 1 && PQnfields(res) > 1 &&
-	    !PQgetisnull(res, 0, 1))
-		OPENSSL_cleanse(PQgetvalue(res, 0, 1),
-		    (size_t)PQgetlength(res, 0, 1));
-	PQclear(res);
+	crypto_wipe_free(r->sealed, r->sealed_len);
+	memset(r, 0, sizeof *r);
 }
 
-#define REFRESH_ATTEMPTS 4
+/* Not an error: the call changed nothing and may simply be made again. */
+#define REFRESH_CALL_RETRY 1
 
-int
-session_refresh(struct app *app, const char *token, size_t len, const char *ip,
-    struct session_tokens *out, enum refresh_outcome *outcome)
+/* One call of latch_refresh with params (see session_refresh), parsed
+ * into *reply. Returns SESSION_OK (*reply valid: refresh_reply_clear),
+ * REFRESH_CALL_RETRY (a lock timeout or a lost deadlock), or
+ * SESSION_EUNAVAILABLE / SESSION_EFAIL (logged; *reply holds nothing). */
+static int
+refresh_call(struct app *app, const char *const params[11],
+    struct refresh_reply *reply)
 {
 	static const char sql[] =
 	    "SELECT r_outcome, encode(r_sealed, 'hex'),"
@@ -334,22 +313,150 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 	    "  to_timestamp($4::float8), make_interval(secs => $5::bigint),"
 	    "  to_timestamp($6::bigint), to_timestamp($7::bigint),"
 	    "  decode($8, 'hex'), decode($9, 'hex'), $10::inet, $11::boolean)";
+	PGresult *res = NULL;
+	const char *text;
+	size_t i, n = sizeof refresh_answers / sizeof refresh_answers[0];
+	int rc;
+
+	memset(reply, 0, sizeof *reply);
+	rc = db_exec(app->db, sql, 11, params, 0, &res);
+	if (rc == DB_ERETRY)
+		return REFRESH_CALL_RETRY;
+	if (rc != DB_OK)
+		return rc == DB_EUNAVAILABLE ? SESSION_EUNAVAILABLE :
+		    SESSION_EFAIL;
+	rc = SESSION_EFAIL;
+	if (PQntuples(res) != 1 || PQnfields(res) != 4) {
+		log_event(LOG_ERROR, "refresh_bad_result", "rows=%d",
+		    PQntuples(res));
+		goto out;
+	}
+	text = PQgetvalue(res, 0, 0);
+	for (i = 0; i < n && strcmp(text, refresh_answers[i].text) != 0; i++)
+		;
+	if (i == n) {
+		log_event(LOG_ERROR, "refresh_unknown_outcome", "outcome=%.32s",
+		    text);
+		goto out;
+	}
+	reply->answer = refresh_answers[i].answer;
+	if (!PQgetisnull(res, 0, 2))
+		reply->expires_at = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	reply->revoked = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	if (reply->answer == ANSWER_DUPLICATE && !PQgetisnull(res, 0, 1)) {
+		size_t len = (size_t)PQgetlength(res, 0, 1) / 2;
+
+		/* A seal that does not decode is one that will not open. */
+		if (len >= SEAL_OVERHEAD && (reply->sealed = malloc(len)) != NULL) {
+			reply->sealed_len = len;
+			if (crypto_unhex(PQgetvalue(res, 0, 1), reply->sealed,
+			    len) != 0) {
+				crypto_wipe_free(reply->sealed, len);
+				reply->sealed = NULL;
+				reply->sealed_len = 0;
+			}
+		}
+	}
+	rc = SESSION_OK;
+out:
+	/* The memory PQgetvalue points into belongs to the result: wipe the
+	 * seal it may carry before it goes. */
+	if (PQntuples(res) == 1 && PQnfields(res) > 1 && !PQgetisnull(res, 0, 1))
+		OPENSSL_cleanse(PQgetvalue(res, 0, 1),
+		    (size_t)PQgetlength(res, 0, 1));
+	PQclear(res);
+	return rc;
+}
+
+/* Builds the answer to the presented token (claims, of user_id, from ip)
+ * out of reply and the successor minted for it: *out and *outcome as
+ * session_refresh returns them. Returns SESSION_OK or SESSION_EFAIL. */
+static int
+refresh_answer(struct app *app, const char *token, size_t len,
+    const struct jwt_claims *claims, int64_t user_id, const char *ip,
+    struct successor *succ, const struct refresh_reply *reply,
+    struct session_tokens *out, enum refresh_outcome *outcome)
+{
+	int rc = SESSION_OK;
+
+	switch (reply->answer) {
+	case ANSWER_ROTATED:
+		out->refresh_token = succ->token;
+		succ->token = NULL;
+		out->refresh_expires_in = succ->exp - app->now;
+		*outcome = REFRESH_ROTATED;
+		break;
+	case ANSWER_DUPLICATE:
+		if (reply->sealed == NULL || successor_open(app, token, len,
+		    claims, reply->sealed, reply->sealed_len,
+		    &out->refresh_token) != 0) {
+			/* A seal this process cannot open (made by a binary
+			 * of an older scheme during a rolling upgrade, or
+			 * under a key since removed): nothing to answer the
+			 * duplicate with. Refused, as a lost seal is, and
+			 * nothing revoked. */
+			log_event(LOG_WARN, "refresh_unseal_failed", "sid=%s",
+			    claims->sid);
+			break;
+		}
+		out->refresh_expires_in = reply->expires_at - app->now;
+		*outcome = REFRESH_DUPLICATE;
+		log_event(LOG_INFO, "refresh_duplicate",
+		    "user=%" PRId64 " sid=%s ip=%s", user_id, claims->sid, ip);
+		break;
+	case ANSWER_REUSE:
+		*outcome = REFRESH_REUSE;
+		log_event(LOG_WARN, "refresh_reuse", "user=%" PRId64
+		    " sid=%s ip=%s revoked_sessions=%lld scope=%s", user_id,
+		    claims->sid, ip, reply->revoked,
+		    app->cfg->reuse_revokes == REUSE_REVOKES_USER ? "user" :
+		    "session");
+		break;
+	case ANSWER_INVALID:
+		break;
+	case ANSWER_RECAP:
+		/* session_refresh calls again on a recap: never here. */
+		rc = SESSION_EFAIL;
+		break;
+	}
+	if (rc == SESSION_OK && (*outcome == REFRESH_ROTATED ||
+	    *outcome == REFRESH_DUPLICATE)) {
+		memcpy(out->sid, claims->sid, sizeof out->sid);
+		out->access_expires_in = app->cfg->access_ttl;
+		if (mint(app, JWT_ACCESS, claims->sub, claims->sid,
+		    app->now + app->cfg->access_ttl, &out->access_token) != 0) {
+			log_event(LOG_ERROR, "token_mint_failed",
+			    "user=%" PRId64, user_id);
+			rc = SESSION_EFAIL;
+		}
+	}
+	return rc;
+}
+
+#define REFRESH_ATTEMPTS 4
+
+int
+session_refresh(struct app *app, const char *token, size_t len, const char *ip,
+    struct session_tokens *out, enum refresh_outcome *outcome)
+{
 	const struct latch_config *cfg = app->cfg;
 	struct jwt_claims claims;
 	struct successor succ;
+	struct refresh_reply reply;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
 	char now_s[32], grace_s[24], uncapped_s[24], exp_s[24];
 	const char *params[11];
 	int64_t user_id, uncapped, exp;
-	PGresult *res = NULL;
-	int rc = SESSION_EFAIL, attempt, dbrc;
+	int rc = SESSION_OK, attempt;
 
 	memset(out, 0, sizeof *out);
 	memset(&succ, 0, sizeof succ);
+	memset(&reply, 0, sizeof reply);
+	reply.answer = ANSWER_INVALID;
 	*outcome = REFRESH_REFUSED;
 	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
-	    session_token_hash_hex(token, len, hash) != 0)
-		return SESSION_OK;
+	    crypto_sha256_hex(token, len, hash) != 0)
+		goto out;
 
 	/* The successor's expiry: the inactivity lifetime, capped at the
 	 * session's absolute end. A token that was itself capped carries
@@ -373,23 +480,32 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 	params[10] = cfg->reuse_revokes == REUSE_REVOKES_USER ? "true" :
 	    "false";
 
-	for (attempt = 0; attempt < REFRESH_ATTEMPTS; attempt++) {
-		const char *what;
-
+	for (attempt = 0;; attempt++) {
+		if (attempt == REFRESH_ATTEMPTS) {
+			/* Still contended after every attempt: nothing
+			 * changed, the client may simply try again. */
+			log_event(LOG_ERROR, "refresh_gave_up",
+			    "sid=%s attempts=%d", claims.sid, attempt);
+			rc = SESSION_EUNAVAILABLE;
+			break;
+		}
 		if (succ.token == NULL || succ.exp != exp) {
 			successor_free(&succ);
 			if (successor_make(app, token, len, &claims, exp,
-			    &succ) != 0)
-				goto out;
+			    &succ) != 0) {
+				log_event(LOG_ERROR, "token_mint_failed",
+				    "user=%" PRId64, user_id);
+				rc = SESSION_EFAIL;
+				break;
+			}
 		}
 		snprintf(exp_s, sizeof exp_s, "%" PRId64, succ.exp);
 		params[6] = exp_s;
 		params[7] = succ.hash;
 		params[8] = succ.sealed_hex;
-		refresh_result_clear(res);
-		res = NULL;
-		dbrc = db_exec(app->db, sql, 11, params, 0, &res);
-		if (dbrc == DB_ERETRY) {
+		refresh_reply_clear(&reply);
+		rc = refresh_call(app, params, &reply);
+		if (rc == REFRESH_CALL_RETRY) {
 			/* Waited too long for the session's lock or lost a
 			 * deadlock: nothing was changed; try again. */
 			struct timespec pause = { 0, 20000000L * (attempt + 1) };
@@ -397,133 +513,24 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 			nanosleep(&pause, NULL);
 			continue;
 		}
-		if (dbrc == DB_EUNAVAILABLE) {
-			rc = SESSION_EUNAVAILABLE;
-			goto out;
-		}
-		if (dbrc != DB_OK || PQntuples(res) != 1)
-			goto out;
-		what = PQgetvalue(res, 0, 0);
-		if (strcmp(what, "recap") == 0) {
-			exp = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-			if (exp <= app->now)
-				break;
-			continue;
-		}
-		if (strcmp(what, "rotated") == 0) {
-			out->refresh_token = succ.token;
-			succ.token = NULL;
-			out->refresh_expires_in = succ.exp - app->now;
-			*outcome = REFRESH_ROTATED;
-		} else if (strcmp(what, "duplicate") == 0) {
-			if (PQgetisnull(res, 0, 1) || successor_open(app, token,
-			    len, &claims, PQgetvalue(res, 0, 1),
-			    (size_t)PQgetlength(res, 0, 1),
-			    &out->refresh_token) != 0) {
-				/* A seal this process cannot open (made by
-				 * a binary of an older scheme during a
-				 * rolling upgrade, or under a key since
-				 * removed): nothing to answer the duplicate
-				 * with. Refused, as a lost seal is, and
-				 * nothing revoked. */
-				log_event(LOG_WARN, "refresh_unseal_failed",
-				    "sid=%s", claims.sid);
-				rc = SESSION_OK;
-				goto out;
-			}
-			out->refresh_expires_in = strtoll(PQgetvalue(res, 0, 2),
-			    NULL, 10) - app->now;
-			*outcome = REFRESH_DUPLICATE;
-			log_event(LOG_INFO, "refresh_duplicate",
-			    "user=%" PRId64 " sid=%s ip=%s", user_id,
-			    claims.sid, ip);
-		} else if (strcmp(what, "reuse") == 0) {
-			*outcome = REFRESH_REUSE;
-			log_event(LOG_WARN, "refresh_reuse", "user=%" PRId64
-			    " sid=%s ip=%s revoked_sessions=%s scope=%s",
-			    user_id, claims.sid, ip, PQgetvalue(res, 0, 3),
-			    params[10][0] == 't' ? "user" : "session");
-			rc = SESSION_OK;
-			goto out;
-		} else {
-			rc = SESSION_OK;        /* refused */
-			goto out;
-		}
-		memcpy(out->sid, claims.sid, sizeof out->sid);
-		if (mint(app, JWT_ACCESS, claims.sub, claims.sid,
-		    app->now + cfg->access_ttl, &out->access_token) != 0)
-			goto out;
-		out->access_expires_in = cfg->access_ttl;
-		rc = SESSION_OK;
-		goto done;
+		if (rc != SESSION_OK || reply.answer != ANSWER_RECAP)
+			break;
+		/* The session's end, which is still ahead (the session is
+		 * live): mint a successor expiring then. */
+		exp = reply.expires_at;
 	}
-	/* Still contended after every attempt: nothing changed, the client
-	 * may simply try again. */
-	log_event(LOG_ERROR, "refresh_gave_up", "sid=%s attempts=%d",
-	    claims.sid, attempt);
-	rc = SESSION_EUNAVAILABLE;
+	if (rc == SESSION_OK)
+		rc = refresh_answer(app, token, len, &claims, user_id, ip,
+		    &succ, &reply, out, outcome);
 out:
 	if (rc != SESSION_OK || (*outcome != REFRESH_ROTATED &&
 	    *outcome != REFRESH_DUPLICATE))
 		session_tokens_free(out);
 	if (rc != SESSION_OK)
 		*outcome = REFRESH_REFUSED;
-done:
-	refresh_result_clear(res);
+	refresh_reply_clear(&reply);
 	successor_free(&succ);
 	return rc;
-}
-
-/* The tail of a revoking statement whose CTE r returns the ids of the
- * sessions it revoked: their seals go too (no request can use them any
- * more), and the statement answers how many sessions it revoked. The
- * ARRAY() is evaluated once r has run, so session row locks are always
- * taken before token row locks, as latch_refresh takes them. A seal that
- * a rotation committed while we waited for its session's lock is not
- * seen here (our snapshot predates it); the purge clears it once its
- * window has passed. */
-#define UNSEAL_REVOKED \
-	", unsealed AS (UPDATE refresh_tokens" \
-	" SET successor_sealed = NULL, sealed_until = NULL" \
-	" WHERE session_id = ANY (ARRAY(SELECT id FROM r))" \
-	" AND successor_sealed IS NOT NULL)" \
-	" SELECT count(*) FROM r"
-
-int
-session_logout(struct app *app, const char *token, size_t len, const char *ip)
-{
-	static const char sql[] =
-	    "WITH r AS ("
-	    " UPDATE sessions SET revoked_at = now(), revoked_reason = 'logout'"
-	    " WHERE id = $1::uuid AND user_id = $2::bigint"
-	    " AND revoked_at IS NULL AND EXISTS (SELECT 1 FROM refresh_tokens t"
-	    "  WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid)"
-	    " RETURNING id)" UNSEAL_REVOKED;
-	struct jwt_claims claims;
-	char hash[2 * CRYPTO_SHA256_LEN + 1];
-	const char *params[3];
-	int64_t user_id;
-	PGresult *res;
-	int rc;
-
-	/* Logout is idempotent and no oracle: a token that does not verify
-	 * revokes nothing and the caller answers the same. */
-	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
-	    session_token_hash_hex(token, len, hash) != 0)
-		return SESSION_OK;
-	params[0] = claims.sid;
-	params[1] = claims.sub;
-	params[2] = hash;
-	rc = db_exec(app->db, sql, 3, params, DB_IDEMPOTENT, &res);
-	if (rc == DB_EUNAVAILABLE)
-		return SESSION_EUNAVAILABLE;
-	if (rc != DB_OK)
-		return SESSION_EFAIL;
-	if (strcmp(PQgetvalue(res, 0, 0), "1") == 0)
-		log_event(LOG_INFO, "logout", "user=%" PRId64 " sid=%s ip=%s",
-		    user_id, claims.sid, ip);
-	PQclear(res);
-	return SESSION_OK;
 }
 
 static int
@@ -533,18 +540,58 @@ map_db(int dbrc)
 }
 
 int
-session_revoke_all(struct app *app, int64_t user_id, int64_t *revoked)
+session_logout(struct app *app, const char *token, size_t len, const char *ip)
 {
-	char uid[24];
-	const char *params[1] = { uid };
+	/* No row when the token is not one of the session's. */
+	static const char sql[] =
+	    "SELECT latch_revoke($2::bigint, $1::uuid, 'logout',"
+	    " to_timestamp($4::float8))"
+	    " FROM refresh_tokens t"
+	    " WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid";
+	struct jwt_claims claims;
+	char hash[2 * CRYPTO_SHA256_LEN + 1], now_s[32];
+	const char *params[4];
+	int64_t user_id;
 	PGresult *res;
 	int rc;
 
+	/* Logout is idempotent and no oracle: a token that does not verify
+	 * revokes nothing and the caller answers the same. */
+	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
+	    crypto_sha256_hex(token, len, hash) != 0)
+		return SESSION_OK;
+	app_now_text(app, now_s);
+	params[0] = claims.sid;
+	params[1] = claims.sub;
+	params[2] = hash;
+	params[3] = now_s;
+	rc = db_exec(app->db, sql, 4, params, DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return map_db(rc);
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "1") == 0)
+		log_event(LOG_INFO, "logout", "user=%" PRId64 " sid=%s ip=%s",
+		    user_id, claims.sid, ip);
+	PQclear(res);
+	return SESSION_OK;
+}
+
+int
+session_revoke(struct app *app, int64_t user_id, const char *sid,
+    const char *reason, int64_t *revoked)
+{
+	char uid[24], now_s[32];
+	const char *params[4] = { user_id != 0 ? uid : NULL, sid, reason,
+	    now_s };
+	PGresult *res;
+	int rc;
+
+	*revoked = 0;
+	if (user_id == 0 && sid == NULL)
+		return SESSION_EFAIL;
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, "WITH r AS (UPDATE sessions SET revoked_at = now(),"
-	    " revoked_reason = 'logout_all'"
-	    " WHERE user_id = $1::bigint AND revoked_at IS NULL RETURNING id)"
-	    UNSEAL_REVOKED, 1, params, DB_IDEMPOTENT, &res);
+	app_now_text(app, now_s);
+	rc = db_exec(app->db, "SELECT latch_revoke($1::bigint, $2::uuid, $3,"
+	    " to_timestamp($4::float8))", 4, params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
 	*revoked = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -552,95 +599,69 @@ session_revoke_all(struct app *app, int64_t user_id, int64_t *revoked)
 	return SESSION_OK;
 }
 
-int
-session_revoke_one(struct app *app, int64_t user_id, const char *sid,
-    int *found)
+static const char *
+value_or_null(PGresult *res, int row, int col)
 {
-	char uid[24];
-	const char *params[2] = { sid, uid };
-	PGresult *res;
-	int rc;
-
-	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, "WITH r AS (UPDATE sessions SET revoked_at = now(),"
-	    " revoked_reason = 'revoked'"
-	    " WHERE id = $1::uuid AND user_id = $2::bigint"
-	    " AND revoked_at IS NULL AND absolute_expires_at > now()"
-	    " AND idle_expires_at > now() RETURNING id)" UNSEAL_REVOKED, 2,
-	    params, DB_IDEMPOTENT, &res);
-	if (rc != DB_OK)
-		return map_db(rc);
-	*found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
-	PQclear(res);
-	return SESSION_OK;
-}
-
-static json_object *
-time_or_null(PGresult *res, int row, int col)
-{
-	char buf[21];
-
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	http_format_time(strtoll(PQgetvalue(res, row, col), NULL, 10), buf);
-	return json_object_new_string(buf);
-}
-
-static json_object *
-text_or_null(PGresult *res, int row, int col)
-{
-	if (PQgetisnull(res, row, col))
-		return NULL;
-	return json_object_new_string(PQgetvalue(res, row, col));
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
 int
-session_list(struct app *app, int64_t user_id, const char *current_sid,
-    json_object **out)
+session_list(struct app *app, int64_t user_id, const char *username,
+    size_t limit, struct session_list *out)
 {
 	static const char sql[] =
-	    "SELECT id::text, floor(extract(epoch FROM created_at))::bigint,"
-	    " floor(extract(epoch FROM last_used_at))::bigint,"
-	    " floor(extract(epoch FROM LEAST(idle_expires_at, absolute_expires_at)))::bigint,"
-	    " user_agent, host(ip)"
-	    " FROM sessions WHERE user_id = $1::bigint AND revoked_at IS NULL"
-	    " AND absolute_expires_at > now() AND idle_expires_at > now()"
-	    " ORDER BY created_at DESC, id"
-	    " LIMIT 1000";
-	char uid[24];
-	const char *params[1] = { uid };
-	json_object *root = NULL, *list;
+	    "SELECT s.id::text, u.username,"
+	    " floor(extract(epoch FROM s.created_at))::bigint,"
+	    " floor(extract(epoch FROM s.last_used_at))::bigint,"
+	    " floor(extract(epoch FROM LEAST(s.idle_expires_at,"
+	    "  s.absolute_expires_at)))::bigint,"
+	    " s.user_agent, host(s.ip)"
+	    " FROM sessions s JOIN users u ON u.id = s.user_id"
+	    " WHERE latch_session_live(s, to_timestamp($4::float8))"
+	    " AND ($1::bigint IS NULL OR s.user_id = $1::bigint)"
+	    " AND ($2::text IS NULL OR u.username = $2)"
+	    " ORDER BY s.created_at DESC, s.id"
+	    " LIMIT $3::bigint";
+	char uid[24], lim[24], now_s[32];
+	const char *params[4] = { user_id != 0 ? uid : NULL, username,
+	    limit != 0 ? lim : NULL, now_s };
 	PGresult *res;
-	int rc;
+	int rc, n;
 
+	memset(out, 0, sizeof *out);
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
-	rc = db_exec(app->db, sql, 1, params, DB_IDEMPOTENT, &res);
+	snprintf(lim, sizeof lim, "%zu", limit);
+	app_now_text(app, now_s);
+	rc = db_exec(app->db, sql, 4, params, DB_IDEMPOTENT, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
-	if ((root = json_object_new_object()) == NULL ||
-	    (list = json_object_new_array()) == NULL) {
-		json_object_put(root);
+	n = PQntuples(res);
+	if (n > 0 && (out->items = calloc((size_t)n,
+	    sizeof *out->items)) == NULL) {
+		log_event(LOG_ERROR, "out_of_memory", "what=session_list");
 		PQclear(res);
 		return SESSION_EFAIL;
 	}
-	json_object_object_add(root, "sessions", list);
-	for (int i = 0; i < PQntuples(res); i++) {
-		json_object *o = json_object_new_object();
+	for (int i = 0; i < n; i++) {
+		struct session_info *s = &out->items[i];
 
-		if (o == NULL)
-			break;
-		json_object_object_add(o, "id", text_or_null(res, i, 0));
-		json_object_object_add(o, "created_at", time_or_null(res, i, 1));
-		json_object_object_add(o, "last_used_at",
-		    time_or_null(res, i, 2));
-		json_object_object_add(o, "expires_at", time_or_null(res, i, 3));
-		json_object_object_add(o, "user_agent", text_or_null(res, i, 4));
-		json_object_object_add(o, "ip", text_or_null(res, i, 5));
-		json_object_object_add(o, "current", json_object_new_boolean(
-		    strcmp(PQgetvalue(res, i, 0), current_sid) == 0));
-		json_object_array_add(list, o);
+		s->id = PQgetvalue(res, i, 0);
+		s->username = PQgetvalue(res, i, 1);
+		s->created_at = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		s->last_used_at = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		s->expires_at = strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		s->user_agent = value_or_null(res, i, 5);
+		s->ip = value_or_null(res, i, 6);
 	}
-	PQclear(res);
-	*out = root;
+	out->n = (size_t)n;
+	out->res = res;
 	return SESSION_OK;
+}
+
+void
+session_list_free(struct session_list *list)
+{
+	free(list->items);
+	PQclear(list->res);
+	memset(list, 0, sizeof *list);
 }

@@ -1,31 +1,37 @@
-/* session.h: the domain of login sessions: opening one at login with its
- * first refresh token, and minting the tokens a client receives. The SQL
- * lives here too, one statement per state change. (Refresh rotation,
- * logout and the session list build on this.) */
+/* session.h: the domain of login sessions. It decides: opening a session
+ * at login with its first refresh token, rotating refresh tokens (with
+ * the grace window and reuse detection), logout and the other
+ * revocations, and which sessions are live. It does not present: results
+ * are typed (tokens, outcomes, lists) and the edge (fcgi/auth.c,
+ * latchctl) turns them into answers. The session rules themselves,
+ * liveness and revocation, are SQL functions (migration 007) that every
+ * statement here calls; the request's clock (app->now) is always passed. */
 #ifndef LATCH_SESSION_H
 #define LATCH_SESSION_H
 
+#include <stddef.h>
 #include <stdint.h>
-
-#include <json-c/json.h>
 
 #include "app.h"
 #include "crypto.h"
+#include "errors.h"
 
 /* What a client receives after login or refresh. */
 struct session_tokens {
 	char sid[CRYPTO_UUID_LEN + 1];
-	char *access_token;             /* owned */
+	char *access_token;             /* owned, wiped on free */
 	int64_t access_expires_in;      /* seconds */
 	char *refresh_token;            /* owned, wiped on free */
 	int64_t refresh_expires_in;     /* seconds, capped by the session */
 };
 
+/* The module's errors, in the shared vocabulary (lib/errors.h) where they
+ * mean the same; SESSION_EGONE is the one of its own. */
 enum session_err {
-	SESSION_OK = 0,
-	SESSION_EGONE = -1,             /* the user vanished or was disabled */
-	SESSION_EUNAVAILABLE = -2,      /* database unreachable: 503 */
-	SESSION_EFAIL = -3,             /* anything else: logged, 500 */
+	SESSION_OK = LATCH_OK,
+	SESSION_EUNAVAILABLE = LATCH_EUNAVAILABLE, /* database unreachable */
+	SESSION_EFAIL = LATCH_EFAIL,    /* anything else: logged */
+	SESSION_EGONE = -10,            /* the user vanished or was disabled */
 };
 
 /* A stronger hash to store at login, replacing old_hash (only if the row
@@ -56,16 +62,29 @@ enum refresh_outcome {
 };
 
 /* Exchanges the refresh token at token (len bytes) for a new access token
- * and a successor refresh token, in one database transaction (API.md,
- * POST /auth/refresh): verifies the JWT, then rotates, recognises a
- * concurrent duplicate within REFRESH_REUSE_GRACE (answering with the same
+ * and a successor refresh token (API.md, POST /auth/refresh): verifies the
+ * JWT, then makes one call of the SQL function latch_refresh (migrations
+ * 002, 005, 007), one transaction, which rotates, recognises a concurrent
+ * duplicate within REFRESH_REUSE_GRACE (answering with the same
  * successor), or recognises reuse and revokes (committed although the
- * request fails; logged with user, session and ip). Serialization failures
- * and lock timeouts are retried a few times here.
+ * request fails; logged with user, session and ip).
+ *
+ * The exchange with latch_refresh: C mints the successor before the call,
+ * expiring at the inactivity lifetime or at the presented token's own exp
+ * when that was capped, and passes both that expiry (p_new_exp) and the
+ * uncapped one (p_uncapped_exp). Only the database knows the session's
+ * absolute end; when it caps the successor below p_new_exp it answers
+ * "recap" with the expiry the successor must have, changing nothing, and
+ * C mints again and calls again (at most once in practice: the answer is
+ * the session's end). Serialization failures and lock timeouts are also
+ * retried, a few times in all. Every outcome string (rotated, duplicate,
+ * recap, reuse, invalid) is matched; any other is logged as an error and
+ * answered SESSION_EFAIL.
+ *
  * Returns SESSION_OK and sets *outcome; for ROTATED and DUPLICATE *out
  * holds the tokens (session_tokens_free), otherwise nothing. Returns
  * SESSION_EUNAVAILABLE or SESSION_EFAIL when the database could not
- * decide. */
+ * decide; *out then holds nothing. */
 int session_refresh(struct app *app, const char *token, size_t len,
     const char *ip, struct session_tokens *out,
     enum refresh_outcome *outcome);
@@ -77,28 +96,49 @@ int session_refresh(struct app *app, const char *token, size_t len,
 int session_logout(struct app *app, const char *token, size_t len,
     const char *ip);
 
-/* Revokes every live session of user_id (logout-all). Returns SESSION_OK
- * and the count in *revoked, or SESSION_EUNAVAILABLE / SESSION_EFAIL. */
-int session_revoke_all(struct app *app, int64_t user_id, int64_t *revoked);
+/* Why a session was revoked: the values of sessions.revoked_reason that
+ * lib/ and latchctl write (reuse is latch_refresh's own). */
+#define SESSION_REASON_LOGOUT_ALL "logout_all"
+#define SESSION_REASON_REVOKED "revoked"        /* by its user, by id */
+#define SESSION_REASON_ADMIN "admin"            /* by latchctl */
 
-/* Revokes the live session sid if it belongs to user_id. Returns
- * SESSION_OK with *found 1 when it did, 0 when there was no such live
- * session of that user; or SESSION_EUNAVAILABLE / SESSION_EFAIL. */
-int session_revoke_one(struct app *app, int64_t user_id, const char *sid,
-    int *found);
+/* Revokes, for reason, the live session sid, or when sid is NULL every
+ * live session of user_id; user_id 0 (only with a sid) means whoever's it
+ * is. Returns SESSION_OK with the number revoked in *revoked (0 when
+ * there was no such live session), or SESSION_EUNAVAILABLE /
+ * SESSION_EFAIL. */
+int session_revoke(struct app *app, int64_t user_id, const char *sid,
+    const char *reason, int64_t *revoked);
 
-/* The user's live sessions, newest first, as API.md's
- * {"sessions": [{"id", "created_at", "last_used_at", "expires_at",
- * "user_agent", "ip", "current"}]}, current marking current_sid. On
- * SESSION_OK *out is a new object the caller owns. */
-int session_list(struct app *app, int64_t user_id, const char *current_sid,
-    json_object **out);
+/* One live session, as a list shows it. */
+struct session_info {
+	const char *id;                 /* canonical UUID text */
+	const char *username;
+	int64_t created_at;             /* seconds since the epoch */
+	int64_t last_used_at;
+	int64_t expires_at;             /* the idle end or the absolute end */
+	const char *user_agent;         /* NULL: none recorded */
+	const char *ip;                 /* NULL: none recorded */
+};
+
+/* A list of sessions; the strings point into the result it owns. */
+struct session_list {
+	struct session_info *items;
+	size_t n;
+	PGresult *res;                  /* private */
+};
+
+/* The live sessions, newest first: of user_id when it is not 0, else of
+ * the user named username when that is not NULL, else of everyone; at
+ * most limit of them (0: no limit). On SESSION_OK *out holds the list
+ * (session_list_free); otherwise nothing. */
+int session_list(struct app *app, int64_t user_id, const char *username,
+    size_t limit, struct session_list *out);
+
+/* Frees the list's storage. */
+void session_list_free(struct session_list *list);
 
 /* Wipes and frees the tokens. */
 void session_tokens_free(struct session_tokens *t);
-
-/* Hex SHA-256 of a refresh token: the only form the database sees. */
-int session_token_hash_hex(const char *token, size_t len,
-    char out[2 * CRYPTO_SHA256_LEN + 1]);
 
 #endif

@@ -147,10 +147,7 @@ throttle_keys_make(const struct latch_config *cfg,
 	rc = 0;
 out:
 	OPENSSL_cleanse(key, sizeof key);
-	if (account != NULL) {
-		OPENSSL_cleanse(account, strlen(account));
-		free(account);
-	}
+	crypto_free_secret(account);
 	if (rc != 0)
 		memset(out, 0, sizeof *out);
 	return rc;

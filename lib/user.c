@@ -85,3 +85,149 @@ user_create(struct db *db, const char *username, const char *email,
 	PQclear(res);
 	return DB_OK;
 }
+
+int
+user_id_parse(const char *s, int64_t *out)
+{
+	int64_t v = 0;
+
+	if (s[0] < '1' || s[0] > '9' || strlen(s) > 18)
+		return -1;
+	for (const char *p = s; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int
+user_valid_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t len = strlen(s);
+
+	if (len < 3 || len > USER_NAME_MAX || at == NULL || at == s ||
+	    at[1] == '\0' || strchr(at + 1, '@') != NULL)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+user_find_id(struct db *db, const char *username, int64_t *id)
+{
+	PGresult *res;
+	int rc;
+
+	*id = 0;
+	rc = db_exec(db, "SELECT id FROM users WHERE username = $1", 1,
+	    &username, DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return rc;
+	if (PQntuples(res) == 1)
+		*id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return DB_OK;
+}
+
+/* Runs a statement of a user change whose one row is (found, revoked). */
+static int
+user_change(struct db *db, const char *sql, int n, const char *const *params,
+    int *found, int64_t *revoked)
+{
+	PGresult *res;
+	int rc;
+
+	*found = 0;
+	*revoked = 0;
+	rc = db_exec(db, sql, n, params, 0, &res);
+	if (rc != DB_OK)
+		return rc;
+	*found = strcmp(PQgetvalue(res, 0, 0), "1") == 0;
+	*revoked = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+	PQclear(res);
+	return DB_OK;
+}
+
+int
+user_set_password(struct db *db, const char *username,
+    const char *password_hash, int revoke_sessions, int *found,
+    int64_t *revoked)
+{
+	static const char sql[] =
+	    "WITH u AS (UPDATE users SET password_hash = $2, updated_at = now()"
+	    "  WHERE username = $1 RETURNING id),"
+	    " d AS (DELETE FROM device_tokens d USING u WHERE d.user_id = u.id)"
+	    " SELECT (SELECT count(*) FROM u),"
+	    " COALESCE((SELECT latch_revoke(u.id, NULL, 'password_changed',"
+	    "  now()) FROM u WHERE $3::boolean), 0)";
+	const char *params[3] = { username, password_hash,
+	    revoke_sessions ? "true" : "false" };
+
+	return user_change(db, sql, 3, params, found, revoked);
+}
+
+int
+user_set_disabled(struct db *db, const char *username, int disabled,
+    int *found, int64_t *revoked)
+{
+	static const char disable_sql[] =
+	    "WITH u AS (UPDATE users SET disabled_at = COALESCE(disabled_at, now()),"
+	    "  updated_at = now()"
+	    "  WHERE username = $1 RETURNING id),"
+	    " d AS (DELETE FROM device_tokens d USING u WHERE d.user_id = u.id)"
+	    " SELECT (SELECT count(*) FROM u),"
+	    " COALESCE((SELECT latch_revoke(u.id, NULL, 'user_disabled',"
+	    "  now()) FROM u), 0)";
+	static const char enable_sql[] =
+	    "WITH u AS (UPDATE users SET disabled_at = NULL, updated_at = now()"
+	    "  WHERE username = $1 RETURNING id)"
+	    " SELECT (SELECT count(*) FROM u), 0";
+	return user_change(db, disabled ? disable_sql : enable_sql, 1,
+	    &username, found, revoked);
+}
+
+int
+user_list(struct db *db, struct user_list *out)
+{
+	PGresult *res;
+	int rc, n;
+
+	memset(out, 0, sizeof *out);
+	rc = db_exec(db, "SELECT id, username, email,"
+	    " floor(extract(epoch FROM created_at))::bigint,"
+	    " disabled_at IS NOT NULL FROM users ORDER BY id", 0, NULL,
+	    DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return rc;
+	n = PQntuples(res);
+	if (n > 0 && (out->items = calloc((size_t)n,
+	    sizeof *out->items)) == NULL) {
+		PQclear(res);
+		return DB_ENOMEM;
+	}
+	for (int i = 0; i < n; i++) {
+		struct user_info *u = &out->items[i];
+
+		u->id = PQgetvalue(res, i, 0);
+		u->username = PQgetvalue(res, i, 1);
+		u->email = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+		u->created_at = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+		u->disabled = PQgetvalue(res, i, 4)[0] == 't';
+	}
+	out->n = (size_t)n;
+	out->res = res;
+	return DB_OK;
+}
+
+void
+user_list_free(struct user_list *list)
+{
+	free(list->items);
+	PQclear(list->res);
+	memset(list, 0, sizeof *list);
+}

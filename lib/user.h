@@ -48,4 +48,61 @@ int user_find_login(struct db *db, const char *name, int by_email,
 int user_create(struct db *db, const char *username, const char *email,
     const char *password_hash, int64_t *id);
 
+/* A user id in its text form (a token's "sub"): decimal digits only, no
+ * sign, no leading zero, at most 18 digits (so always within int64_t and
+ * the column's bigint). Returns 0 and *out, or -1. */
+int user_id_parse(const char *s, int64_t *out);
+
+/* 1 when s is an email address as latch stores one: one '@' between a
+ * non-empty local part and domain, 3 to USER_NAME_MAX bytes, no white
+ * space or control characters (deliverability is the mail system's
+ * business); else 0. Sign-up and latchctl both hold emails to it. */
+int user_valid_email(const char *s);
+
+/* The id of the user named exactly username into *id (0: none). Returns
+ * DB_OK or a negative enum db_err. */
+int user_find_id(struct db *db, const char *username, int64_t *id);
+
+/* Sets the password hash of the user named username and forgets the
+ * user's device tokens (one won with the old password is no trusted
+ * device, lib/device.h); with revoke_sessions also revokes the user's
+ * live sessions (reason password_changed). The database's clock: an
+ * operator's command has no request's. Returns DB_OK with
+ * *found 0 or 1 and the number revoked in *revoked, or a negative enum
+ * db_err (nothing changed). */
+int user_set_password(struct db *db, const char *username,
+    const char *password_hash, int revoke_sessions, int *found,
+    int64_t *revoked);
+
+/* Disables (disabled 1: refusing logins, refreshes and access tokens,
+ * revoking the live sessions with reason user_disabled and forgetting the
+ * device tokens) or enables the user named username, as
+ * user_set_password does.
+ * Returns DB_OK with *found and *revoked (0 when enabling), or a negative
+ * enum db_err. */
+int user_set_disabled(struct db *db, const char *username, int disabled,
+    int *found, int64_t *revoked);
+
+/* One user, as latchctl lists them. */
+struct user_info {
+	const char *id;                 /* decimal */
+	const char *username;
+	const char *email;              /* NULL: none */
+	int64_t created_at;             /* seconds since the epoch */
+	int disabled;
+};
+
+/* Every user, by id; the strings point into the result it owns. */
+struct user_list {
+	struct user_info *items;
+	size_t n;
+	PGresult *res;                  /* private */
+};
+
+/* Lists the users into *out (user_list_free). Returns DB_OK, or a
+ * negative enum db_err with nothing to free. */
+int user_list(struct db *db, struct user_list *out);
+
+void user_list_free(struct user_list *list);
+
 #endif

@@ -356,6 +356,20 @@ def test_user_add_invalid_email_refused(ctl, db):
                      (name,)) == 0
 
 
+@pytest.mark.parametrize("email", ["a b@c", "a@b@c", "@bc", "ab@",
+                                   "a\tb@c"],
+                         ids=["space", "two_at", "no_local", "no_domain",
+                              "tab"])
+def test_user_add_email_sign_up_refuses_is_refused(ctl, db, email):
+    """latchctl holds emails to sign-up's rule (lib/user)."""
+    name = unique_name("signmail")
+    proc = ctl("user", "add", name, "--email", email,
+               "--password-stdin", input="long-enough-pw\n", BCRYPT_COST=4)
+    assert_ctl_refused(proc)
+    assert db.scalar("SELECT count(*) FROM users WHERE username = %s",
+                     (name,)) == 0
+
+
 @pytest.mark.parametrize("password", ["", "seven77", "x" * 73, "y" * 200],
                          ids=["empty", "7bytes", "73bytes", "200bytes"])
 def test_user_add_password_outside_8_to_72_bytes_refused(ctl, db, password):

@@ -12,6 +12,30 @@
 #include "crypto.h"
 #include "keys.h"
 
+/* FIPS 180-2's "abc", as the hex a token's hash is sent in. */
+static void
+test_sha256_hex_of_abc(void **state)
+{
+	char hex[2 * CRYPTO_SHA256_LEN + 1];
+
+	(void)state;
+	assert_int_equal(crypto_sha256_hex("abc", 3, hex), 0);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
+	    "b00361a396177a9cb410ff61f20015ad");
+}
+
+static void
+test_wipe_free_takes_null_and_secrets(void **state)
+{
+	char *s = strdup("a secret");
+
+	(void)state;
+	assert_non_null(s);
+	crypto_wipe_free(NULL, 8);
+	crypto_free_secret(NULL);
+	crypto_free_secret(s);
+}
+
 static void
 unhex_or_fail(const char *hex, unsigned char *out, size_t n)
 {
@@ -150,6 +174,8 @@ main(void)
 		cmocka_unit_test(test_hmac_rfc4231_case_2),
 		cmocka_unit_test(test_unhex_accepts_both_cases_and_exact_length),
 		cmocka_unit_test(test_unhex_refuses_garbage),
+		cmocka_unit_test(test_sha256_hex_of_abc),
+		cmocka_unit_test(test_wipe_free_takes_null_and_secrets),
 		cmocka_unit_test(test_derived_keys_differ_by_label_and_secret),
 		cmocka_unit_test(test_derived_key_is_hkdf_of_the_secret_with_the_label),
 	};
