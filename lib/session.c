@@ -16,6 +16,13 @@
 
 #define USER_AGENT_MAX 512
 
+/* A database error (enum db_err) in the session vocabulary. */
+static int
+map_db(int dbrc)
+{
+	return dbrc == DB_EUNAVAILABLE ? SESSION_EUNAVAILABLE : SESSION_EFAIL;
+}
+
 void
 session_tokens_free(struct session_tokens *t)
 {
@@ -132,12 +139,10 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	params[8] = rehash != NULL ? rehash->new_hash : NULL;
 	params[9] = rehash != NULL ? rehash->old_hash : NULL;
 	dbrc = db_exec(app->db, sql, 10, params, 0, &res);
-	if (dbrc == DB_EUNAVAILABLE) {
-		rc = SESSION_EUNAVAILABLE;
+	if (dbrc != DB_OK) {
+		rc = map_db(dbrc);
 		goto fail;
 	}
-	if (dbrc != DB_OK)
-		goto fail;
 	if (PQntuples(res) != 1) {
 		rc = SESSION_EGONE;
 		goto fail;
@@ -323,8 +328,7 @@ refresh_call(struct app *app, const char *const params[11],
 	if (rc == DB_ERETRY)
 		return REFRESH_CALL_RETRY;
 	if (rc != DB_OK)
-		return rc == DB_EUNAVAILABLE ? SESSION_EUNAVAILABLE :
-		    SESSION_EFAIL;
+		return map_db(rc);
 	rc = SESSION_EFAIL;
 	if (PQntuples(res) != 1 || PQnfields(res) != 4) {
 		log_event(LOG_ERROR, "refresh_bad_result", "rows=%d",
@@ -531,12 +535,6 @@ out:
 	refresh_reply_clear(&reply);
 	successor_free(&succ);
 	return rc;
-}
-
-static int
-map_db(int dbrc)
-{
-	return dbrc == DB_EUNAVAILABLE ? SESSION_EUNAVAILABLE : SESSION_EFAIL;
 }
 
 int
