@@ -251,12 +251,12 @@ def _ipv6_loopback():
 
 
 @pytest.fixture
-def proxy6_web(harden_web):
+def proxy6_web(http_harden_web):
     """A web trusting only ::1 as its proxy, reached over IPv6 loopback
     (stack.sh makes every lighttpd listen on [::1] too)."""
     if not _ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback")
-    base = harden_web("proxy6", 50, COOKIE_SECURE="0", TRUSTED_PROXIES="::1")
+    base = http_harden_web("proxy6", 50, COOKIE_SECURE="0", TRUSTED_PROXIES="::1")
     return base.replace("127.0.0.1", "[::1]")
 
 
