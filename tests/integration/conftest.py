@@ -209,6 +209,35 @@ def main_port(stack):
     return int(stack.base_url.rsplit(":", 1)[1].split("/")[0])
 
 
+def http_web(stack, name, port, settings):
+    """Starts web name (a lighttpd + fcgi pair, stack.sh web-up) on port
+    with the main web's settings and these overrides; its base URL."""
+    run_stack("web-down", INSTANCE, name)     # leftovers of a crash
+    proc = run_stack("web-up", INSTANCE, name, str(port),
+                     *[f"{k}={v}" for k, v in settings.items()])
+    assert proc.returncode == 0, \
+        f"stack.sh web-up {name} failed: {proc.stderr.decode()[-2000:]}"
+    base_url = f"http://127.0.0.1:{port}"
+    wait_http(base_url)
+    return base_url
+
+
+def cgi_web(stack, name, port, settings):
+    """Web name answered as CGI (latchlib.CgiSite) at the base URL of port,
+    with the main web's settings and these overrides (stack.sh web-conf
+    writes its latch.conf); its base URL."""
+    proc = run_stack("web-conf", INSTANCE, name,
+                     *[f"{k}={v}" for k, v in settings.items()])
+    assert proc.returncode == 0, \
+        f"stack.sh web-conf {name} failed: {proc.stderr.decode()[-2000:]}"
+    conf = proc.stdout.decode().strip().partition("LATCH_CONFIG=")[2]
+    assert conf, proc.stdout
+    base_url = f"http://127.0.0.1:{port}"
+    serve_as_cgi(base_url, CgiSite(BIN_DIR, {"LATCH_CONFIG": conf},
+                                   log=fcgi_log_path(stack, name)))
+    return base_url
+
+
 class Webs:
     """The extra webs of a pytest run, on the instance's database: each is
     the main web's settings with overrides (stack.sh writes its latch.conf
@@ -232,23 +261,8 @@ class Webs:
                 f"web {name} started before with other settings"
             return self.started[name][1]
         port = main_port(self.stack) + offset
-        kv = [f"{k}={v}" for k, v in settings.items()]
-        if persistent:
-            run_stack("web-down", INSTANCE, name)     # leftovers of a crash
-            proc = run_stack("web-up", INSTANCE, name, str(port), *kv)
-        else:
-            proc = run_stack("web-conf", INSTANCE, name, *kv)
-        assert proc.returncode == 0, f"stack.sh {proc.args[1]} {name} " \
-            f"failed: {proc.stderr.decode()[-2000:]}"
-        base_url = f"http://127.0.0.1:{port}"
-        if persistent:
-            wait_http(base_url)
-        else:
-            conf = proc.stdout.decode().strip().partition("LATCH_CONFIG=")[2]
-            assert conf, proc.stdout
-            serve_as_cgi(base_url, CgiSite(
-                BIN_DIR, {"LATCH_CONFIG": conf},
-                log=fcgi_log_path(self.stack, name)))
+        start = http_web if persistent else cgi_web
+        base_url = start(self.stack, name, port, settings)
         self.started[name] = (key, base_url)
         return base_url
 
@@ -320,8 +334,12 @@ def web(http_web_instance):
     """The instance most refresh/logout/sessions tests talk to: the main
     web's settings with BCRYPT_COST=4, so that their hundreds of logins take
     milliseconds instead of a cost-12 bcrypt each (the refresh paths never
-    hash a password). A few tests also run on the main web (`client`)."""
-    return web_instance(LIFECYCLE, 8, COOKIE_SECURE="0", BCRYPT_COST="4")
+    hash a password). A few tests also run on the main web (`client`). A
+    lighttpd web: test_refresh_concurrency.py races requests,
+    test_sessions.py sends raw HTTP, and its thousands of requests are
+    cheaper so."""
+    return http_web_instance(LIFECYCLE, 8, COOKIE_SECURE="0",
+                             BCRYPT_COST="4")
 
 
 def secure_web_of(web_instance):
