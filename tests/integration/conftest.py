@@ -4,6 +4,10 @@ The stack under test is started by `deploy/dev/stack.sh up INSTANCE` (the
 Makefile does it before pytest); the instance name comes from
 LATCH_INSTANCE (default "check") and the files stack.sh writes under var/
 tell us where it is. Binaries come from BIN_DIR (default build/).
+
+The main web and the few extra webs that need persistent processes are
+lighttpd + fcgi pairs; every other extra web only varies settings and is
+answered as CGI (see Webs).
 """
 
 import os
@@ -449,8 +453,9 @@ def token_rows(db, sid):
 #
 # Extra web instances of the hardening tests (test_key_rotation.py,
 # test_rate_limit.py, test_login_timing.py, test_signup.py,
-# test_hostile_input.py, test_disabled_users.py). They listen on the main
-# web's port + 40..59, clear of web_instance's + 10..19.
+# test_hostile_input.py, test_disabled_users.py). Their base URLs are the
+# main web's port + 40..59, clear of web_instance's + 10..19 (+ 53: the CGI
+# web of test_check_order.py).
 
 @pytest.fixture(scope="session")
 def harden_web(webs):
