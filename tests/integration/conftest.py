@@ -493,9 +493,9 @@ def proxy_web(harden_web):
 
 @pytest.fixture
 def proxy_http_web(http_harden_web):
-    """proxy_web's settings on a lighttpd web: the timing tests compare
-    logins within warm, persistent processes."""
-    return http_harden_web("proxytime", 52, COOKIE_SECURE="0",
+    """proxy_web's settings on a lighttpd web, for the timing and race
+    tests: logins within warm, persistent processes."""
+    return http_harden_web("proxyhttp", 52, COOKIE_SECURE="0",
                            TRUSTED_PROXIES="127.0.0.1")
 
 

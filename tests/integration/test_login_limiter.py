@@ -38,6 +38,12 @@ def _blocked(resp):
     assert_error(resp, 429, "too_many_requests")
 
 
+@pytest.fixture
+def proxy_web(proxy_http_web):
+    """Races, and counts kept across attempts: persistent processes."""
+    return proxy_http_web
+
+
 # ------------------------------------------------------------ races
 
 def test_a_burst_of_parallel_guesses_counts_every_one(proxy_web, stack, db):
