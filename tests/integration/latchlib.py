@@ -208,17 +208,19 @@ def _origin(url):
     return f"{parts.scheme}://{parts.netloc}"
 
 
+def with_sanitizer_env(env):
+    """env, plus the sanitizer settings of ours it does not set."""
+    return dict({k: os.environ[k] for k in SANITIZER_ENV if k in os.environ},
+                **env)
+
+
 def cgi_run(program, env, body=b"", log=None, timeout=30):
     """Runs program as one CGI request (env: its whole environment, body:
     its standard input). Its stderr is appended to log when given: the web's
     fcgi.stderr.log, which LogTail reads and `make asan` searches for
     sanitizer reports. Returns the CompletedProcess."""
-    env = dict(env)
-    for name in SANITIZER_ENV:
-        if name in os.environ and name not in env:
-            env[name] = os.environ[name]
-    proc = subprocess.run([str(program)], env=env, input=body,
-                          capture_output=True, timeout=timeout)
+    proc = subprocess.run([str(program)], env=with_sanitizer_env(env),
+                          input=body, capture_output=True, timeout=timeout)
     if log is not None and proc.stderr:
         with open(log, "ab") as f:
             f.write(proc.stderr)

@@ -3,7 +3,6 @@ hosting), and their start-up refusals ("Configuration")."""
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import subprocess
@@ -12,8 +11,9 @@ import pytest
 
 from conftest import BIN_DIR, INSTANCE, Stack, create_user, fcgi_log_path
 from latchlib import (ACCESS_LIFETIME, DEVICE_COOKIE_RE, JWT_SHAPE,
-                      SANITIZER_ENV, b64url_encode, cgi_request_env, cgi_run,
-                      jwt_parts, jwt_signature_ok, parse_cgi, run_latchctl)
+                      b64url_encode, cgi_request_env, cgi_run, jwt_parts,
+                      jwt_signature_ok, parse_cgi, run_latchctl,
+                      with_sanitizer_env)
 
 GOOD_SECRET_A = "cgi-test-access-secret-0123456789abcdef"
 GOOD_SECRET_R = "cgi-test-refresh-secret-0123456789abcdef"
@@ -160,9 +160,8 @@ def _cgi_with_open_stdin(binary, env, data):
     """Runs binary with data written to a stdin that stays open until the
     program has exited (or CGI_DEADLINE passed); returns (exited in time,
     stdout, stderr)."""
-    env = dict({k: os.environ[k] for k in SANITIZER_ENV if k in os.environ},
-               **env)
-    proc = subprocess.Popen([str(BIN_DIR / binary)], env=env,
+    proc = subprocess.Popen([str(BIN_DIR / binary)],
+                            env=with_sanitizer_env(env),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
