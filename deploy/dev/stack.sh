@@ -36,7 +36,6 @@
 # find processes (no ps/pgrep: a minimal Debian has neither).
 set -euo pipefail
 
-
 say() { printf 'stack: %s\n' "$*" >&2; }
 die() {
 	say "error: $*"
@@ -56,7 +55,6 @@ API_KEYS=(
 	BCRYPT_COST COOKIE_SECURE ALLOWED_ORIGINS ALLOW_SIGNUP TRUSTED_PROXIES
 	MAX_BODY_BYTES
 )
-# Sanitizer settings are passed through to the fcgi processes (make asan).
 
 # The longest socket path we create below a run dir is
 # "/web-<12 chars>/auth.sock-<n>" (lighttpd appends -<n> per process);
