@@ -115,7 +115,8 @@ check: deps-check
 	@$(MAKE) --no-print-directory integration
 
 # Everything again, built with sanitizers into build-asan; any report in
-# the FastCGI processes' error log fails the run.
+# the error log of the FastCGI processes or of the CGI runs (web-*/) fails
+# the run.
 asan: deps-check
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" \
 		all unit-build
@@ -123,7 +124,7 @@ asan: deps-check
 	@$(STACK) clean asan
 	@$(CLEAN_ENV) $(SAN_ENV) PORT=$(ASAN_PORT) BIN_DIR=build-asan \
 		$(STACK) up asan
-	@LATCH_INSTANCE=asan BIN_DIR=$(CURDIR)/build-asan $(PYTEST) -q \
+	@$(SAN_ENV) LATCH_INSTANCE=asan BIN_DIR=$(CURDIR)/build-asan $(PYTEST) -q \
 		-p no:cacheprovider tests/integration; \
 	status=$$?; $(STACK) down asan; \
 	rundir="$$(cat var/asan.rundir)"; \

@@ -4,6 +4,10 @@ The stack under test is started by `deploy/dev/stack.sh up INSTANCE` (the
 Makefile does it before pytest); the instance name comes from
 LATCH_INSTANCE (default "check") and the files stack.sh writes under var/
 tell us where it is. Binaries come from BIN_DIR (default build/).
+
+The main web and the few extra webs that need persistent processes are
+lighttpd + fcgi pairs; every other extra web only varies settings and is
+answered as CGI (see Webs).
 """
 
 import os
@@ -16,7 +20,7 @@ import psycopg2
 import pytest
 import requests
 
-from latchlib import Client, parse_key_list
+from latchlib import CgiSite, Client, parse_key_list, serve_as_cgi
 
 REPO = Path(__file__).resolve().parents[2]
 INSTANCE = os.environ.get("LATCH_INSTANCE", "check")
@@ -205,34 +209,105 @@ def wait_http(base_url, timeout=10.0):
             time.sleep(0.1)
 
 
-@pytest.fixture(scope="session")
-def web_instance(stack):
-    """Factory: starts (once per session) an extra lighttpd+fcgi pair with
-    setting overrides against the same database; returns a Client."""
-    started = {}
+def main_port(stack):
+    return int(stack.base_url.rsplit(":", 1)[1].split("/")[0])
 
-    main_port = int(stack.base_url.rsplit(":", 1)[1].split("/")[0])
+
+def http_web(stack, name, port, settings):
+    """Starts web name (a lighttpd + fcgi pair, stack.sh web-up) on port
+    with the main web's settings and these overrides; its base URL."""
+    run_stack("web-down", INSTANCE, name)     # leftovers of a crash
+    proc = run_stack("web-up", INSTANCE, name, str(port),
+                     *[f"{k}={v}" for k, v in settings.items()])
+    assert proc.returncode == 0, \
+        f"stack.sh web-up {name} failed: {proc.stderr.decode()[-2000:]}"
+    base_url = f"http://127.0.0.1:{port}"
+    wait_http(base_url)
+    return base_url
+
+
+def cgi_web(stack, name, port, settings):
+    """Web name answered as CGI (latchlib.CgiSite) at the base URL of port,
+    with the main web's settings and these overrides (stack.sh web-conf
+    writes its latch.conf); its base URL."""
+    proc = run_stack("web-conf", INSTANCE, name,
+                     *[f"{k}={v}" for k, v in settings.items()])
+    assert proc.returncode == 0, \
+        f"stack.sh web-conf {name} failed: {proc.stderr.decode()[-2000:]}"
+    conf = proc.stdout.decode().strip().partition("LATCH_CONFIG=")[2]
+    assert conf, proc.stdout
+    base_url = f"http://127.0.0.1:{port}"
+    serve_as_cgi(base_url, CgiSite(BIN_DIR, {"LATCH_CONFIG": conf},
+                                   log=fcgi_log_path(stack, name)))
+    return base_url
+
+
+class Webs:
+    """The extra webs of a pytest run, on the instance's database: each is
+    the main web's settings with overrides (stack.sh writes its latch.conf
+    and keeps its files in RUNDIR/web-NAME), started once under its name,
+    always with the same port offset and settings.
+
+    A web that only varies settings is answered as CGI (latchlib.CgiSite):
+    a process per request, nothing to start or stop. One that needs
+    persistent processes (timing, concurrent requests, a raw socket) is a
+    lighttpd + fcgi pair of its own (stack.sh web-up)."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.started = {}
+
+    def start(self, name, offset, settings, persistent=False):
+        """The base URL of web name on the main web's port + offset."""
+        key = (offset, settings, persistent)
+        if name in self.started:
+            assert self.started[name][0] == key, \
+                f"web {name} started before with other settings"
+            return self.started[name][1]
+        port = main_port(self.stack) + offset
+        start = http_web if persistent else cgi_web
+        base_url = start(self.stack, name, port, settings)
+        self.started[name] = (key, base_url)
+        return base_url
+
+    def stop(self):
+        for name, ((_, _, persistent), _) in self.started.items():
+            if persistent:
+                run_stack("web-down", INSTANCE, name)
+
+
+@pytest.fixture(scope="session")
+def webs(stack):
+    w = Webs(stack)
+    yield w
+    w.stop()
+
+
+@pytest.fixture(scope="session")
+def web_instance(webs):
+    """Factory: web_instance(name, offset, **settings) is a Client of an
+    extra web with setting overrides, answered as CGI. offset: 0..9, the
+    port is the main web's port + 10 + offset (so that the check and asan
+    instances never collide)."""
 
     def start(name, offset, **settings):
-        """offset: 0..9, the port is the main web's port + 10 + offset (so
-        that the check and asan instances never collide)."""
-        if name in started:
-            return started[name]
         assert 0 <= offset <= 9
-        port = main_port + 10 + offset
-        run_stack("web-down", INSTANCE, name)     # leftovers of a crash
-        kv = [f"{k}={v}" for k, v in settings.items()]
-        proc = run_stack("web-up", INSTANCE, name, str(port), *kv)
-        assert proc.returncode == 0, \
-            f"stack.sh web-up {name} failed: {proc.stderr.decode()[-2000:]}"
-        base_url = f"http://127.0.0.1:{port}"
-        wait_http(base_url)
-        started[name] = Client(base_url)
-        return started[name]
+        return Client(webs.start(name, 10 + offset, settings))
 
-    yield start
-    for name in started:
-        run_stack("web-down", INSTANCE, name)
+    return start
+
+
+@pytest.fixture(scope="session")
+def http_web_instance(webs):
+    """web_instance, but a lighttpd + fcgi pair: for the tests that need
+    persistent processes (concurrent requests, raw HTTP)."""
+
+    def start(name, offset, **settings):
+        assert 0 <= offset <= 9
+        return Client(webs.start(name, 10 + offset, settings,
+                                 persistent=True))
+
+    return start
 
 
 def revoke_session(db, sid):
@@ -259,12 +334,16 @@ LIFECYCLE = "lifecycle"
 
 
 @pytest.fixture(scope="session")
-def web(web_instance):
+def web(http_web_instance):
     """The instance most refresh/logout/sessions tests talk to: the main
     web's settings with BCRYPT_COST=4, so that their hundreds of logins take
     milliseconds instead of a cost-12 bcrypt each (the refresh paths never
-    hash a password). A few tests also run on the main web (`client`)."""
-    return web_instance(LIFECYCLE, 8, COOKIE_SECURE="0", BCRYPT_COST="4")
+    hash a password). A few tests also run on the main web (`client`). A
+    lighttpd web: test_refresh_concurrency.py races requests,
+    test_sessions.py sends raw HTTP, and its thousands of requests are
+    cheaper so."""
+    return http_web_instance(LIFECYCLE, 8, COOKIE_SECURE="0",
+                             BCRYPT_COST="4")
 
 
 def secure_web_of(web_instance):
@@ -374,38 +453,34 @@ def token_rows(db, sid):
 #
 # Extra web instances of the hardening tests (test_key_rotation.py,
 # test_rate_limit.py, test_login_timing.py, test_signup.py,
-# test_hostile_input.py, test_disabled_users.py). They listen on the main
-# web's port + 40..59, clear of web_instance's + 10..19.
+# test_hostile_input.py, test_disabled_users.py). Their base URLs are the
+# main web's port + 40..59, clear of web_instance's + 10..19 (+ 53: the CGI
+# web of test_check_order.py).
 
 @pytest.fixture(scope="session")
-def harden_web(stack):
-    """Factory: harden_web(name, offset, **settings) starts (once per
-    session) an extra lighttpd+fcgi pair with setting overrides against the
-    same database on the main web's port + offset (40..59); returns its
-    base URL. A name must always come with the same offset and settings."""
-    started = {}
-    main_port = int(stack.base_url.rsplit(":", 1)[1].split("/")[0])
+def harden_web(webs):
+    """Factory: harden_web(name, offset, **settings) is the base URL of an
+    extra web with setting overrides on the main web's port + offset
+    (40..59), answered as CGI. A name must always come with the same offset
+    and settings."""
 
     def start(name, offset, **settings):
-        if name in started:
-            assert started[name][0] == (offset, settings), \
-                f"web {name} started before with other settings"
-            return started[name][1]
         assert 40 <= offset <= 59
-        port = main_port + offset
-        run_stack("web-down", INSTANCE, name)     # leftovers of a crash
-        kv = [f"{k}={v}" for k, v in settings.items()]
-        proc = run_stack("web-up", INSTANCE, name, str(port), *kv)
-        assert proc.returncode == 0, \
-            f"stack.sh web-up {name} failed: {proc.stderr.decode()[-2000:]}"
-        base_url = f"http://127.0.0.1:{port}"
-        wait_http(base_url)
-        started[name] = ((offset, settings), base_url)
-        return base_url
+        return webs.start(name, offset, settings)
 
-    yield start
-    for name in started:
-        run_stack("web-down", INSTANCE, name)
+    return start
+
+
+@pytest.fixture(scope="session")
+def http_harden_web(webs):
+    """harden_web, but a lighttpd + fcgi pair: for timing, and for what
+    lighttpd itself does (listening on [::1])."""
+
+    def start(name, offset, **settings):
+        assert 40 <= offset <= 59
+        return webs.start(name, offset, settings, persistent=True)
+
+    return start
 
 
 @pytest.fixture
@@ -414,6 +489,14 @@ def proxy_web(harden_web):
     through latchlib.ForwardedClient to choose the client address."""
     return harden_web("proxy", 40, COOKIE_SECURE="0",
                       TRUSTED_PROXIES="127.0.0.1")
+
+
+@pytest.fixture
+def proxy_http_web(http_harden_web):
+    """proxy_web's settings on a lighttpd web, for the timing and race
+    tests: logins within warm, persistent processes."""
+    return http_harden_web("proxyhttp", 52, COOKIE_SECURE="0",
+                           TRUSTED_PROXIES="127.0.0.1")
 
 
 @pytest.fixture

@@ -6,11 +6,19 @@ assertions every answer under /auth/ and /api/ must satisfy."""
 import base64
 import hashlib
 import hmac
+import io
 import json
+import os
 import re
+import subprocess
 import time
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
+import requests.adapters
+from urllib3 import HTTPResponse
+from urllib3._collections import HTTPHeaderDict
 
 TIMEOUT = 15
 WWW_AUTH_PLAIN = 'Bearer realm="latch"'
@@ -107,7 +115,11 @@ class Client:
             hdrs["Content-Type"] = content_type
         if headers:
             hdrs.update(headers)
-        resp = requests.request(method, self.base_url + path, data=data,
+        with requests.Session() as http:
+            site = CGI_SITES.get(_origin(self.base_url))
+            if site is not None:
+                http.mount(self.base_url + "/", site)
+            resp = http.request(method, self.base_url + path, data=data,
                                 headers=hdrs, timeout=TIMEOUT,
                                 allow_redirects=False)
         record_tokens(resp)
@@ -175,6 +187,151 @@ class Client:
 
     def delete_session(self, access, sid):
         return self.bearer("DELETE", "/auth/sessions/" + sid, access)
+
+
+# ---------------------------------------------------------------- CGI
+# A web that only varies settings needs no server of its own: its base URL
+# is answered by running the binaries as CGI programs, one process per
+# request, with the environment a web server gives them (RFC 3875). The
+# answer is a requests.Response like any other.
+
+# The sanitizers' settings reach every run (make asan).
+SANITIZER_ENV = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+
+# Every base URL answered as CGI ("http://127.0.0.1:PORT", and the same
+# port on [::1]), see serve_as_cgi.
+CGI_SITES = {}
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def with_sanitizer_env(env):
+    """env, plus the sanitizer settings of ours it does not set."""
+    return dict({k: os.environ[k] for k in SANITIZER_ENV if k in os.environ},
+                **env)
+
+
+def cgi_run(program, env, body=b"", log=None, timeout=30):
+    """Runs program as one CGI request (env: its whole environment, body:
+    its standard input). Its stderr is appended to log when given: the web's
+    fcgi.stderr.log, which LogTail reads and `make asan` searches for
+    sanitizer reports. Returns the CompletedProcess."""
+    proc = subprocess.run([str(program)], env=with_sanitizer_env(env),
+                          input=body, capture_output=True, timeout=timeout)
+    if log is not None and proc.stderr:
+        with open(log, "ab") as f:
+            f.write(proc.stderr)
+    return proc
+
+
+def parse_cgi(stdout):
+    """([(name, value)], body bytes) of CGI output, headers in order;
+    header lines may end in CRLF or LF."""
+    ends = [i for i in (stdout.find(b"\r\n\r\n"), stdout.find(b"\n\n"))
+            if i >= 0]
+    assert ends, f"no blank line after the CGI headers: {stdout[:500]!r}"
+    end = min(ends)
+    head = stdout[:end].decode("latin-1")
+    body = stdout[end:].lstrip(b"\r\n")
+    headers = []
+    for line in re.split(r"\r?\n", head):
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    return headers, body
+
+
+def cgi_request_env(method, url, headers, body_length):
+    """The meta-variables of one request as lighttpd passes them: the
+    client address is the host the URL names (127.0.0.1 or ::1), headers
+    become HTTP_*, except Content-Type and Content-Length."""
+    parts = urlsplit(url)
+    env = {
+        "GATEWAY_INTERFACE": "CGI/1.1",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "SERVER_SOFTWARE": "latch-tests",
+        "SERVER_NAME": parts.hostname,
+        "SERVER_ADDR": parts.hostname,
+        "SERVER_PORT": str(parts.port or 80),
+        "REMOTE_ADDR": parts.hostname,
+        "REMOTE_PORT": "50000",
+        "REQUEST_METHOD": method,
+        "REQUEST_URI": parts.path + ("?" + parts.query if parts.query
+                                     else ""),
+        "QUERY_STRING": parts.query,
+    }
+    for name, value in headers.items():
+        key = name.upper().replace("-", "_")
+        if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            env[key] = value
+        else:
+            env["HTTP_" + key] = value
+    if body_length and "CONTENT_LENGTH" not in env:
+        env["CONTENT_LENGTH"] = str(body_length)
+    return env
+
+
+class CgiSite(requests.adapters.BaseAdapter):
+    """A requests transport that answers by running BIN_DIR/auth.fcgi for
+    /auth/... and BIN_DIR/api.fcgi for /api/... as CGI (the prefixes
+    lighttpd routes, API.md "Deployment shape"). settings: the programs'
+    environment besides the request (LATCH_CONFIG); log: where their
+    stderr goes."""
+
+    def __init__(self, bin_dir, settings, log=None):
+        super().__init__()
+        self.bin_dir = Path(bin_dir)
+        self.settings = {"PATH": "/usr/local/bin:/usr/bin:/bin",
+                         "LANG": "C", "LC_ALL": "C", **settings}
+        self.log = log
+
+    def send(self, request, stream=False, timeout=None, verify=True,
+             cert=None, proxies=None):
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        assert isinstance(body, bytes), "a CGI web takes whole bodies only"
+        path = urlsplit(request.url).path
+        family = "auth" if path.startswith("/auth/") else \
+            "api" if path.startswith("/api/") else None
+        if family is None:
+            return self.build(request, 404, "Not Found",
+                              [("Content-Type", "text/html")], b"")
+        env = dict(self.settings, **cgi_request_env(
+            request.method, request.url, request.headers, len(body)))
+        proc = cgi_run(self.bin_dir / f"{family}.fcgi", env, body, self.log,
+                       TIMEOUT)
+        assert proc.stdout, f"{family}.fcgi exited {proc.returncode} " \
+            f"without an answer: {proc.stderr[-2000:]!r}"
+        headers, content = parse_cgi(proc.stdout)
+        status = [v for n, v in headers if n.lower() == "status"]
+        code, _, reason = (status[0] if status else "200 OK").partition(" ")
+        headers = [(n, v) for n, v in headers if n.lower() != "status"]
+        if request.method == "HEAD" or code in ("204", "304"):
+            content = b""
+        else:
+            headers.append(("Content-Length", str(len(content))))
+        return self.build(request, int(code), reason, headers, content)
+
+    def build(self, request, code, reason, headers, content):
+        raw = HTTPResponse(body=io.BytesIO(content),
+                           headers=HTTPHeaderDict(headers), status=code,
+                           reason=reason, preload_content=False,
+                           decode_content=False)
+        return requests.adapters.HTTPAdapter().build_response(request, raw)
+
+    def close(self):
+        pass
+
+
+def serve_as_cgi(base_url, site):
+    """From now on Client(base_url) (and the same port on [::1]) is
+    answered by site."""
+    port = urlsplit(base_url).port
+    for host in ("127.0.0.1", "[::1]"):
+        CGI_SITES[f"http://{host}:{port}"] = site
 
 
 # ---------------------------------------------------------------- cookies

@@ -3,66 +3,47 @@ hosting), and their start-up refusals ("Configuration")."""
 
 import hashlib
 import json
-import os
 import re
 import secrets
 import subprocess
 
 import pytest
 
-from conftest import BIN_DIR, create_user
+from conftest import BIN_DIR, INSTANCE, Stack, create_user, fcgi_log_path
 from latchlib import (ACCESS_LIFETIME, DEVICE_COOKIE_RE, JWT_SHAPE,
-                      b64url_encode, jwt_parts, jwt_signature_ok,
-                      run_latchctl)
+                      b64url_encode, cgi_request_env, cgi_run, jwt_parts,
+                      jwt_signature_ok, parse_cgi, run_latchctl,
+                      with_sanitizer_env)
 
 GOOD_SECRET_A = "cgi-test-access-secret-0123456789abcdef"
 GOOD_SECRET_R = "cgi-test-refresh-secret-0123456789abcdef"
 
 
 def cgi_env(stack, method="GET", uri="/api/health", **extra):
+    """A request's environment with the instance's settings given as
+    environment variables; extra overrides (None: unset)."""
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "GATEWAY_INTERFACE": "CGI/1.1",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "SERVER_SOFTWARE": "latch-tests",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80",
-        "REMOTE_ADDR": "127.0.0.1",
-        "REQUEST_METHOD": method,
-        "REQUEST_URI": uri,
-        "QUERY_STRING": "",
-        "HTTP_HOST": "127.0.0.1",
+        **cgi_request_env(method, "http://127.0.0.1" + uri,
+                          {"Host": "127.0.0.1"}, 0),
         "DATABASE_URL": stack.database_url,
         "JWT_ACCESS_SECRET": stack.access_secret_spec,
         "JWT_REFRESH_SECRET": stack.refresh_secret_spec,
         "COOKIE_SECURE": "0",
     }
-    for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
-        if name in os.environ:
-            env[name] = os.environ[name]
     env.update(extra)
     return {k: v for k, v in env.items() if v is not None}
 
 
+def cgi_log():
+    """Where the stderr of this file's runs goes (make asan reads it)."""
+    path = fcgi_log_path(Stack(INSTANCE), "cgi")
+    path.parent.mkdir(mode=0o700, exist_ok=True)
+    return path
+
+
 def run_cgi(binary, env, body=b""):
-    return subprocess.run([str(BIN_DIR / binary)], env=env, input=body,
-                          capture_output=True, timeout=30)
-
-
-def parse_cgi(stdout):
-    """(status line value, [(name, value)], body bytes) of CGI output;
-    header lines may end in CRLF or LF."""
-    ends = [i for i in (stdout.find(b"\r\n\r\n"), stdout.find(b"\n\n"))
-            if i >= 0]
-    assert ends, f"no blank line after the CGI headers: {stdout[:500]!r}"
-    end = min(ends)
-    head = stdout[:end].decode("latin-1")
-    body = stdout[end:].lstrip(b"\r\n")
-    headers = []
-    for line in re.split(r"\r?\n", head):
-        name, _, value = line.partition(":")
-        headers.append((name.strip(), value.strip()))
-    return headers, body
+    return cgi_run(BIN_DIR / binary, env, body, cgi_log())
 
 
 def header(headers, name):
@@ -179,7 +160,8 @@ def _cgi_with_open_stdin(binary, env, data):
     """Runs binary with data written to a stdin that stays open until the
     program has exited (or CGI_DEADLINE passed); returns (exited in time,
     stdout, stderr)."""
-    proc = subprocess.Popen([str(BIN_DIR / binary)], env=env,
+    proc = subprocess.Popen([str(BIN_DIR / binary)],
+                            env=with_sanitizer_env(env),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     try:
@@ -192,7 +174,10 @@ def _cgi_with_open_stdin(binary, env, data):
             in_time = False
             proc.kill()
             proc.wait()
-        return in_time, proc.stdout.read(), proc.stderr.read()
+        out, err = proc.stdout.read(), proc.stderr.read()
+        with open(cgi_log(), "ab") as f:
+            f.write(err)
+        return in_time, out, err
     finally:
         for f in (proc.stdin, proc.stdout, proc.stderr):
             try:

@@ -20,15 +20,12 @@ and no token answering 401 instead of 415, and "Authorization: Bearer !!!"
 answering invalid_request instead of invalid_token; both are here."""
 
 import json
-import subprocess
 import uuid
 
 import pytest
-from requests.structures import CaseInsensitiveDict
 
-from conftest import BIN_DIR, create_user
-from test_cgi import cgi_env, parse_cgi
-from latchlib import (ForwardedClient, assert_error, assert_invalid_token,
+from conftest import create_user
+from latchlib import (Client, ForwardedClient, assert_error, assert_invalid_token,
                       assert_missing_credential, cookie_header,
                       fresh_address, json_body, login_body, login_cookie,
                       sid_of)
@@ -57,48 +54,12 @@ BEARER_ROUTES = ["logout_all", "sessions", "session_delete", "profile"]
 BODYLESS_ROUTES = [r for r, v in ROUTES.items() if v[2] == "none"]
 
 
-class CgiAnswer:
-    """The parts of a requests.Response that latchlib's assertions use."""
-
-    def __init__(self, url, request_headers, stdout):
-        head, self.content = parse_cgi(stdout)
-        self.status_code = int(head[0][1].split()[0])
-        self.headers = CaseInsensitiveDict(head[1:])
-        self.text = self.content.decode("utf-8", "replace")
-        self.url = url
-        self.request = type("Sent", (), {"headers": request_headers})
-
-
-class CgiClient:
-    """Runs api.fcgi or auth.fcgi as a CGI program for one request."""
-
-    def __init__(self, stack):
-        self.stack = stack
-
-    def request(self, method, path, body=None, content_type=None,
-                headers=None):
-        body = body.encode() if isinstance(body, str) else (body or b"")
-        extra = {"CONTENT_LENGTH": str(len(body)) if body else None,
-                 "CONTENT_TYPE": content_type}
-        sent = dict(headers or {})
-        if content_type is not None:
-            sent["Content-Type"] = content_type
-        for name, value in (headers or {}).items():
-            extra["HTTP_" + name.upper().replace("-", "_")] = value
-        env = cgi_env(self.stack, method=method, uri=path, **extra)
-        binary = "auth.fcgi" if path.startswith("/auth/") else "api.fcgi"
-        proc = subprocess.run([str(BIN_DIR / binary)], env=env, input=body,
-                              capture_output=True, timeout=30)
-        assert proc.returncode == 0, proc.stderr[-500:]
-        return CgiAnswer(path, sent, proc.stdout)
-
-
 @pytest.fixture(scope="module")
-def send(client, stack):
+def send(client, harden_web):
     """send(route, body=, content_type=, headers=): the request through
     lighttpd, or as CGI when it is a GET with a body (lighttpd refuses
     those itself)."""
-    cgi = CgiClient(stack)
+    cgi = Client(harden_web("order", 53))
 
     def go(route, body=None, content_type=None, headers=None):
         method, path, _ = ROUTES[route]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (INSTANCE, REPO, Db, run_stack, session_row,
-                      unique_name, wait_http)
+from conftest import (INSTANCE, REPO, Db, cgi_web, session_row,
+                      unique_name)
 from latchlib import (ForwardedClient, assert_ctl_ok, assert_ctl_refused,
                       assert_ctl_usage, assert_error, assert_invalid_token,
                       b64url_decode, ctl_err, ctl_out, fresh_address,
@@ -858,19 +858,12 @@ def genkeys_web(ctl, stack):
     port = main_port + 61
     akid, asecret, _ = gen(ctl, "--kid", "gen-acc")
     rkid, rsecret, _ = gen(ctl, "--kid", "gen-ref")
-    run_stack("web-down", INSTANCE, "genkeys")
-    proc = run_stack("web-up", INSTANCE, "genkeys", str(port),
-                     "COOKIE_SECURE=0", "TRUSTED_PROXIES=127.0.0.1",
-                     f"JWT_ACCESS_SECRET={akid}:{asecret}",
-                     f"JWT_REFRESH_SECRET={rkid}:{rsecret}")
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(base_url)
-        yield (ForwardedClient(base_url, fresh_address()), (akid, asecret),
-               (rkid, rsecret))
-    finally:
-        run_stack("web-down", INSTANCE, "genkeys")
+    base_url = cgi_web(stack, "genkeys", port, {
+        "COOKIE_SECURE": "0", "TRUSTED_PROXIES": "127.0.0.1",
+        "JWT_ACCESS_SECRET": f"{akid}:{asecret}",
+        "JWT_REFRESH_SECRET": f"{rkid}:{rsecret}"})
+    yield (ForwardedClient(base_url, fresh_address()), (akid, asecret),
+           (rkid, rsecret))
 
 
 def test_secret_gen_output_accepted_by_fcgi_binaries(ctl, db, genkeys_web):

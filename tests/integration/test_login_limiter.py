@@ -38,6 +38,12 @@ def _blocked(resp):
     assert_error(resp, 429, "too_many_requests")
 
 
+@pytest.fixture
+def proxy_web(proxy_http_web):
+    """Races, and counts kept across attempts: persistent processes."""
+    return proxy_http_web
+
+
 # ------------------------------------------------------------ races
 
 def test_a_burst_of_parallel_guesses_counts_every_one(proxy_web, stack, db):
@@ -251,12 +257,12 @@ def _ipv6_loopback():
 
 
 @pytest.fixture
-def proxy6_web(harden_web):
+def proxy6_web(http_harden_web):
     """A web trusting only ::1 as its proxy, reached over IPv6 loopback
     (stack.sh makes every lighttpd listen on [::1] too)."""
     if not _ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback")
-    base = harden_web("proxy6", 50, COOKIE_SECURE="0", TRUSTED_PROXIES="::1")
+    base = http_harden_web("proxy6", 50, COOKIE_SECURE="0", TRUSTED_PROXIES="::1")
     return base.replace("127.0.0.1", "[::1]")
 
 

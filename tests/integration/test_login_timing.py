@@ -28,6 +28,12 @@ def _timed_login(base_url, username, password):
     return resp, elapsed
 
 
+@pytest.fixture
+def proxy_web(proxy_http_web):
+    """Timings compare logins within warm, persistent processes."""
+    return proxy_http_web
+
+
 @pytest.fixture(scope="module")
 def cost12_user(stack, db):
     """A user whose hash has the server's own cost, as the dummy hash that

@@ -19,7 +19,7 @@ import uuid
 import psycopg2
 import pytest
 
-from conftest import INSTANCE, REPO, Db, run_stack, wait_http
+from conftest import REPO, Db, cgi_web
 from latchlib import (Client, assert_ctl_ok, assert_ctl_refused,
                       assert_ctl_usage, assert_error, login_body,
                       refreshed_body, rotate_body, run_latchctl, sid_of)
@@ -87,16 +87,11 @@ def pdb(stack, bin_dir):
         proc = run_latchctl(bin_dir, "migrate", "--dir", MIGRATIONS,
                             config=conf, DATABASE_URL=url)
         assert_ctl_ok(proc)
-        run_stack("web-down", INSTANCE, WEB_NAME)
-        proc = run_stack("web-up", INSTANCE, WEB_NAME, str(port),
-                         f"DATABASE_URL={url}", "COOKIE_SECURE=0",
-                         "REFRESH_REUSE_GRACE=1s")
-        assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-        base_url = f"http://127.0.0.1:{port}"
-        wait_http(base_url)
+        base_url = cgi_web(stack, WEB_NAME, port, {
+            "DATABASE_URL": url, "COOKIE_SECURE": "0",
+            "REFRESH_REUSE_GRACE": "1s"})
         yield PurgeDb(url, conf, bin_dir, Client(base_url))
     finally:
-        run_stack("web-down", INSTANCE, WEB_NAME)
         admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 

@@ -298,9 +298,9 @@ def escape_url(stack):
 
 
 @pytest.fixture(scope="module")
-def escape_web(web_instance, escape_url):
+def escape_web(http_web_instance, escape_url):
     """A web whose connections use bytea_output = escape."""
-    return web_instance("byteaesc", 9, COOKIE_SECURE="0", BCRYPT_COST="4",
+    return http_web_instance("byteaesc", 9, COOKIE_SECURE="0", BCRYPT_COST="4",
                         DATABASE_URL=escape_url)
 
 
