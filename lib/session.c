@@ -67,7 +67,8 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 {
 	static const char sql[] =
 	    "WITH rehash AS ("
-	    " UPDATE users SET password_hash = $9, updated_at = now()"
+	    " UPDATE users SET password_hash = $9,"
+	    "  updated_at = to_timestamp($3::float8)"
 	    " WHERE id = $2::bigint AND $9::text IS NOT NULL"
 	    " AND password_hash = $10), "
 	    "s AS ("

@@ -46,15 +46,6 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 VAR=$REPO/var
 cd "$REPO"
 
-# The keys of API.md's configuration table, plus MAX_BODY_BYTES (the body
-# limit that "Common rules" calls configurable). Those set to a non-empty
-# value in our environment are written into the service's config file.
-API_KEYS=(
-	JWT_ACCESS_SECRET JWT_REFRESH_SECRET JWT_ACCESS_EXPIRES JWT_REFRESH_EXPIRES
-	SESSION_MAX_AGE REFRESH_REUSE_GRACE REUSE_REVOKES JWT_ISSUER JWT_AUDIENCE
-	BCRYPT_COST COOKIE_SECURE ALLOWED_ORIGINS ALLOW_SIGNUP TRUSTED_PROXIES
-	MAX_BODY_BYTES
-)
 
 # The longest socket path we create below a run dir is
 # "/web-<12 chars>/auth.sock-<n>" (lighttpd appends -<n> per process);
@@ -282,7 +273,7 @@ ensure_secrets() {
 # --------------------------------------------------------------- commands
 
 cmd_up() {
-	local port=${PORT:-8080} bin_dir=${BIN_DIR:-build} b old k demo_pw
+	local port=${PORT:-8080} bin_dir=${BIN_DIR:-build} b old k keys demo_pw
 	valid_port "$port" || die "PORT must be a TCP port number, not '$port'"
 	[[ $bin_dir == /* ]] || bin_dir=$REPO/$bin_dir
 	for b in auth.fcgi api.fcgi latchctl; do
@@ -325,8 +316,12 @@ cmd_up() {
 	conf_set DATABASE_URL "$DATABASE_URL"
 	conf_load "$VAR/$INST.secrets"
 	conf_set COOKIE_SECURE 0
-	for k in "${API_KEYS[@]}"; do
-		[[ -n ${!k:-} ]] && conf_set "$k" "${!k}"
+	# Every configuration key latchctl knows (lib/config.c owns the list)
+	# that is set in our environment; DATABASE_URL is the stack's own.
+	keys=$("$bin_dir/latchctl" config keys) && [[ -n $keys ]] ||
+		die "$bin_dir/latchctl config keys failed"
+	for k in $keys; do
+		[[ $k != DATABASE_URL && -n ${!k:-} ]] && conf_set "$k" "${!k}"
 	done
 	conf_write "$RUNDIR/latch.conf"
 

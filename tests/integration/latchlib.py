@@ -608,22 +608,34 @@ def retry_after(resp):
 # test_pg_cron.py).
 
 # Settings latchctl reads from its environment (which beats LATCH_CONFIG's
-# file): none of the caller's may leak into a run.
-LATCHCTL_ENV_KEYS = (
-    "DATABASE_URL", "JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET",
-    "JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
-    "REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
-    "BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "LATCH_CONFIG",
-    "PGHOST", "PGPORT", "PGDATABASE", "PGUSER", "PGSERVICE")
+# file): none of the caller's may leak into a run. The configuration keys
+# are the binary's own list (`latchctl config keys`, lib/config.c); the
+# rest are libpq's defaults and the config file's name.
+LIBPQ_ENV_KEYS = ("LATCH_CONFIG", "PGHOST", "PGPORT", "PGDATABASE", "PGUSER",
+                  "PGSERVICE")
+_config_keys = []
+
+
+def config_keys():
+    """The configuration keys of BIN_DIR/latchctl (read once)."""
+    if not _config_keys:
+        bin_dir = Path(os.environ.get(
+            "BIN_DIR", str(Path(__file__).resolve().parents[2] / "build")))
+        proc = subprocess.run([str(bin_dir / "latchctl"), "config", "keys"],
+                              capture_output=True, text=True, timeout=30)
+        keys = proc.stdout.split()
+        assert proc.returncode == 0 and keys, \
+            f"latchctl config keys failed: {proc.stderr!r}"
+        _config_keys.extend(keys)
+    return tuple(_config_keys)
 
 
 def latchctl_env(config=None, **settings):
     """The caller's environment without any latch setting, plus
     LATCH_CONFIG=config (when given) and the given settings."""
     import os as _os
-    env = {k: v for k, v in _os.environ.items()
-           if k not in LATCHCTL_ENV_KEYS}
+    drop = set(config_keys()) | set(LIBPQ_ENV_KEYS)
+    env = {k: v for k, v in _os.environ.items() if k not in drop}
     if config is not None:
         env["LATCH_CONFIG"] = str(config)
     env.update({k: str(v) for k, v in settings.items()})
