@@ -69,19 +69,6 @@ parse_opts(int argc, char **argv, const char *allowed, struct user_opts *o,
 	return 0;
 }
 
-static int
-valid_name(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len == 0 || len > USER_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* Hashes a password read per the options. Returns 0, or -1 (printed). */
 static int
 new_password_hash(const struct latch_config *cfg, int from_stdin, char *hash,
@@ -120,7 +107,7 @@ user_add(int argc, char **argv)
 
 	if ((rc = parse_opts(argc, argv, "ep", &o, &name)) != 0)
 		return rc < 0 ? 0 : cli_usage(user_usage, rc);
-	if (!valid_name(name))
+	if (!user_valid_name(name))
 		return cli_fail("invalid username: 1 to %d bytes, no control "
 		    "characters", USER_NAME_MAX);
 	if (o.email != NULL && !user_valid_email(o.email))

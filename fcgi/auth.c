@@ -3,7 +3,6 @@
  * lib/session and an answer; they never touch FastCGI or SQL. */
 #include <openssl/crypto.h>
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -522,23 +521,6 @@ handle_session_delete(struct app *app, const struct http_request *req,
 	http_response_json(resp, 204, NULL);
 }
 
-/* Sign-up usernames: 3 to 32 of A-Z a-z 0-9 . _ -, starting with a letter
- * or digit, so they are unambiguous in URLs, logs and mail. (Operators may
- * create other names with latchctl or SQL; login accepts any.) */
-static int
-valid_signup_username(const char *s)
-{
-	size_t len = strlen(s);
-
-	if (len < 3 || len > 32 || !isalnum((unsigned char)s[0]))
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
-		    s[i] != '_' && s[i] != '-')
-			return 0;
-	return 1;
-}
-
 /* POST /auth/register (only when ALLOW_SIGNUP=1) */
 static void
 handle_register(struct app *app, const struct http_request *req,
@@ -565,7 +547,7 @@ handle_register(struct app *app, const struct http_request *req,
 		http_response_error(resp, 400, "invalid_request", why);
 		return;
 	}
-	if (username == NULL || !valid_signup_username(username)) {
+	if (username == NULL || !user_valid_signup_name(username)) {
 		http_response_error(resp, 400, "invalid_request",
 		    "\"username\" must be 3 to 32 of A-Z a-z 0-9 . _ -, "
 		    "starting with a letter or digit");

@@ -1,6 +1,7 @@
 /* user.c: SQL for the users table. */
 #include "user.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -100,6 +101,33 @@ user_id_parse(const char *s, int64_t *out)
 	}
 	*out = v;
 	return 0;
+}
+
+int
+user_valid_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len == 0 || len > USER_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+user_valid_signup_name(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < 3 || len > 32 || !isalnum((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
 }
 
 int

@@ -53,6 +53,16 @@ int user_create(struct db *db, const char *username, const char *email,
  * the column's bigint). Returns 0 and *out, or -1. */
 int user_id_parse(const char *s, int64_t *out);
 
+/* 1 when s may be a username: 1 to USER_NAME_MAX bytes, no control
+ * characters (what an operator may create with latchctl; login accepts
+ * any name and finds none other); else 0. */
+int user_valid_name(const char *s);
+
+/* 1 when s may be chosen at sign-up: 3 to 32 of A-Z a-z 0-9 . _ -,
+ * starting with a letter or digit, so that it is unambiguous in URLs,
+ * logs and mail; else 0. Every such name is also a user_valid_name. */
+int user_valid_signup_name(const char *s);
+
 /* 1 when s is an email address as latch stores one: one '@' between a
  * non-empty local part and domain, 3 to USER_NAME_MAX bytes, no white
  * space or control characters (deliverability is the mail system's

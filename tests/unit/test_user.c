@@ -41,6 +41,44 @@ test_user_id_parse_refuses_everything_else(void **state)
 }
 
 static void
+test_valid_names(void **state)
+{
+	/* An operator's name: anything printable; sign-up's: a narrow set
+	 * that is always also an operator's. */
+	static const char *const any_good[] = {
+		"a", "Jane Doe", "x@y", "\xc3\xbcml", "a.b_c-d",
+	};
+	static const char *const any_bad[] = { "", "a\tb", "a\nb", "a\x7f" };
+	static const char *const signup_good[] = {
+		"abc", "a.b", "Z_9-x", "0abc", "abcdefghijklmnopqrstuvwxyz012345",
+	};
+	static const char *const signup_bad[] = {
+		"", "ab", ".abc", "_abc", "-abc", "a b", "a@b", "\xc3\xbcml",
+		"abcdefghijklmnopqrstuvwxyz0123456", "a\tbc",
+	};
+	char longest[USER_NAME_MAX + 2];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof any_good / sizeof any_good[0]; i++)
+		assert_true(user_valid_name(any_good[i]));
+	for (size_t i = 0; i < sizeof any_bad / sizeof any_bad[0]; i++)
+		assert_false(user_valid_name(any_bad[i]));
+	for (size_t i = 0; i < sizeof signup_good / sizeof signup_good[0];
+	    i++) {
+		assert_true(user_valid_signup_name(signup_good[i]));
+		assert_true(user_valid_name(signup_good[i]));
+	}
+	for (size_t i = 0; i < sizeof signup_bad / sizeof signup_bad[0]; i++)
+		assert_false(user_valid_signup_name(signup_bad[i]));
+	memset(longest, 'n', USER_NAME_MAX);
+	longest[USER_NAME_MAX] = '\0';
+	assert_true(user_valid_name(longest));
+	longest[USER_NAME_MAX] = 'n';
+	longest[USER_NAME_MAX + 1] = '\0';
+	assert_false(user_valid_name(longest));
+}
+
+static void
 test_valid_email(void **state)
 {
 	static const char *const good[] = {
@@ -80,6 +118,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_id_parse_accepts_canonical_decimal),
 		cmocka_unit_test(test_user_id_parse_refuses_everything_else),
+		cmocka_unit_test(test_valid_names),
 		cmocka_unit_test(test_valid_email),
 		cmocka_unit_test(test_valid_email_length_bounds),
 	};
