@@ -39,8 +39,13 @@ command -v wrk >/dev/null || { say "wrk is missing: deploy/dev/deps.sh bench"; e
 
 # A fresh instance; cheap hashes, since logins only set the benchmark up.
 "$STACK" clean "$INST" >/dev/null 2>&1 || true
-env -u JWT_ACCESS_EXPIRES -u JWT_REFRESH_EXPIRES -u SESSION_MAX_AGE \
-	-u REFRESH_REUSE_GRACE -u REUSE_REVOKES -u DATABASE_URL \
+# None of the caller's settings (latchctl names them) leaks into the stack.
+settings=$("$BIN/latchctl" config keys)
+unset_settings=()
+for k in $settings LATCH_CONFIG; do
+	unset_settings+=(-u "$k")
+done
+env "${unset_settings[@]}" \
 	BCRYPT_COST=4 PORT="$PORT" BIN_DIR="$BIN" "$STACK" up "$INST" >/dev/null
 # shellcheck disable=SC1090
 . "$REPO/var/$INST.env"
