@@ -158,6 +158,38 @@ origin_allowed(const struct latch_config *cfg, const struct http_request *req)
 	return strcmp(own, origin) == 0;
 }
 
+/* The credential a request presents: the body's member when it is a
+ * non-empty string, otherwise the one cookie cookie_name, if any. Sets
+ * *token (into body or req, not owned; NULL: none) and *len; returns 0,
+ * or -1 with resp a 400 when several such cookies came ("Several
+ * <what> cookies were sent"). */
+static int
+present_credential(const struct http_request *req, const char *from_body,
+    size_t body_len, const char *cookie_name, const char *what,
+    const char **token, size_t *len, struct http_response *resp)
+{
+	char why[96];
+	int n;
+
+	*token = NULL;
+	*len = 0;
+	if (from_body != NULL && body_len > 0) {
+		*token = from_body;
+		*len = body_len;
+		return 0;
+	}
+	n = http_cookie_find(req->cookie, cookie_name, token, len);
+	if (n > 1) {
+		snprintf(why, sizeof why, "Several %s cookies were sent", what);
+		http_response_error(resp, 400, "invalid_request", why);
+		*token = NULL;
+		return -1;
+	}
+	if (n == 0 || *len == 0)
+		*token = NULL;
+	return 0;
+}
+
 static void
 refuse_origin(struct http_response *resp)
 {
@@ -177,7 +209,6 @@ authn_refresh_token(const struct latch_config *cfg,
 		{ "refresh_token", JSON_FIELD_STRING, cfg->max_body,
 		    &from_body, &body_len },
 	};
-	int n;
 
 	memset(out, 0, sizeof *out);
 	if (body != NULL && json_read_fields(body, fields, 1, why,
@@ -185,22 +216,13 @@ authn_refresh_token(const struct latch_config *cfg,
 		http_response_error(resp, 400, "invalid_request", why);
 		return -1;
 	}
-	if (from_body != NULL && body_len > 0) {
-		out->token = from_body;
-		out->len = body_len;
-		return 0;
-	}
-	n = http_cookie_find(req->cookie, authn_refresh_cookie_name(cfg),
-	    &out->token, &out->len);
-	if (n > 1) {
-		http_response_error(resp, 400, "invalid_request",
-		    "Several refresh token cookies were sent");
+	if (present_credential(req, from_body, body_len,
+	    authn_refresh_cookie_name(cfg), "refresh token", &out->token,
+	    &out->len, resp) != 0)
 		return -1;
-	}
-	if (n == 0 || out->len == 0)
-		out->token = NULL;
-	out->from_cookie = 1;
-	if (out->token != NULL && !origin_allowed(cfg, req)) {
+	out->from_cookie = from_body == NULL || body_len == 0;
+	if (out->from_cookie && out->token != NULL &&
+	    !origin_allowed(cfg, req)) {
 		refuse_origin(resp);
 		return -1;
 	}
@@ -212,24 +234,6 @@ authn_device_token(const struct latch_config *cfg,
     const struct http_request *req, const char *from_body, size_t body_len,
     const char **token, size_t *len, struct http_response *resp)
 {
-	int n;
-
-	*token = NULL;
-	*len = 0;
-	if (from_body != NULL && body_len > 0) {
-		*token = from_body;
-		*len = body_len;
-		return 0;
-	}
-	n = http_cookie_find(req->cookie, authn_device_cookie_name(cfg), token,
-	    len);
-	if (n > 1) {
-		http_response_error(resp, 400, "invalid_request",
-		    "Several device token cookies were sent");
-		*token = NULL;
-		return -1;
-	}
-	if (n == 0 || *len == 0)
-		*token = NULL;
-	return 0;
+	return present_credential(req, from_body, body_len,
+	    authn_device_cookie_name(cfg), "device token", token, len, resp);
 }

@@ -47,4 +47,13 @@ void db_end_request(struct db *db);
 /* Runs "SELECT 1" (idempotent). Returns DB_OK or DB_EUNAVAILABLE. */
 int db_ping(struct db *db);
 
+/* The text of row, col of res, or NULL when the value is SQL NULL (the
+ * pointer is into res). */
+static inline const char *
+db_value_or_null(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL :
+	    PQgetvalue(res, row, col);
+}
+
 #endif

@@ -598,12 +598,6 @@ session_revoke(struct app *app, int64_t user_id, const char *sid,
 	return SESSION_OK;
 }
 
-static const char *
-value_or_null(PGresult *res, int row, int col)
-{
-	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
 int
 session_list(struct app *app, int64_t user_id, const char *username,
     size_t limit, struct session_list *out)
@@ -649,8 +643,8 @@ session_list(struct app *app, int64_t user_id, const char *username,
 		s->created_at = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		s->last_used_at = strtoll(PQgetvalue(res, i, 3), NULL, 10);
 		s->expires_at = strtoll(PQgetvalue(res, i, 4), NULL, 10);
-		s->user_agent = value_or_null(res, i, 5);
-		s->ip = value_or_null(res, i, 6);
+		s->user_agent = db_value_or_null(res, i, 5);
+		s->ip = db_value_or_null(res, i, 6);
 	}
 	out->n = (size_t)n;
 	out->res = res;

@@ -243,7 +243,7 @@ user_list(struct db *db, struct user_list *out)
 
 		u->id = PQgetvalue(res, i, 0);
 		u->username = PQgetvalue(res, i, 1);
-		u->email = PQgetisnull(res, i, 2) ? NULL : PQgetvalue(res, i, 2);
+		u->email = db_value_or_null(res, i, 2);
 		u->created_at = strtoll(PQgetvalue(res, i, 3), NULL, 10);
 		u->disabled = PQgetvalue(res, i, 4)[0] == 't';
 	}
