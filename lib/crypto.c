@@ -4,16 +4,69 @@
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "b64url.h"
+
+/* The algorithms latch uses, fetched once for the process: an implicit
+ * fetch (EVP_sha256(), HMAC(), EVP_KDF_fetch per call) looks each one up
+ * in OpenSSL's provider store under a lock on every use, which profiled
+ * as more than the hashing of a token itself. Fetched on first use under
+ * pthread_once (a login process may run more than one thread), freed at
+ * exit. */
+static struct {
+	EVP_MD *sha256;
+	EVP_MAC *hmac;
+	EVP_KDF *hkdf;
+	EVP_CIPHER *aes_gcm;
+	int ok;
+} algs;
+static pthread_once_t algs_once = PTHREAD_ONCE_INIT;
+
+static void
+algs_free(void)
+{
+	EVP_MD_free(algs.sha256);
+	EVP_MAC_free(algs.hmac);
+	EVP_KDF_free(algs.hkdf);
+	EVP_CIPHER_free(algs.aes_gcm);
+	memset(&algs, 0, sizeof algs);
+}
+
+static void
+algs_fetch(void)
+{
+	algs.sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	algs.hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	algs.hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	algs.aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	algs.ok = algs.sha256 != NULL && algs.hmac != NULL &&
+	    algs.hkdf != NULL && algs.aes_gcm != NULL;
+	/* Registered after OpenSSL's own exit handler (the fetches above
+	 * initialised the library), so it runs before OpenSSL cleans up. */
+	if (atexit(algs_free) != 0)
+		algs.ok = 0;
+}
+
+/* 1 when the algorithms are there, else 0. */
+static int
+algs_ready(void)
+{
+	return pthread_once(&algs_once, algs_fetch) == 0 && algs.ok;
+}
+
+const EVP_CIPHER *
+crypto_aes_256_gcm(void)
+{
+	return algs_ready() ? algs.aes_gcm : NULL;
+}
 
 int
 crypto_random(void *buf, size_t n)
@@ -28,7 +81,8 @@ crypto_sha256(const void *data, size_t n, unsigned char out[CRYPTO_SHA256_LEN])
 {
 	unsigned int len = 0;
 
-	if (EVP_Digest(data, n, out, &len, EVP_sha256(), NULL) != 1 ||
+	if (!algs_ready() ||
+	    EVP_Digest(data, n, out, &len, algs.sha256, NULL) != 1 ||
 	    len != CRYPTO_SHA256_LEN)
 		return -1;
 	return 0;
@@ -74,16 +128,75 @@ crypto_free_secret(char *s)
 		crypto_wipe_free(s, strlen(s));
 }
 
+struct crypto_mac {
+	EVP_MAC_CTX *keyed;     /* initialised with the key, never finalised */
+};
+
+int
+crypto_mac_new(const void *key, size_t key_len, struct crypto_mac **out)
+{
+	static const unsigned char empty[1];
+	OSSL_PARAM params[2];
+	struct crypto_mac *m;
+
+	*out = NULL;
+	if (!algs_ready() || (m = calloc(1, sizeof *m)) == NULL)
+		return -1;
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if ((m->keyed = EVP_MAC_CTX_new(algs.hmac)) == NULL ||
+	    EVP_MAC_init(m->keyed, key_len > 0 ? key : empty, key_len,
+	    params) != 1) {
+		crypto_mac_free(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+int
+crypto_mac_sha256(const struct crypto_mac *m, const void *data, size_t n,
+    unsigned char out[CRYPTO_SHA256_LEN])
+{
+	static const unsigned char empty[1];
+	EVP_MAC_CTX *ctx;
+	size_t len = 0;
+	int rc = -1;
+
+	/* A copy of the keyed state per message: m stays untouched. */
+	if (m == NULL || (ctx = EVP_MAC_CTX_dup(m->keyed)) == NULL)
+		return -1;
+	if (EVP_MAC_update(ctx, n > 0 ? data : empty, n) == 1 &&
+	    EVP_MAC_final(ctx, out, &len, CRYPTO_SHA256_LEN) == 1 &&
+	    len == CRYPTO_SHA256_LEN)
+		rc = 0;
+	EVP_MAC_CTX_free(ctx);
+	return rc;
+}
+
+void
+crypto_mac_free(struct crypto_mac *m)
+{
+	if (m == NULL)
+		return;
+	/* OpenSSL wipes the HMAC state (the padded key) as it frees it. */
+	EVP_MAC_CTX_free(m->keyed);
+	free(m);
+}
+
 int
 crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
     size_t n, unsigned char out[CRYPTO_SHA256_LEN])
 {
-	unsigned int len = 0;
+	struct crypto_mac *m;
+	int rc;
 
-	if (key_len > INT_MAX || HMAC(EVP_sha256(), key, (int)key_len, data, n,
-	    out, &len) == NULL || len != CRYPTO_SHA256_LEN)
+	if (crypto_mac_new(key, key_len, &m) != 0)
 		return -1;
-	return 0;
+	rc = crypto_mac_sha256(m, data, n, out);
+	crypto_mac_free(m);
+	return rc;
 }
 
 int
@@ -91,13 +204,11 @@ crypto_hkdf_sha256(const void *ikm, size_t ikm_len, const void *salt,
     size_t salt_len, const void *info, size_t info_len, unsigned char *out,
     size_t out_len)
 {
-	EVP_KDF *kdf = NULL;
 	EVP_KDF_CTX *kctx = NULL;
 	OSSL_PARAM params[5], *p = params;
 	int rc = -1;
 
-	if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
-	    (kctx = EVP_KDF_CTX_new(kdf)) == NULL)
+	if (!algs_ready() || (kctx = EVP_KDF_CTX_new(algs.hkdf)) == NULL)
 		goto out;
 	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
 	    (char *)"SHA256", 0);
@@ -116,7 +227,6 @@ out:
 	if (rc != 0)
 		OPENSSL_cleanse(out, out_len);
 	EVP_KDF_CTX_free(kctx);
-	EVP_KDF_free(kdf);
 	return rc;
 }
 

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include <openssl/types.h>
+
 #define CRYPTO_SHA256_LEN 32
 #define CRYPTO_UUID_LEN 36      /* characters, without the NUL */
 
@@ -32,9 +34,35 @@ void crypto_wipe_free(void *p, size_t n);
 void crypto_free_secret(char *s);
 
 /* HMAC-SHA-256 of n bytes at data under key (key_len bytes) into out.
- * Returns 0, or -1. */
+ * Returns 0, or -1. For a key used once; a key used for many messages is
+ * held as a struct crypto_mac. */
 int crypto_hmac_sha256(const void *key, size_t key_len, const void *data,
     size_t n, unsigned char out[CRYPTO_SHA256_LEN]);
+
+/* An HMAC-SHA-256 key, keyed once: what a long-lived key (a JWT key) is
+ * held as, so that each message costs only its hashing (keying and
+ * OpenSSL's algorithm lookup cost more than hashing a token). Opaque;
+ * the context holds the key's padded state, wiped when it is freed. */
+struct crypto_mac;
+
+/* Keys a new crypto_mac with key_len bytes at key (copied into OpenSSL's
+ * state: the caller keeps its own copy). Returns 0 with *out owned by the
+ * caller (crypto_mac_free), or -1 (out of memory, OpenSSL failure). */
+int crypto_mac_new(const void *key, size_t key_len, struct crypto_mac **out);
+
+/* HMAC-SHA-256 of n bytes at data under m into out. m is only read, so
+ * one crypto_mac may serve several threads. Returns 0, or -1. */
+int crypto_mac_sha256(const struct crypto_mac *m, const void *data, size_t n,
+    unsigned char out[CRYPTO_SHA256_LEN]);
+
+/* Wipes and frees m. NULL is fine. */
+void crypto_mac_free(struct crypto_mac *m);
+
+/* AES-256-GCM as fetched once for the process (OpenSSL's implicit fetch
+ * on each EVP_EncryptInit_ex with EVP_aes_256_gcm() is a lookup under a
+ * lock per call). Borrowed: never freed by the caller. NULL when OpenSSL
+ * cannot provide it. */
+const EVP_CIPHER *crypto_aes_256_gcm(void);
 
 /* HKDF-SHA-256 (RFC 5869): out_len bytes from the input keying material
  * ikm, an optional salt (NULL or salt_len 0: none) and info. Returns 0, or

@@ -10,7 +10,6 @@
 #include <json-c/json.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "b64url.h"
 #include "crypto.h"
@@ -75,40 +74,16 @@ typ_matches(const char *typ, size_t n, enum jwt_kind kind)
 	return n == wantlen && ascii_case_eq(typ, want, wantlen);
 }
 
-/* HMAC-SHA-256 of n bytes at input under key into md. Returns 0 or -1. */
+/* The signature of n bytes at input under mac, base64url-encoded into out
+ * (44 bytes: 43 characters and a NUL). Returns 0 or -1. */
 static int
-hs256(const unsigned char *key, size_t keylen, const void *input, size_t n,
-    unsigned char md[HS256_LEN])
-{
-	static const unsigned char empty[1];
-	unsigned char buf[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	int rc = -1;
-
-	if ((key == NULL && keylen > 0) || (input == NULL && n > 0) ||
-	    keylen > INT_MAX)
-		return -1;
-	if (HMAC(EVP_sha256(), keylen > 0 ? key : empty, (int)keylen,
-	    n > 0 ? input : empty, n, buf, &mdlen) == NULL ||
-	    mdlen != HS256_LEN)
-		goto fail;
-	memcpy(md, buf, HS256_LEN);
-	rc = 0;
-fail:
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return rc;
-}
-
-int
-jwt_hs256_b64(const unsigned char *key, size_t keylen, const char *input,
-    size_t n, char out[44])
+sign_b64(const struct crypto_mac *mac, const char *input, size_t n,
+    char out[HS256_B64_LEN + 1])
 {
 	unsigned char md[HS256_LEN];
 	int rc = -1;
 
-	if (out == NULL)
-		return -1;
-	if (hs256(key, keylen, input, n, md) < 0)
+	if (crypto_mac_sha256(mac, input, n, md) != 0)
 		goto fail;
 	if (b64url_encode(md, sizeof(md), out, HS256_B64_LEN + 1) !=
 	    HS256_B64_LEN)
@@ -116,6 +91,21 @@ jwt_hs256_b64(const unsigned char *key, size_t keylen, const char *input,
 	rc = 0;
 fail:
 	OPENSSL_cleanse(md, sizeof(md));
+	return rc;
+}
+
+int
+jwt_hs256_b64(const unsigned char *key, size_t keylen, const char *input,
+    size_t n, char out[44])
+{
+	struct crypto_mac *mac;
+	int rc;
+
+	if (out == NULL || (key == NULL && keylen > 0) ||
+	    (input == NULL && n > 0) || crypto_mac_new(key, keylen, &mac) != 0)
+		return -1;
+	rc = sign_b64(mac, input, n, out);
+	crypto_mac_free(mac);
 	return rc;
 }
 
@@ -322,8 +312,8 @@ jwt_verify(const char *token, size_t len, const struct jwt_verify_opts *opts,
 	rc = JWT_ESIGNATURE;
 	if (slen != HS256_LEN)
 		goto fail;
-	if (hs256(key->secret, key->secret_len, token,
-	    (size_t)(dot2 - token), md) < 0) {
+	if (crypto_mac_sha256(key->mac, token, (size_t)(dot2 - token),
+	    md) != 0) {
 		rc = JWT_ENOMEM;
 		goto fail;
 	}
@@ -523,8 +513,7 @@ jwt_sign(const struct jwt_sign_input *in, char **out)
 	    total + 1 - o) != (int)clen)
 		goto fail;
 	o += clen;
-	if (jwt_hs256_b64(in->key->secret, in->key->secret_len, tok, o,
-	    sigb64) < 0)
+	if (sign_b64(in->key->mac, tok, o, sigb64) < 0)
 		goto fail;
 	tok[o++] = '.';
 	memcpy(tok + o, sigb64, HS256_B64_LEN);

@@ -67,6 +67,10 @@ add_key(struct keyset *ks, const char *kid, size_t kidlen,
 	if ((copy = malloc(secretlen)) == NULL)
 		return -1;
 	memcpy(copy, secret, secretlen);
+	if (crypto_mac_new(copy, secretlen, &k->mac) != 0) {
+		crypto_wipe_free(copy, secretlen);
+		return -1;
+	}
 	memcpy(k->kid, kid, kidlen);
 	k->kid[kidlen] = '\0';
 	k->secret = copy;
@@ -245,6 +249,8 @@ keyset_free(struct keyset *ks)
 			    ks->keys[i].secret_len);
 			free(ks->keys[i].secret);
 		}
+		crypto_mac_free(ks->keys[i].mac);
+		ks->keys[i].mac = NULL;
 		ks->keys[i].secret = NULL;
 		ks->keys[i].secret_len = 0;
 		ks->keys[i].kid[0] = '\0';

@@ -11,10 +11,14 @@
 #define KEY_SECRET_MAX 1024     /* bytes in a secret */
 #define KEYSET_MAX 16           /* keys in one list */
 
+struct crypto_mac;
+
 struct key {
 	char kid[KEY_KID_MAX + 1];
 	unsigned char *secret;  /* owned, secret_len bytes, wiped on free */
 	size_t secret_len;
+	struct crypto_mac *mac; /* owned: HMAC-SHA-256 keyed with secret,
+				 * what signs and verifies (lib/crypto) */
 };
 
 struct keyset {

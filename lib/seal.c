@@ -59,6 +59,7 @@ seal_encrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
 	unsigned char key[KEY_LEN];
 	unsigned char *buf = NULL;
 	EVP_CIPHER_CTX *ctx = NULL;
+	const EVP_CIPHER *cipher;
 	int n, total, rc = -1;
 
 	if (secret_len > INT_MAX - SEAL_OVERHEAD)
@@ -70,8 +71,9 @@ seal_encrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
 	/* A fresh nonce each time, though each key seals only once. */
 	if (crypto_random(buf, NONCE_LEN) != 0)
 		goto out;
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, buf) != 1 ||
+	if ((cipher = crypto_aes_256_gcm()) == NULL ||
+	    (ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_EncryptInit_ex(ctx, cipher, NULL, key, buf) != 1 ||
 	    EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)context,
 	    (int)strlen(context)) != 1 ||
 	    EVP_EncryptUpdate(ctx, buf + NONCE_LEN, &n,
@@ -105,6 +107,7 @@ seal_decrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
 	unsigned char key[KEY_LEN];
 	unsigned char tag[TAG_LEN];
 	EVP_CIPHER_CTX *ctx = NULL;
+	const EVP_CIPHER *cipher;
 	char *plain = NULL;
 	size_t len;
 	int n, total, rc = -1;
@@ -117,8 +120,9 @@ seal_decrypt(const unsigned char server_key[SEAL_SERVER_KEY_LEN],
 	if ((plain = malloc(len + 1)) == NULL)
 		goto out;
 	memcpy(tag, sealed + sealed_len - TAG_LEN, TAG_LEN);
-	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, sealed) != 1 ||
+	if ((cipher = crypto_aes_256_gcm()) == NULL ||
+	    (ctx = EVP_CIPHER_CTX_new()) == NULL ||
+	    EVP_DecryptInit_ex(ctx, cipher, NULL, key, sealed) != 1 ||
 	    EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)context,
 	    (int)strlen(context)) != 1 ||
 	    EVP_DecryptUpdate(ctx, (unsigned char *)plain, &n,

@@ -89,6 +89,31 @@ test_hmac_rfc4231_case_2(void **state)
 	assert_memory_equal(got, want, sizeof want);
 }
 
+/* A keyed crypto_mac gives the same answer for every message it is used
+ * for, in any order: each use leaves the keyed state as it was. */
+static void
+test_keyed_mac_is_reusable(void **state)
+{
+	unsigned char want[32], got[32], other[32];
+	static const char data[] = "what do ya want for nothing?";
+	struct crypto_mac *m;
+
+	(void)state;
+	unhex_or_fail("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b9"
+	    "64ec3843", want, sizeof want);
+	assert_int_equal(crypto_mac_new("Jefe", 4, &m), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(crypto_mac_sha256(m, data, strlen(data), got),
+		    0);
+		assert_memory_equal(got, want, sizeof want);
+		assert_int_equal(crypto_mac_sha256(m, "x", 1, other), 0);
+		assert_memory_not_equal(other, want, sizeof want);
+	}
+	assert_int_equal(crypto_mac_sha256(NULL, data, 1, got), -1);
+	crypto_mac_free(m);
+	crypto_mac_free(NULL);
+}
+
 static void
 test_unhex_accepts_both_cases_and_exact_length(void **state)
 {
@@ -172,6 +197,7 @@ main(void)
 		cmocka_unit_test(test_hkdf_rfc5869_case_1),
 		cmocka_unit_test(test_hkdf_rfc5869_case_3),
 		cmocka_unit_test(test_hmac_rfc4231_case_2),
+		cmocka_unit_test(test_keyed_mac_is_reusable),
 		cmocka_unit_test(test_unhex_accepts_both_cases_and_exact_length),
 		cmocka_unit_test(test_unhex_refuses_garbage),
 		cmocka_unit_test(test_sha256_hex_of_abc),

@@ -19,8 +19,10 @@ static const char sid[] = "3f2c1a9e-8a7b-4c5d-9e0f-112233445566";
 
 static unsigned char secret_a[] = "refresh-secret-a-0123456789abcdef0123";
 static unsigned char secret_b[] = "refresh-secret-b-0123456789abcdef0123";
-static const struct key key_a = { "r1", secret_a, sizeof secret_a - 1 };
-static const struct key key_b = { "r2", secret_b, sizeof secret_b - 1 };
+static const struct key key_a = { "r1", secret_a, sizeof secret_a - 1,
+    NULL };
+static const struct key key_b = { "r2", secret_b, sizeof secret_b - 1,
+    NULL };
 
 static void
 server_key(const struct key *k, unsigned char out[SEAL_SERVER_KEY_LEN])
