@@ -2,7 +2,9 @@
 #include "server.h"
 
 #include <fcgiapp.h>
+#include <fastcgi.h>
 #include <openssl/crypto.h>
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdio.h>
@@ -328,6 +330,20 @@ answer:
 	http_request_free(&req);
 }
 
+/* 1 when the FastCGI listening socket (descriptor 0, as the web server
+ * passes it) is a Unix socket, else 0. */
+static int
+listens_on_unix_socket(void)
+{
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof addr;
+
+	if (getsockname(FCGI_LISTENSOCK_FILENO, (struct sockaddr *)&addr,
+	    &len) != 0)
+		return 0;
+	return addr.ss_family == AF_UNIX;
+}
+
 int
 server_main(const char *program, const struct route *routes, size_t nroutes)
 {
@@ -381,9 +397,23 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		log_event(LOG_INFO, "started", "mode=fastcgi");
 		/* libfcgi's own SIGTERM/SIGUSR1 handlers end this loop
 		 * cleanly; installing ours with signal() would hang accept. */
+		int local = listens_on_unix_socket();
+
 		while (FCGX_Accept_r(&fr) >= 0) {
 			serve(&app, routes, nroutes, &io);
 			fcgi_scrub(&fr);
+			/* libfcgi's close otherwise shuts the connection
+			 * down and waits, up to 2 s, for the web server to
+			 * close its end first: a lingering close, which
+			 * keeps unread input from turning into a TCP reset
+			 * that could lose the answer. Over a Unix socket no
+			 * reset exists and the answer is already in the web
+			 * server's queue, while the wait held this process
+			 * idle on every request (about a third of the
+			 * throughput of a short route, measured). Detaching
+			 * makes FCGX_Finish_r close at once. */
+			if (local)
+				FCGX_Detach(&fr);
 			FCGX_Finish_r(&fr);
 		}
 		FCGX_Free(&fr, 1);
