@@ -30,7 +30,9 @@ void db_free(struct db *db);
  * read-only or otherwise harmless to run twice. */
 #define DB_IDEMPOTENT 0x1
 
-/* Runs one statement with text parameters (NULL for SQL NULL). Connects
+/* Runs one statement with text parameters (NULL for SQL NULL); one
+ * without parameters (nparams 0) must be a constant, and goes as a simple
+ * query, so it must be a single statement. Connects
  * first when needed. A connection found broken is re-opened; with
  * DB_IDEMPOTENT a statement that failed because the connection broke is
  * run once more on a fresh one. On success returns DB_OK and *res (which
