@@ -1,0 +1,41 @@
+-- wrk script: a mix of the fast routes, in turn GET /api/profile (Bearer
+-- ACCESS), GET /api/health and POST /auth/refresh (line i of TOKENS is
+-- thread i's chain, as in refresh.lua). Run with one connection per
+-- thread; each thread stops after QUOTA answers (0: never), so the run is
+-- a fixed number of requests (wrk's -d bounds it in time as well).
+dofile(os.getenv("BENCH_LUA") .. "/common.lua")
+
+function init(args)
+   local i = 0
+   for line in io.lines(os.getenv("TOKENS")) do
+      i = i + 1
+      if i == id then token = line end
+   end
+   assert(token, "mixed.lua: no token for thread " .. id)
+   access = os.getenv("ACCESS")
+   quota = tonumber(os.getenv("QUOTA"))
+   answered, turn = 0, 0
+end
+
+function request()
+   turn = turn % 3 + 1
+   if turn == 1 then
+      return wrk.format("GET", "/api/profile",
+         { ["Authorization"] = "Bearer " .. access })
+   elseif turn == 2 then
+      return wrk.format("GET", "/api/health")
+   end
+   return wrk.format("POST", "/auth/refresh",
+      { ["Content-Type"] = "application/json" },
+      '{"refresh_token":"' .. token .. '"}')
+end
+
+function response(status, headers, body)
+   count_status(status)
+   if turn == 3 and status == 200 then
+      local t = body:match('"refresh_token":"([^"]+)"')
+      if t then token = t else non2xx = non2xx + 1 end
+   end
+   answered = answered + 1
+   if quota > 0 and answered >= quota then wrk.thread:stop() end
+end
