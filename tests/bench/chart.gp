@@ -12,17 +12,18 @@ set key top right
 set xtics nomirror
 set ytics nomirror
 
-set title "Throughput against its ceiling (same run)"
+set title "Throughput against its ceiling (same run; labels: ratio, latch / ceiling)"
 set ylabel "latch req/s ÷ ceiling req/s"
-set yrange [0:1.3]
+set yrange [0:1.5]
 set xrange [-0.6:3.6]
+set bmargin 4
 set boxwidth 0.6
 set xtics noenhanced
-plot dat index 0 using 0:2:xtic(1) with boxes lc rgb "#4477aa" title "latch / ceiling", \
+plot dat index 0 using 0:2:xtic(sprintf("%s\nvs %s", strcol(1), strcol(6))) \
+         with boxes lc rgb "#4477aa" title "latch / ceiling", \
      dat index 0 using 0:5 with points pt 9 ps 2 lc rgb "#cc3311" title "target (at least)", \
-     dat index 0 using 0:($2 + 0.09):(sprintf("%.2f: %s / %s req/s", $2, strcol(3), strcol(4))) \
-         with labels font ",10" notitle, \
-     dat index 0 using 0:(0.04):6 with labels font ",9" tc rgb "white" noenhanced notitle
+     dat index 0 using 0:(($2 > $5 ? $2 : $5) + 0.1):(sprintf("%.2f\n%s / %s req/s", $2, strcol(3), strcol(4))) \
+         with labels font ",10" noenhanced notitle
 
 set title "p99 latency, 4 connections: alone vs during the login flood"
 set ylabel "p99 latency (ms, log scale)"
@@ -34,5 +35,5 @@ set boxwidth 0.35
 plot dat index 1 using ($0 - 0.18):2:xtic(1) with boxes lc rgb "#228833" title "alone", \
      dat index 1 using ($0 + 0.18):3 with boxes lc rgb "#ee6677" title "during the flood", \
      dat index 1 using ($0 - 0.18):($2 * 1.15):(sprintf("%.1f", $2)) with labels font ",10" notitle, \
-     dat index 1 using ($0 + 0.18):($3 * 1.15):(sprintf("%.1f", $3)) with labels font ",10" notitle
+     dat index 1 using ($0 + 0.18):($3 * 1.15):4 with labels font ",10" noenhanced notitle
 unset multiplot

@@ -2,7 +2,8 @@
 -- ACCESS), GET /api/health and POST /auth/refresh (line i of TOKENS is
 -- thread i's chain, as in refresh.lua). Run with one connection per
 -- thread; each thread stops after QUOTA answers (0: never), so the run is
--- a fixed number of requests (wrk's -d bounds it in time as well).
+-- a fixed number of requests (wrk's -d bounds it in time as well), and
+-- then leaves a file named after itself in DONE_DIR.
 dofile(os.getenv("BENCH_LUA") .. "/common.lua")
 
 function init(args)
@@ -37,5 +38,10 @@ function response(status, headers, body)
       if t then token = t else non2xx = non2xx + 1 end
    end
    answered = answered + 1
-   if quota > 0 and answered >= quota then wrk.thread:stop() end
+   if quota > 0 and answered == quota then
+      -- run.sh waits for one file per thread in DONE_DIR
+      local f = io.open(os.getenv("DONE_DIR") .. "/" .. id, "w")
+      if f then f:close() end
+      wrk.thread:stop()
+   end
 end
