@@ -39,3 +39,30 @@ end
 function done(summary, latency, requests)
    io.write(summary_line(summary, latency, ""))
 end
+
+-- Line `id` of the file named by TOKENS: this thread's refresh chain.
+function thread_token()
+   local i = 0
+   for line in io.lines(os.getenv("TOKENS")) do
+      i = i + 1
+      if i == id then return line end
+   end
+   error("no line " .. id .. " in " .. os.getenv("TOKENS"))
+end
+
+function refresh_request(token)
+   return wrk.format("POST", "/auth/refresh",
+      { ["Content-Type"] = "application/json" },
+      '{"refresh_token":"' .. token .. '"}')
+end
+
+-- The chain's token after an answer to refresh_request(token): the
+-- successor of a 200 (a 200 without one counts as a non-2xx), else token.
+function refresh_next(token, status, body)
+   if status == 200 then
+      local t = body:match('"refresh_token":"([^"]+)"')
+      if t then return t end
+      non2xx = non2xx + 1
+   end
+   return token
+end

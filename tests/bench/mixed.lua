@@ -7,12 +7,7 @@
 dofile(os.getenv("BENCH_LUA") .. "/common.lua")
 
 function init(args)
-   local i = 0
-   for line in io.lines(os.getenv("TOKENS")) do
-      i = i + 1
-      if i == id then token = line end
-   end
-   assert(token, "mixed.lua: no token for thread " .. id)
+   token = thread_token()
    access = os.getenv("ACCESS")
    quota = tonumber(os.getenv("QUOTA"))
    answered, turn = 0, 0
@@ -26,17 +21,12 @@ function request()
    elseif turn == 2 then
       return wrk.format("GET", "/api/health")
    end
-   return wrk.format("POST", "/auth/refresh",
-      { ["Content-Type"] = "application/json" },
-      '{"refresh_token":"' .. token .. '"}')
+   return refresh_request(token)
 end
 
 function response(status, headers, body)
    count_status(status)
-   if turn == 3 and status == 200 then
-      local t = body:match('"refresh_token":"([^"]+)"')
-      if t then token = t else non2xx = non2xx + 1 end
-   end
+   if turn == 3 then token = refresh_next(token, status, body) end
    answered = answered + 1
    if quota > 0 and answered == quota then
       -- run.sh waits for one file per thread in DONE_DIR

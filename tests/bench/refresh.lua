@@ -8,24 +8,14 @@
 dofile(os.getenv("BENCH_LUA") .. "/common.lua")
 
 function init(args)
-   local i = 0
-   for line in io.lines(os.getenv("TOKENS")) do
-      i = i + 1
-      if i == id then token = line end
-   end
-   assert(token, "refresh.lua: no token for thread " .. id)
+   token = thread_token()
 end
 
 function request()
-   return wrk.format("POST", "/auth/refresh",
-      { ["Content-Type"] = "application/json" },
-      '{"refresh_token":"' .. token .. '"}')
+   return refresh_request(token)
 end
 
 function response(status, headers, body)
    count_status(status)
-   if status == 200 then
-      local t = body:match('"refresh_token":"([^"]+)"')
-      if t then token = t else non2xx = non2xx + 1 end
-   end
+   token = refresh_next(token, status, body)
 end
