@@ -1,14 +1,18 @@
 /*
  * tests/bench/ceilings/crypt_rate.c: the login ceiling of `make bench`.
  *
- *   ceil-crypt PROCS COST SECONDS
+ *   ceil-crypt PROCS COST SECONDS [NICE]
  *
  * Forks PROCS processes; each checks one password against one real bcrypt
  * hash ("$2b$", cost COST, its setting from crypt_gensalt_rn) with crypt_rn,
  * in a loop, for SECONDS (and at most 100 000 times), then reports how many
- * it did in how long. Prints one line:
+ * it did in how long. With NICE (0 to 19), each process first runs at the
+ * CPU priority latch's login processes give themselves: a session of its
+ * own, so an autogroup of its own on Linux, with that nice value for
+ * itself and for the autogroup (run.sh passes the login processes' own).
+ * Prints one line:
  *
- *   procs=P cost=C seconds=S hashes=H rate=R
+ *   procs=P cost=C nice=N seconds=S hashes=H rate=R
  *
  * with R the sum of every process's hashes per second of its own run.
  *
@@ -23,9 +27,11 @@
 #include <crypt.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -55,6 +61,25 @@ number(const char *s, long lo, long hi)
 	if (errno != 0 || end == s || *end != '\0' || v < lo || v > hi)
 		return -1;
 	return v;
+}
+
+/* This process at nice n, in an autogroup of its own at nice n (where the
+ * system has autogroups; elsewhere nice alone). */
+static void
+lower_priority(int n)
+{
+	char v[8];
+	int fd, len;
+
+	(void)setsid();
+	if (setpriority(PRIO_PROCESS, 0, n) != 0)
+		perror("ceil-crypt: setpriority");
+	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	len = snprintf(v, sizeof v, "%d", n);
+	if (len > 0 && write(fd, v, (size_t)len) != (ssize_t)len)
+		perror("ceil-crypt: /proc/self/autogroup");
+	close(fd);
 }
 
 /* One process's loop: writes "hashes seconds\n" to fd; 0 on success. */
@@ -105,17 +130,19 @@ hash_loop(int cost, double seconds, int fd)
 int
 main(int argc, char **argv)
 {
-	long procs, cost, secs, hashes = 0, n;
+	long procs, cost, secs, nice = 0, hashes = 0, n;
 	double rate = 0, elapsed, longest = 0;
 	pid_t pids[MAX_PROCS];
 	int fds[2], i, status, failed = 0;
 	FILE *in;
 
-	if (argc != 4 || (procs = number(argv[1], 1, MAX_PROCS)) < 0 ||
+	if ((argc != 4 && argc != 5) ||
+	    (procs = number(argv[1], 1, MAX_PROCS)) < 0 ||
 	    (cost = number(argv[2], 4, 31)) < 0 ||
-	    (secs = number(argv[3], 1, 3600)) < 0) {
+	    (secs = number(argv[3], 1, 3600)) < 0 ||
+	    (argc == 5 && (nice = number(argv[4], 0, 19)) < 0)) {
 		fprintf(stderr, "usage: ceil-crypt PROCS(1-%d) COST(4-31) "
-		    "SECONDS(1-3600)\n", MAX_PROCS);
+		    "SECONDS(1-3600) [NICE(0-19)]\n", MAX_PROCS);
 		return 2;
 	}
 	if (pipe(fds) != 0) {
@@ -132,6 +159,8 @@ main(int argc, char **argv)
 		}
 		if (pids[i] == 0) {
 			close(fds[0]);
+			if (argc == 5)
+				lower_priority((int)nice);
 			_exit(hash_loop((int)cost, (double)secs, fds[1]) == 0 ?
 			    0 : 1);
 		}
@@ -157,7 +186,7 @@ main(int argc, char **argv)
 	}
 	if (failed)
 		return 1;
-	printf("procs=%ld cost=%ld seconds=%.3f hashes=%ld rate=%.2f\n", procs,
-	    cost, longest, hashes, rate);
+	printf("procs=%ld cost=%ld nice=%ld seconds=%.3f hashes=%ld rate=%.2f\n",
+	    procs, cost, nice, longest, hashes, rate);
 	return 0;
 }
