@@ -77,8 +77,16 @@ lower_priority(int n)
 	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
 		return;
 	len = snprintf(v, sizeof v, "%d", n);
-	if (len > 0 && write(fd, v, (size_t)len) != (ssize_t)len)
-		perror("ceil-crypt: /proc/self/autogroup");
+	/* Linux takes one such write per 100 ms from unprivileged processes
+	 * (EAGAIN): retry for a second at most. */
+	for (int i = 0; i < 20 && write(fd, v, (size_t)len) != (ssize_t)len;
+	    i++) {
+		if (errno != EAGAIN || i == 19) {
+			perror("ceil-crypt: /proc/self/autogroup");
+			break;
+		}
+		nanosleep(&(struct timespec){ 0, 50000000L }, NULL);
+	}
 	close(fd);
 }
 
