@@ -219,11 +219,24 @@ done
 
 # ------------------------------------------------------------ helpers
 
-# One login of user $1; prints the JSON answer (empty on failure).
+# One login of user $1; prints the JSON answer (empty on failure). These
+# logins set loads up, they are not measured: a refusal (a login pool
+# still draining a flood, say) is tried again, 8 times at most, a second
+# apart; each refusal is noted in RAW/logins.log.
 login_json() {
-	curl -s --max-time 30 -X POST "$BASE_URL/auth/login" \
-		-H 'Content-Type: application/json' \
-		-d "{\"username\":\"$1\",\"password\":\"$PW\",\"token_delivery\":\"body\"}" || true
+	local i out code
+	for ((i = 0; i < 8; i++)); do
+		out=$(curl -s --max-time 30 -w '\n%{http_code}' -X POST "$BASE_URL/auth/login" \
+			-H 'Content-Type: application/json' \
+			-d "{\"username\":\"$1\",\"password\":\"$PW\",\"token_delivery\":\"body\"}") || true
+		code=${out##*$'\n'}
+		if [[ $code == 200 ]]; then
+			printf '%s' "${out%$'\n'*}"
+			return
+		fi
+		printf '%s login %s: %s %s\n' "$((SECONDS - T0))" "$1" "$code" "${out%$'\n'*}" >>"$RAW/logins.log"
+		sleep 1
+	done
 }
 # The string field $1 of the JSON on stdin, as a line of its own (latch's
 # answers end without a newline, which sed would keep).
@@ -243,11 +256,7 @@ chains() {
 	done
 	: >"$f"
 	for ((i = 0; i < n; i++)); do
-		if [[ ! -s $f.$i ]]; then # refused (busy?): once more, alone
-			sleep 1
-			login_json "$UPFX$((i % NUSERS))" | json_field refresh_token >"$f.$i"
-		fi
-		[[ -s $f.$i ]] || die "login of $UPFX$((i % NUSERS)) failed"
+		[[ -s $f.$i ]] || die "login of $UPFX$((i % NUSERS)) failed (see $RAW/logins.log)"
 		cat "$f.$i" >>"$f"
 		rm -f "$f.$i"
 	done
@@ -255,7 +264,7 @@ chains() {
 access_token() {
 	local t
 	t=$(login_json "${UPFX}0" | json_field access_token)
-	[[ -n $t ]] || die "login of ${UPFX}0 failed"
+	[[ -n $t ]] || die "login of ${UPFX}0 failed (see $RAW/logins.log)"
 	printf '%s' "$t"
 }
 
