@@ -36,6 +36,9 @@ LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PROGRAMS  = $(BUILD)/auth.fcgi $(BUILD)/api.fcgi $(BUILD)/latchctl
+# make bench's ceilings (tests/bench/ceilings): built by check, asan and
+# clang too so that they keep compiling, never installed.
+CEILINGS  = $(BUILD)/ceilings/ceil-responder $(BUILD)/ceilings/ceil-crypt
 
 # The settings of API.md: the check and asan stacks must not inherit a
 # developer's exported values, since the tests assume the defaults. The
@@ -52,7 +55,7 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 
 .PHONY: all programs unit-build unit run stop check integration asan \
         asan-integration \
-        install clean deps deps-check deps-bench bench clang fuzz
+        install clean deps deps-check deps-bench bench ceilings clang fuzz
 
 all: $(PROGRAMS)
 
@@ -79,6 +82,19 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS) $(TEST_LIBS)
 
 unit-build: $(UNIT_BIN)
+
+# Same flags as latch, but only the libraries each ceiling may use.
+$(BUILD)/ceilings/%.o: tests/bench/ceilings/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/ceilings/ceil-responder: $(BUILD)/ceilings/responder.o
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs fcgi libpq)
+
+$(BUILD)/ceilings/ceil-crypt: $(BUILD)/ceilings/crypt_rate.o
+	$(CC) $(CFLAGS) -o $@ $^ $(shell pkg-config --libs libxcrypt)
+
+ceilings: $(CEILINGS)
 
 # cmocka programs, one per module; the first failure stops the run.
 unit: unit-build
@@ -110,7 +126,7 @@ integration:
 	status=$$?; $(STACK) down check; exit $$status
 
 check: deps-check
-	@$(MAKE) --no-print-directory all unit-build
+	@$(MAKE) --no-print-directory all unit-build ceilings
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
 
@@ -119,7 +135,7 @@ check: deps-check
 # the run.
 asan: deps-check
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" \
-		all unit-build
+		all unit-build ceilings
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit
 	@$(MAKE) --no-print-directory asan-integration
 
@@ -138,10 +154,12 @@ asan-integration:
 	then echo "asan: sanitizer reports in $$rundir/fcgi.stderr.log*"; exit 1; fi; \
 	exit $$status
 
-# wrk against the real stack; figures as ratios to ceilings of the same run.
+# wrk, pgbench and the ceilings against the real stack, every figure
+# beside its ceiling from the same run (tests/bench/run.sh says how).
+BENCH_PORT ?= 18600
 bench: deps-bench
-	@$(MAKE) --no-print-directory all
-	@tests/bench/run.sh
+	@$(MAKE) --no-print-directory all ceilings
+	@BENCH_PORT=$(BENCH_PORT) BIN_DIR=$(CURDIR)/$(BUILD) tests/bench/run.sh
 
 deps-bench:
 	@deploy/dev/deps.sh bench
@@ -167,7 +185,8 @@ fuzz:
 
 # gcc is the default compiler; this proves clang builds clean too.
 clang:
-	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all unit-build
+	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all unit-build \
+		ceilings
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \

@@ -28,6 +28,7 @@ check_pkgs=(
 bench_pkgs=(
 	"${run_pkgs[@]}"
 	wrk
+	gnuplot-nox
 )
 
 case $mode in

@@ -116,6 +116,11 @@ write_lighttpd_conf() {
 		if have_ipv6_loopback; then
 			printf '$SERVER["socket"] == "[::1]:%s" { }\n' "$port"
 		fi
+		# A web's own additions, kept across restarts: make bench puts
+		# its ceiling responders there (fastcgi.server += ...).
+		if [[ -f $w/extra.conf ]]; then
+			printf 'include "%s"\n' "$w/extra.conf"
+		fi
 	} | put_file "$w/lighttpd.conf" 600
 }
 
