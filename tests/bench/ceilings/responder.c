@@ -30,7 +30,9 @@
  * select1 and pk. A request that fails gets a 503 with a JSON body; a lost
  * connection is reset once for the next request.
  */
+#include <fastcgi.h>
 #include <fcgiapp.h>
+#include <sys/socket.h>
 #include <libpq-fe.h>
 
 #include <stdio.h>
@@ -264,9 +266,22 @@ main(int argc, char **argv)
 		return 1;
 	}
 	/* libfcgi's SIGTERM handler ends the loop when lighttpd stops. */
-	while (FCGX_Accept_r(&fr) >= 0) {
-		serve(&fr, m, conn);
-		FCGX_Finish_r(&fr);
+	/* Closed the way latch closes (lib/server.c): at once over a Unix
+	 * socket, without libfcgi's lingering close, so that the ceiling
+	 * never does more than latch. */
+	{
+		struct sockaddr_storage addr;
+		socklen_t alen = sizeof addr;
+		int local = getsockname(FCGI_LISTENSOCK_FILENO,
+		    (struct sockaddr *)&addr, &alen) == 0 &&
+		    addr.ss_family == AF_UNIX;
+
+		while (FCGX_Accept_r(&fr) >= 0) {
+			serve(&fr, m, conn);
+			if (local)
+				FCGX_Detach(&fr);
+			FCGX_Finish_r(&fr);
+		}
 	}
 	FCGX_Free(&fr, 1);
 	PQfinish(conn);
