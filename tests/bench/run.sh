@@ -35,7 +35,7 @@
 # 1 when any target is missed, after printing everything.
 #
 # Knobs (defaults; BENCH_QUICK=1 shrinks them to a ~1 minute smoke run):
-#   BENCH_PORT (18600) BENCH_INSTANCE (bench) BIN_DIR (build)
+#   BENCH_PORT (18600) BENCH_INSTANCE (benchstack) BIN_DIR (build)
 #   BENCH_SECONDS (6): each route and ceiling run
 #   BENCH_FLOOD_SECONDS (30): the login flood; the fast routes run in turn
 #     inside it, (FLOOD - 4) / 3 seconds each, and as long alone
@@ -52,7 +52,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$REPO"
 STACK=deploy/dev/stack.sh
-INST=${BENCH_INSTANCE:-bench}
+INST=${BENCH_INSTANCE:-benchstack}   # not "bench": its run dir would be var/bench
 PORT=${BENCH_PORT:-18600}
 BIN=${BIN_DIR:-$REPO/build}
 [[ $BIN == /* ]] || BIN=$REPO/$BIN
