@@ -303,6 +303,23 @@ rss() {
 	done | sort
 }
 
+# "NAME PID VmRSS Pss Private Shared_Clean" (kB, from smaps_rollup) of
+# every FastCGI process of the main web, the ceilings' included: VmRSS
+# counts every shared-library page a process has touched, which every
+# process of the machine shares; Pss and Private say what one costs.
+mem_detail() {
+	local p exe
+	for p in /proc/[0-9]*; do
+		exe=$(readlink "$p/exe" 2>/dev/null) || continue
+		[[ $exe == "$RUNDIR/bin/"* ]] || continue
+		awk -v n="${exe##*/}" -v pid="${p#/proc/}" '
+			/^Rss:/ { r = $2 } /^Pss:/ { s = $2 }
+			/^Private_(Clean|Dirty):/ { v += $2 } /^Shared_Clean:/ { c = $2 }
+			END { if (r != "") printf "%s %s %s %s %s %s\n", n, pid, r, s, v, c }' \
+			"$p/smaps_rollup" 2>/dev/null
+	done | sort
+}
+
 # ------------------------------------------------------------ the loads
 
 say "ceiling responders, $CONNS connections, ${SECS}s each"
@@ -438,6 +455,7 @@ r_purge=$(grep '^requests=' "$RAW/purge-refresh.txt" | tail -n 1 || true)
 dead_left=$(sql -c "SELECT count(*) FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id
 	JOIN users u ON u.id = s.user_id WHERE u.username = 'bench_dead'")
 rss >"$RAW/rss-end.txt"
+mem_detail >"$RAW/mem-end.txt"
 say "loads done"
 
 # ------------------------------------------------------------ the table
@@ -593,6 +611,8 @@ notes=$(
 	printf 'mixed: %s\n' "${r_mixed:-none}"
 	printf 'RSS kB (name pid kB) before / after the mixed requests / after the run:\n'
 	paste -d' ' "$RAW/rss-before.txt" "$RAW/rss-after.txt" "$RAW/rss-end.txt" | sed 's/^/  /'
+	printf 'memory after the run, kB (name pid VmRSS Pss Private Shared_Clean):\n'
+	sed 's/^/  /' "$RAW/mem-end.txt"
 	printf 'raw outputs: %s\n' "$RAW"
 )
 printf '%s\n' "$notes" >>"$RESULTS.txt"
