@@ -53,4 +53,22 @@ struct route {
 int server_main(const char *program, const struct route *routes,
     size_t nroutes);
 
+/* The nice value a process of server_main_admitted runs at: the lowest
+ * priority, so that bcrypt takes only the CPU the fast routes leave. */
+#define SERVER_ADMITTED_NICE 19
+
+/* As server_main, for routes that are CPU-bound for a long time (login's
+ * bcrypt): the process first lowers its own CPU priority to
+ * SERVER_ADMITTED_NICE (whatever web server started it), then, in FastCGI
+ * mode, accepts every connection at once on one thread and serves them
+ * one at a time, in order, on another; a request that lib/admission says
+ * cannot start within ADMISSION_WAIT_MS is answered 503
+ * temporarily_unavailable with Retry-After, unserved (nothing hashed,
+ * nothing counted by the limiter), with its body read and wiped as a
+ * served one's is. As plain CGI it serves its one request like
+ * server_main: the web server starts a process per request and decides
+ * how many run, so there is no queue in latch to bound. */
+int server_main_admitted(const char *program, const struct route *routes,
+    size_t nroutes);
+
 #endif
