@@ -2,7 +2,7 @@
  * are a binary of their own so that the web server gives them a process
  * pool of their own (API.md lets a route family be split), and the pool
  * runs them the way CPU-bound work is run beside latency-bound work
- * (lib/server.h, server_main_admitted): at the lowest CPU priority, and
+ * (lib/server.h, server_main_admitted): at a low CPU priority, and
  * refusing at once what it cannot start within a bound, so that a login
  * flood neither starves a refresh nor holds a connection for long.
  * Handlers turn a parsed request into a decision of lib/session and

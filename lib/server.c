@@ -658,15 +658,17 @@ out:
  * between sessions, and the web server's session, where a login process
  * starts, holds the fast routes' processes too; the session's share is
  * spread over whichever of its tasks are runnable, so while the fast ones
- * wait on PostgreSQL the nice-19 hashes get the whole share (measured: a
- * quarter of the machine, and refresh p99 from 5 to 60-170 ms). So the
- * process also starts a session of its own (setsid: it has no terminal,
- * and web servers signal their children by pid) and gives that session's
- * autogroup the same nice. Each step is best effort: a failure is logged
- * (at debug level where the system simply has no autogroups), and the
- * pool still keeps logins off the fast routes' processes. */
+ * wait on PostgreSQL the hashes get the whole share (measured during a
+ * login flood beside a refresh load: a nice-19 login pool took 45% of a
+ * core, SCHED_IDLE 40%, and refresh fell to 0.75 of its rate). So with
+ * own_group (FastCGI: once per process) it also starts a session of its
+ * own (setsid: it has no terminal, and web servers signal their children
+ * by pid) and gives that session's autogroup the same nice (then 16% of
+ * a core, refresh at its full rate). Each step is best effort: a failure
+ * is logged (at debug level where the system simply has no autogroups),
+ * and the pool still keeps logins off the fast routes' processes. */
 static void
-lower_priority(void)
+lower_priority(int own_group)
 {
 	char nice[8];
 	int fd, n;
@@ -674,6 +676,8 @@ lower_priority(void)
 	if (setpriority(PRIO_PROCESS, 0, SERVER_ADMITTED_NICE) != 0)
 		log_event(LOG_WARN, "priority_unchanged", "nice=%d errno=%d",
 		    SERVER_ADMITTED_NICE, errno);
+	if (!own_group)
+		return;
 	if (setsid() < 0) {
 		/* Already a process group leader (started from a shell):
 		 * it has a session of its own or shares the shell's. */
@@ -714,8 +718,6 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 	int status = 1;
 
 	log_init(program);
-	if (admitted)
-		lower_priority();
 	/* Before FCGX_Init: configuration comes from the process
 	 * environment, never from a request's parameters. */
 	if (config_load(&cfg, CONFIG_NEED_KEYS, err, sizeof err) != 0) {
@@ -738,6 +740,8 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 		fprintf(stderr, "latch %s: FCGX_Init failed\n", program);
 		goto out;
 	}
+	if (admitted)
+		lower_priority(!FCGX_IsCGI());
 	if (FCGX_IsCGI()) {
 		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
 

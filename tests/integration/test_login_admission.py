@@ -1,5 +1,5 @@
 """Issue 10, item 1: login and sign-up run in a process pool of their own
-(login.fcgi), at the lowest CPU priority, and a login the pool cannot start
+(login.fcgi), at a low CPU priority, and a login the pool cannot start
 within its wait bound is refused at once or at its deadline: 503
 temporarily_unavailable with Retry-After, nothing hashed, nothing counted
 by the limiter.
@@ -7,8 +7,8 @@ by the limiter.
 - routing: each binary answers its own routes only, so a web server that
   sends a login to auth.fcgi gets a 404 at once instead of the old shape
   (a refresh queued behind bcrypt) without anyone noticing;
-- priority: the main web's login processes (every thread) run at nice 19,
-  in an autogroup of their own at nice 19 where Linux has autogroups; the
+- priority: the main web's login processes (every thread) run at nice 10,
+  in an autogroup of their own at nice 10 where Linux has autogroups; the
   fast routes' processes at 0;
 - admission: a web with one login process at cost 12 gets many concurrent
   logins: every answer is 200 or the JSON 503, at least one 503 happened,
@@ -34,7 +34,7 @@ from latchlib import ForwardedClient, claims_of, fresh_address, parse_cgi
 from test_cgi import cgi_env, run_cgi
 from test_memory_hygiene import FREED_HEAD, _copies, workers_of
 
-NICE = 19               # lib/server.h, SERVER_ADMITTED_NICE
+NICE = 10               # lib/server.h, SERVER_ADMITTED_NICE
 ADMIT_WEB = "admit"
 ADMIT_OFFSET = 70       # main web's port + 70: clear of the other webs'
 CONCURRENT = 24         # > what one process hashes within the wait bound
@@ -98,7 +98,7 @@ def test_login_binary_answers_login(stack, db):
 
 # ------------------------------------------------------------ priority
 
-def test_login_processes_run_at_the_lowest_priority(stack, client, db):
+def test_login_processes_run_at_a_low_priority(stack, client, db):
     user = create_user(stack, db, prefix="admitnice")
     # a login through the main web: its pool is up and has served
     resp = client.login(username=user["username"], password=user["password"])
