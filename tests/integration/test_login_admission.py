@@ -21,15 +21,14 @@ bound is the request timeout that tells a hung connection.
 
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from conftest import (INSTANCE, REPO, STACK_SH, create_user, main_port,
-                      run_stack, wait_http)
+from conftest import (INSTANCE, create_user, http_web, main_port,
+                      run_stack)
 from latchlib import ForwardedClient, claims_of, fresh_address, parse_cgi
 from test_cgi import cgi_env, run_cgi
 from test_memory_hygiene import FREED_HEAD, _copies, workers_of
@@ -130,16 +129,9 @@ def admit_web(stack):
     """A web with one login process at cost 12 that trusts 127.0.0.1 as
     a proxy (so that the test picks its client address); stopped at the
     end of the module."""
-    port = main_port(stack) + ADMIT_OFFSET
-    run_stack("web-down", INSTANCE, ADMIT_WEB)
-    env = dict(os.environ, LOGIN_PROCS="1")
-    proc = subprocess.run(
-        [str(STACK_SH), "web-up", INSTANCE, ADMIT_WEB, str(port),
-         "BCRYPT_COST=12", "COOKIE_SECURE=0", "TRUSTED_PROXIES=127.0.0.1"],
-        capture_output=True, timeout=120, cwd=str(REPO), env=env)
-    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
-    base_url = f"http://127.0.0.1:{port}"
-    wait_http(base_url)
+    base_url = http_web(stack, ADMIT_WEB, main_port(stack) + ADMIT_OFFSET,
+                        {"BCRYPT_COST": "12", "COOKIE_SECURE": "0",
+                         "TRUSTED_PROXIES": "127.0.0.1", "LOGIN_PROCS": "1"})
     yield base_url
     run_stack("web-down", INSTANCE, ADMIT_WEB)
 
