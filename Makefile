@@ -22,20 +22,21 @@ STACK    := deploy/dev/stack.sh
 PKGS      = fcgi json-c libpq libcrypto libxcrypt
 # Recursive (=) on purpose: pkg-config may only exist once `deps` ran.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -pthread
 TEST_LIBS  = $(shell pkg-config --libs cmocka)
 
 CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
-ALL_CFLAGS = -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
+ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
             -DLATCH_MIGRATIONS_DIR='"$(DATADIR)/latch/migrations"'
 
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC  = $(wildcard tests/unit/test_*.c)
 UNIT_BIN  = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-PROGRAMS  = $(BUILD)/auth.fcgi $(BUILD)/api.fcgi $(BUILD)/latchctl
+PROGRAMS  = $(BUILD)/auth.fcgi $(BUILD)/login.fcgi $(BUILD)/api.fcgi \
+            $(BUILD)/latchctl
 # make bench's ceilings (tests/bench/ceilings): built by check, asan and
 # clang too so that they keep compiling, never installed.
 CEILINGS  = $(BUILD)/ceilings/ceil-responder $(BUILD)/ceilings/ceil-crypt
@@ -64,6 +65,9 @@ $(BUILD)/%.o: %.c $(wildcard lib/*.h cli/*.h tests/unit/*.h)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/auth.fcgi: $(BUILD)/fcgi/auth.o $(LIB_OBJ)
+	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/login.fcgi: $(BUILD)/fcgi/login.o $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/api.fcgi: $(BUILD)/fcgi/api.o $(LIB_OBJ)
@@ -192,7 +196,8 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(DATADIR)/latch/migrations
 	install -m 0755 $(BUILD)/latchctl $(DESTDIR)$(BINDIR)/latchctl
-	install -m 0755 $(BUILD)/auth.fcgi $(BUILD)/api.fcgi $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 $(BUILD)/auth.fcgi $(BUILD)/login.fcgi $(BUILD)/api.fcgi \
+		$(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/latch/migrations/
 
 clean:

@@ -6,13 +6,19 @@
 #include <openssl/crypto.h>
 #include <sys/socket.h>
 
+#include <sys/resource.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "errors.h"
 #include "json.h"
 #include "log.h"
@@ -330,6 +336,11 @@ answer:
 	http_request_free(&req);
 }
 
+/* Whether requests are closed at once (FCGX_Detach before the finish):
+ * set by server_run before the first accept, read-only afterwards, so
+ * every thread of an admitted intake may read it. */
+static int close_at_once;
+
 /* 1 when the FastCGI listening socket (descriptor 0, as the web server
  * passes it) is a Unix socket, else 0. */
 static int
@@ -344,8 +355,397 @@ listens_on_unix_socket(void)
 	return addr.ss_family == AF_UNIX;
 }
 
-int
-server_main(const char *program, const struct route *routes, size_t nroutes)
+/* Ends an accepted request (its answer written and scrubbed). libfcgi's
+ * close otherwise shuts the connection down and waits, up to 2 s, for the
+ * web server to close its end first: a lingering close, which keeps
+ * unread input from turning into a TCP reset that could lose the answer.
+ * Over a Unix socket no reset exists and the answer is already in the web
+ * server's queue, while the wait held the process idle on every request
+ * (a third of a short route's throughput, measured). Detaching makes
+ * FCGX_Finish_r close at once; TCP keeps the lingering close. */
+static void
+finish_request(FCGX_Request *fr)
+{
+	if (close_at_once)
+		FCGX_Detach(fr);
+	FCGX_Finish_r(fr);
+}
+
+/* ---- The admitted intake: an acceptor, a worker and a reaper ---- */
+
+/* One accepted request. */
+struct intake_slot {
+	FCGX_Request fr;
+};
+
+/* Shared by the three threads, under mu: the acceptor (the main thread)
+ * takes connections as they come and queues them; the worker serves the
+ * queue in order; the reaper refuses what is still waiting at its
+ * deadline, even while the worker is in the middle of a hash. Only the
+ * worker touches database, crypto or json-c state: the others answer a
+ * refusal with the canned bytes made before the threads started. */
+struct intake {
+	pthread_mutex_t mu;
+	pthread_cond_t queued;          /* for the worker: queued, stopping */
+	pthread_cond_t deadline;        /* for the reaper: the same */
+	struct admission_queue queue;
+	struct intake_slot slots[ADMISSION_SLOTS];
+	struct intake_slot spare;       /* accepts to refuse when no slot is
+					 * free */
+	struct intake_slot *free_slots[ADMISSION_SLOTS];
+	size_t nfree;
+	int stopping;
+	/* The worker's part: */
+	struct app *app;
+	const struct route *routes;
+	size_t nroutes;
+	/* The 503 as http_response_write writes it, and the body limit. */
+	char refusal[1024];
+	size_t refusal_len;
+	size_t max_body;
+	unsigned long refused;          /* since the last log line, under mu */
+	time_t logged;                  /* when that line was written */
+};
+
+static int64_t
+monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* http_io's write into intake.refusal, at start-up. */
+static int
+refusal_write(void *ctx, const char *buf, size_t n)
+{
+	struct intake *in = ctx;
+
+	if (n > sizeof in->refusal - in->refusal_len)
+		return -1;
+	memcpy(in->refusal + in->refusal_len, buf, n);
+	in->refusal_len += n;
+	return 0;
+}
+
+/* The refusal, by the same code as every other answer, so that it has
+ * the headers and the error body of API.md. Returns 0, or -1. */
+static int
+intake_make_refusal(struct intake *in)
+{
+	struct http_response resp;
+	struct http_io io = { in, NULL, NULL, refusal_write };
+	int rc;
+
+	http_response_init(&resp);
+	http_response_error(&resp, 503, "temporarily_unavailable",
+	    "Too many logins at once; try again shortly");
+	http_response_header(&resp, "Retry-After", "%d",
+	    ADMISSION_RETRY_AFTER);
+	rc = resp.status == 503 ? http_response_write(&io, &resp) : -1;
+	http_response_free(&resp);
+	return rc;
+}
+
+/* Gives slot back (the spare is never queued nor listed). */
+static void
+intake_release(struct intake *in, struct intake_slot *slot)
+{
+	if (slot == &in->spare)
+		return;
+	pthread_mutex_lock(&in->mu);
+	in->free_slots[in->nfree++] = slot;
+	pthread_mutex_unlock(&in->mu);
+}
+
+/* Answers slot with the canned 503 and releases it. The body is read
+ * first (at most the body limit), through fcgi_read, which wipes
+ * libfcgi's copy, and wiped here: it holds a password; then the answer
+ * and parameters are scrubbed as a served request's are. Nothing is
+ * hashed and the limiter counts nothing. Logs a line a second at most: a
+ * flood is what this answers. Called with mu not held. */
+static void
+intake_refuse(struct intake *in, struct intake_slot *slot)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t got;
+	time_t now = time(NULL);
+	unsigned long refused = 0;
+
+	do {
+		got = fcgi_read(&slot->fr, buf, sizeof buf);
+		if (got > 0)
+			total += (size_t)got;
+	} while (got > 0 && total <= in->max_body);
+	OPENSSL_cleanse(buf, sizeof buf);
+	(void)fcgi_write(&slot->fr, in->refusal, in->refusal_len);
+	fcgi_scrub(&slot->fr);
+	finish_request(&slot->fr);
+	intake_release(in, slot);
+
+	pthread_mutex_lock(&in->mu);
+	in->refused++;
+	if (now != in->logged) {
+		refused = in->refused;
+		in->refused = 0;
+		in->logged = now;
+	}
+	pthread_mutex_unlock(&in->mu);
+	if (refused > 0)
+		log_event(LOG_WARN, "login_shed", "refused=%lu wait_max_ms=%d",
+		    refused, ADMISSION_WAIT_MS);
+}
+
+/* The worker: serves the queue in order, one at a time. Once stopping
+ * (SIGTERM), what still waits is refused, so that the process ends within
+ * the web server's grace. */
+static void *
+intake_worker(void *arg)
+{
+	struct intake *in = arg;
+
+	for (;;) {
+		struct intake_slot *slot;
+		int stale;
+
+		pthread_mutex_lock(&in->mu);
+		while ((slot = admission_take(&in->queue, monotonic_ns(),
+		    &stale)) == NULL && !in->stopping)
+			pthread_cond_wait(&in->queued, &in->mu);
+		stale |= in->stopping;
+		pthread_mutex_unlock(&in->mu);
+		if (slot == NULL)
+			return NULL;
+		if (stale) {
+			intake_refuse(in, slot);
+		} else {
+			struct http_io io = { &slot->fr, fcgi_param, fcgi_read,
+			    fcgi_write };
+
+			serve(in->app, in->routes, in->nroutes, &io);
+			fcgi_scrub(&slot->fr);
+			finish_request(&slot->fr);
+			intake_release(in, slot);
+		}
+	}
+}
+
+/* The reaper: sleeps until the oldest waiting request's deadline and
+ * refuses it then if the worker has not taken it. */
+static void *
+intake_reaper(void *arg)
+{
+	struct intake *in = arg;
+
+	pthread_mutex_lock(&in->mu);
+	while (!in->stopping) {
+		struct intake_slot *slot;
+		int64_t when;
+
+		slot = admission_reap(&in->queue, monotonic_ns());
+		if (slot != NULL) {
+			pthread_mutex_unlock(&in->mu);
+			intake_refuse(in, slot);
+			pthread_mutex_lock(&in->mu);
+			continue;
+		}
+		when = admission_deadline(&in->queue);
+		if (when < 0) {
+			pthread_cond_wait(&in->deadline, &in->mu);
+		} else {
+			/* 1 ms past it, so that the deadline has passed. */
+			struct timespec ts;
+
+			when += 1000000;
+			ts.tv_sec = (time_t)(when / 1000000000);
+			ts.tv_nsec = (long)(when % 1000000000);
+			pthread_cond_timedwait(&in->deadline, &in->mu, &ts);
+		}
+	}
+	pthread_mutex_unlock(&in->mu);
+	return NULL;
+}
+
+/* The acceptor: the calling thread, until libfcgi's SIGTERM handler ends
+ * FCGX_Accept_r. Returns 0, or -1 when the threads could not start. */
+static int
+intake_run(struct intake *in)
+{
+	sigset_t block, old;
+	pthread_t worker, reaper;
+	int rc, started = 0;
+
+	/* libfcgi's SIGTERM/SIGUSR1 handlers must interrupt the accept, so
+	 * no other thread takes them. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGUSR1);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &block, &old);
+	rc = pthread_create(&worker, NULL, intake_worker, in);
+	if (rc == 0) {
+		started = 1;
+		rc = pthread_create(&reaper, NULL, intake_reaper, in);
+		if (rc == 0)
+			started = 2;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0)
+		fprintf(stderr, "latch: cannot start a thread: %s\n",
+		    strerror(rc));
+	while (started == 2) {
+		struct intake_slot *slot;
+		int queued;
+
+		pthread_mutex_lock(&in->mu);
+		slot = in->nfree > 0 ? in->free_slots[--in->nfree] : &in->spare;
+		pthread_mutex_unlock(&in->mu);
+		if (FCGX_Accept_r(&slot->fr) < 0) {
+			intake_release(in, slot);
+			break;
+		}
+		pthread_mutex_lock(&in->mu);
+		queued = slot != &in->spare &&
+		    admission_push(&in->queue, slot, monotonic_ns()) == 0;
+		if (queued) {
+			pthread_cond_signal(&in->queued);
+			pthread_cond_signal(&in->deadline);
+		}
+		pthread_mutex_unlock(&in->mu);
+		if (!queued)
+			intake_refuse(in, slot);
+	}
+	pthread_mutex_lock(&in->mu);
+	in->stopping = 1;
+	pthread_cond_broadcast(&in->queued);
+	pthread_cond_broadcast(&in->deadline);
+	pthread_mutex_unlock(&in->mu);
+	if (started >= 1)
+		pthread_join(worker, NULL);
+	if (started == 2)
+		pthread_join(reaper, NULL);
+	return started == 2 ? 0 : -1;
+}
+
+/* Serves FastCGI requests through an intake. Returns 0, or -1. */
+static int
+serve_admitted(const char *program, struct app *app,
+    const struct route *routes, size_t nroutes)
+{
+	struct intake *in;
+	pthread_condattr_t ca;
+	int rc = -1;
+
+	/* A few KiB: not on the stack. */
+	if ((in = calloc(1, sizeof *in)) == NULL) {
+		fprintf(stderr, "latch %s: out of memory\n", program);
+		return -1;
+	}
+	in->app = app;
+	in->routes = routes;
+	in->nroutes = nroutes;
+	in->max_body = app->cfg->max_body;
+	admission_init(&in->queue, (int64_t)ADMISSION_WAIT_MS * 1000000);
+	if (intake_make_refusal(in) != 0 ||
+	    FCGX_InitRequest(&in->spare.fr, 0, 0) != 0) {
+		fprintf(stderr, "latch %s: cannot initialise\n", program);
+		free(in);
+		return -1;
+	}
+	for (size_t i = 0; i < ADMISSION_SLOTS; i++) {
+		if (FCGX_InitRequest(&in->slots[i].fr, 0, 0) != 0) {
+			fprintf(stderr, "latch %s: FCGX_InitRequest failed\n",
+			    program);
+			goto out;
+		}
+		in->free_slots[in->nfree++] = &in->slots[i];
+	}
+	/* The reaper's deadlines are CLOCK_MONOTONIC, as the queue's. */
+	if (pthread_condattr_init(&ca) != 0 ||
+	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
+	    pthread_mutex_init(&in->mu, NULL) != 0 ||
+	    pthread_cond_init(&in->queued, NULL) != 0 ||
+	    pthread_cond_init(&in->deadline, &ca) != 0) {
+		fprintf(stderr, "latch %s: cannot initialise\n", program);
+		goto out;
+	}
+	pthread_condattr_destroy(&ca);
+	log_event(LOG_INFO, "started", "mode=fastcgi intake=admitted "
+	    "slots=%d wait_max_ms=%d", ADMISSION_SLOTS, ADMISSION_WAIT_MS);
+	rc = intake_run(in);
+	log_event(LOG_INFO, "stopped", "mode=fastcgi");
+	pthread_cond_destroy(&in->deadline);
+	pthread_cond_destroy(&in->queued);
+	pthread_mutex_destroy(&in->mu);
+out:
+	for (size_t i = 0; i < ADMISSION_SLOTS; i++)
+		FCGX_Free(&in->slots[i].fr, 1);
+	FCGX_Free(&in->spare.fr, 1);
+	free(in);
+	return rc;
+}
+
+/* Lowers the process's CPU priority to SERVER_ADMITTED_NICE, before any
+ * thread starts (on Linux nice is per thread; threads inherit it). With
+ * Linux's autogroups (sched_autogroup_enabled, the default of most
+ * distributions) nice alone does not do it: CPU time is first shared
+ * between sessions, and the web server's session, where a login process
+ * starts, holds the fast routes' processes too; the session's share is
+ * spread over whichever of its tasks are runnable, so while the fast ones
+ * wait on PostgreSQL the hashes get the whole share (measured during a
+ * login flood beside a refresh load: a nice-19 login pool took 45% of a
+ * core, SCHED_IDLE 40%, and refresh fell to 0.75 of its rate). So with
+ * own_group (FastCGI: once per process) it also starts a session of its
+ * own (setsid: it has no terminal, and web servers signal their children
+ * by pid) and gives that session's autogroup the same nice (then 16% of
+ * a core, refresh at its full rate). Each step is best effort: a failure
+ * is logged (at debug level where the system simply has no autogroups),
+ * and the pool still keeps logins off the fast routes' processes. */
+static void
+lower_priority(int own_group)
+{
+	char nice[8];
+	int fd, n;
+
+	if (setpriority(PRIO_PROCESS, 0, SERVER_ADMITTED_NICE) != 0)
+		log_event(LOG_WARN, "priority_unchanged", "nice=%d errno=%d",
+		    SERVER_ADMITTED_NICE, errno);
+	if (!own_group)
+		return;
+	if (setsid() < 0) {
+		/* Already a process group leader (started from a shell):
+		 * it has a session of its own or shares the shell's. */
+		log_event(LOG_DEBUG, "session_kept", "errno=%d", errno);
+	}
+	fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		log_event(LOG_DEBUG, "autogroup_absent", "errno=%d", errno);
+		return;
+	}
+	n = snprintf(nice, sizeof nice, "%d", SERVER_ADMITTED_NICE);
+	/* Linux takes one such write every 100 ms from all unprivileged
+	 * processes together (EAGAIN otherwise), and a pool starts its
+	 * processes at once: a bounded retry, a second at most. */
+	for (int i = 0; i < 20; i++) {
+		if (write(fd, nice, (size_t)n) == n) {
+			close(fd);
+			return;
+		}
+		if (errno != EAGAIN)
+			break;
+		nanosleep(&(struct timespec){ 0, 50 * 1000000 }, NULL);
+	}
+	log_event(LOG_WARN, "autogroup_priority_unchanged", "nice=%d errno=%d",
+	    SERVER_ADMITTED_NICE, errno);
+	close(fd);
+}
+
+static int
+server_run(const char *program, const struct route *routes, size_t nroutes,
+    int admitted)
 {
 	struct latch_config cfg;
 	struct app app;
@@ -377,12 +777,20 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		fprintf(stderr, "latch %s: FCGX_Init failed\n", program);
 		goto out;
 	}
+	if (admitted)
+		lower_priority(!FCGX_IsCGI());
 	if (FCGX_IsCGI()) {
 		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
 
 		serve(&app, routes, nroutes, &io);
 		http_wipe_params(environ, 1);
 		status = 0;
+		goto out;
+	}
+	close_at_once = listens_on_unix_socket();
+	if (admitted) {
+		if (serve_admitted(program, &app, routes, nroutes) == 0)
+			status = 0;
 		goto out;
 	}
 	{
@@ -397,24 +805,10 @@ server_main(const char *program, const struct route *routes, size_t nroutes)
 		log_event(LOG_INFO, "started", "mode=fastcgi");
 		/* libfcgi's own SIGTERM/SIGUSR1 handlers end this loop
 		 * cleanly; installing ours with signal() would hang accept. */
-		int local = listens_on_unix_socket();
-
 		while (FCGX_Accept_r(&fr) >= 0) {
 			serve(&app, routes, nroutes, &io);
 			fcgi_scrub(&fr);
-			/* libfcgi's close otherwise shuts the connection
-			 * down and waits, up to 2 s, for the web server to
-			 * close its end first: a lingering close, which
-			 * keeps unread input from turning into a TCP reset
-			 * that could lose the answer. Over a Unix socket no
-			 * reset exists and the answer is already in the web
-			 * server's queue, while the wait held this process
-			 * idle on every request (about a third of the
-			 * throughput of a short route, measured). Detaching
-			 * makes FCGX_Finish_r close at once. */
-			if (local)
-				FCGX_Detach(&fr);
-			FCGX_Finish_r(&fr);
+			finish_request(&fr);
 		}
 		FCGX_Free(&fr, 1);
 		log_event(LOG_INFO, "stopped", "mode=fastcgi");
@@ -425,4 +819,17 @@ out:
 	db_free(db);
 	config_free(&cfg);
 	return status;
+}
+
+int
+server_main(const char *program, const struct route *routes, size_t nroutes)
+{
+	return server_run(program, routes, nroutes, 0);
+}
+
+int
+server_main_admitted(const char *program, const struct route *routes,
+    size_t nroutes)
+{
+	return server_run(program, routes, nroutes, 1);
 }

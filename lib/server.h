@@ -53,4 +53,28 @@ struct route {
 int server_main(const char *program, const struct route *routes,
     size_t nroutes);
 
+/* The nice value a process of server_main_admitted runs at (and, in
+ * FastCGI mode, the autogroup of its own session). Low enough that bcrypt
+ * takes little CPU from the fast routes (measured, during a login flood
+ * beside a refresh load: 16% of a core, refresh at full throughput), not
+ * the lowest: at 19 a started hash gets 1.5% of a CPU against each busy
+ * session (at 10: 10%) and, on a busy machine, takes tens of seconds. */
+#define SERVER_ADMITTED_NICE 10
+
+/* As server_main, for routes that are CPU-bound for a long time (login's
+ * bcrypt): the process first lowers its own CPU priority to
+ * SERVER_ADMITTED_NICE (whatever web server started it). In FastCGI mode
+ * it also moves to a session and autogroup of its own at that nice (see
+ * lower_priority in server.c), then accepts every connection at once on
+ * one thread and serves them one at a time, in order, on another; a
+ * request still waiting ADMISSION_WAIT_MS after it came (or finding every
+ * slot taken) is answered 503 temporarily_unavailable with Retry-After,
+ * unserved (nothing hashed, nothing counted by the limiter), with its
+ * body read and wiped as a served one's is. As plain CGI it serves its one
+ * request like server_main: the web server starts a process per request
+ * and decides how many run, so there is no queue in latch to bound (and
+ * no autogroup: Linux takes one autogroup change per 100 ms). */
+int server_main_admitted(const char *program, const struct route *routes,
+    size_t nroutes);
+
 #endif

@@ -24,8 +24,10 @@
 #
 # STACK_PG_CRON=1 (at `up`) loads pg_cron into the instance's cluster.
 #
-# `up` reads PORT (8080), BIN_DIR (build; holds auth.fcgi, api.fcgi,
-# latchctl) and the configuration keys of API.md from its environment.
+# `up` reads PORT (8080), BIN_DIR (build; holds auth.fcgi, login.fcgi,
+# api.fcgi, latchctl) and the configuration keys of API.md from its
+# environment; `up` and `web-up` read LOGIN_PROCS (2: the login pool's
+# processes, web.sh).
 # It writes var/INSTANCE.env (BASE_URL=, DATABASE_URL=), var/INSTANCE.rundir,
 # var/INSTANCE.secrets and var/INSTANCE.demo.
 #
@@ -276,7 +278,7 @@ cmd_up() {
 	local port=${PORT:-8080} bin_dir=${BIN_DIR:-build} b old k keys demo_pw
 	valid_port "$port" || die "PORT must be a TCP port number, not '$port'"
 	[[ $bin_dir == /* ]] || bin_dir=$REPO/$bin_dir
-	for b in auth.fcgi api.fcgi latchctl; do
+	for b in auth.fcgi login.fcgi api.fcgi latchctl; do
 		[[ -x $bin_dir/$b ]] || die "$bin_dir/$b is missing or not executable (build first: make)"
 	done
 	[[ -x $LIGHTTPD ]] || die "lighttpd is not installed: run deploy/dev/deps.sh run"

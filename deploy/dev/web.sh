@@ -63,6 +63,28 @@ have_ipv6_loopback() {
 		grep -q '^00000000000000000000000000000001 .* lo$' /proc/net/if_inet6
 }
 
+# Processes of the login pool (login.fcgi: login and sign-up, each a bcrypt
+# at BCRYPT_COST). Two, one per core of the 2-core machines latch is
+# measured on: bcrypt is CPU-bound, so more processes than cores add no
+# logins per second, only queueing in the kernel instead of in login.fcgi,
+# where it is bounded (lib/admission.h). The tests start a web with 1.
+LOGIN_PROCS=${LOGIN_PROCS:-2}
+
+# One fastcgi.server entry: URL prefix $1 of web dir $2 served by the
+# binary $3.fcgi in $4 processes. Entries of the same binary share its
+# socket, and so its processes.
+fcgi_pool() {
+	cat <<-EOF
+		  "$1" => ((
+		    "socket"          => "$2/$3.sock",
+		    "bin-path"        => "$2/bin/$3.fcgi",
+		    "max-procs"       => $4,
+		    "check-local"     => "disable",
+		    "bin-environment" => ( "LATCH_CONFIG" => "$2/latch.conf" ),
+		  )),
+	EOF
+}
+
 # lighttpd.conf for the web in directory $1 on port $2 (127.0.0.1, and
 # [::1] where there is IPv6). The document root is shared; sockets, logs,
 # config and binaries are per web.
@@ -99,18 +121,17 @@ write_lighttpd_conf() {
 			)
 			# Each family is a prefix; lighttpd spawns and supervises the
 			# responders. They also inherit lighttpd's (clean) environment.
+			# The routes that run bcrypt come first (the first matching
+			# prefix wins) and have a pool of their own, login.fcgi, which
+			# lowers its own priority and sheds what it cannot serve in
+			# time: a login flood never queues a refresh behind a hash.
 			fastcgi.server = (
 		EOF
+		for route in login register; do
+			fcgi_pool "/auth/$route" "$w" login "$LOGIN_PROCS"
+		done
 		for fam in auth api; do
-			cat <<-EOF
-				  "/$fam/" => ((
-				    "socket"          => "$w/$fam.sock",
-				    "bin-path"        => "$w/bin/$fam.fcgi",
-				    "max-procs"       => 2,
-				    "check-local"     => "disable",
-				    "bin-environment" => ( "LATCH_CONFIG" => "$w/latch.conf" ),
-				  )),
-			EOF
+			fcgi_pool "/$fam/" "$w" "$fam" 2
 		done
 		printf ')\n'
 		if have_ipv6_loopback; then
@@ -130,7 +151,7 @@ install_bins() { # $1 = web dir, $2 = source dir
 	local b
 	[[ -d $1/bin ]] || mkdir -m 700 "$1/bin"
 	give "$1/bin"
-	for b in auth.fcgi api.fcgi latchctl; do
+	for b in auth.fcgi login.fcgi api.fcgi latchctl; do
 		cp "$2/$b" "$1/bin/.$b.new"
 		chmod 755 "$1/bin/.$b.new"
 		give "$1/bin/.$b.new"

@@ -192,9 +192,9 @@ def insert_user(db):
     return insert
 
 
-def run_stack(*args, timeout=120):
+def run_stack(*args, timeout=120, env=None):
     return subprocess.run([str(STACK_SH), *args], capture_output=True,
-                          timeout=timeout, cwd=str(REPO))
+                          timeout=timeout, cwd=str(REPO), env=env)
 
 
 def wait_http(base_url, timeout=10.0):
@@ -215,10 +215,15 @@ def main_port(stack):
 
 def http_web(stack, name, port, settings):
     """Starts web name (a lighttpd + fcgi pair, stack.sh web-up) on port
-    with the main web's settings and these overrides; its base URL."""
+    with the main web's settings and these overrides; its base URL.
+    LOGIN_PROCS among them is web.sh's (the login pool's processes), not
+    a setting of latch."""
+    settings = dict(settings)
+    procs = settings.pop("LOGIN_PROCS", None)
+    env = None if procs is None else dict(os.environ, LOGIN_PROCS=procs)
     run_stack("web-down", INSTANCE, name)     # leftovers of a crash
     proc = run_stack("web-up", INSTANCE, name, str(port),
-                     *[f"{k}={v}" for k, v in settings.items()])
+                     *[f"{k}={v}" for k, v in settings.items()], env=env)
     assert proc.returncode == 0, \
         f"stack.sh web-up {name} failed: {proc.stderr.decode()[-2000:]}"
     base_url = f"http://127.0.0.1:{port}"
@@ -494,9 +499,13 @@ def proxy_web(harden_web):
 @pytest.fixture
 def proxy_http_web(http_harden_web):
     """proxy_web's settings on a lighttpd web, for the timing and race
-    tests: logins within warm, persistent processes."""
+    tests: logins within warm, persistent processes. A login process for
+    each of the (up to ten) guesses a race test sends at once, so that all
+    of them run at the same time and none waits in a login process's queue
+    (where, past its wait bound, it would be refused unhashed and
+    uncounted: test_login_admission.py)."""
     return http_harden_web("proxyhttp", 52, COOKIE_SECURE="0",
-                           TRUSTED_PROXIES="127.0.0.1")
+                           TRUSTED_PROXIES="127.0.0.1", LOGIN_PROCS="10")
 
 
 @pytest.fixture

@@ -274,9 +274,10 @@ def cgi_request_env(method, url, headers, body_length):
 
 
 class CgiSite(requests.adapters.BaseAdapter):
-    """A requests transport that answers by running BIN_DIR/auth.fcgi for
+    """A requests transport that answers by running BIN_DIR/login.fcgi for
+    /auth/login and /auth/register, BIN_DIR/auth.fcgi for the rest of
     /auth/... and BIN_DIR/api.fcgi for /api/... as CGI (the prefixes
-    lighttpd routes, API.md "Deployment shape"). settings: the programs'
+    lighttpd routes, deploy/dev/web.sh). settings: the programs'
     environment besides the request (LATCH_CONFIG); log: where their
     stderr goes."""
 
@@ -294,8 +295,9 @@ class CgiSite(requests.adapters.BaseAdapter):
             body = body.encode("utf-8")
         assert isinstance(body, bytes), "a CGI web takes whole bodies only"
         path = urlsplit(request.url).path
-        family = "auth" if path.startswith("/auth/") else \
-            "api" if path.startswith("/api/") else None
+        family = "login" if path in ("/auth/login", "/auth/register") \
+            else "auth" if path.startswith("/auth/") \
+            else "api" if path.startswith("/api/") else None
         if family is None:
             return self.build(request, 404, "Not Found",
                               [("Content-Type", "text/html")], b"")

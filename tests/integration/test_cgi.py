@@ -81,7 +81,7 @@ def _cgi_login(stack, user, remote_addr="127.0.0.1", delivery=None):
                   CONTENT_TYPE="application/json",
                   CONTENT_LENGTH=str(len(body)), REMOTE_ADDR=remote_addr,
                   HTTP_USER_AGENT="latch-cgi-test")
-    proc = run_cgi("auth.fcgi", env, body)
+    proc = run_cgi("login.fcgi", env, body)
     assert proc.returncode == 0, proc.stderr
     return parse_cgi(proc.stdout)
 
@@ -137,7 +137,7 @@ def test_cgi_bare_secret_signs_with_derived_kid(stack, db):
                   CONTENT_TYPE="application/json",
                   CONTENT_LENGTH=str(len(req)),
                   JWT_ACCESS_SECRET=GOOD_SECRET_A)
-    proc = run_cgi("auth.fcgi", env, req)
+    proc = run_cgi("login.fcgi", env, req)
     assert proc.returncode == 0, proc.stderr
     headers, body = parse_cgi(proc.stdout)
     assert headers[0][1].startswith("200"), (headers, body)
@@ -196,8 +196,8 @@ def test_cgi_login_answers_while_stdin_stays_open(stack, db, after):
     env = cgi_env(stack, method="POST", uri="/auth/login",
                   CONTENT_TYPE="application/json",
                   CONTENT_LENGTH=str(len(body)))
-    in_time, out, err = _cgi_with_open_stdin("auth.fcgi", env, body + after)
-    assert in_time, "auth.fcgi waited for the end of its input " \
+    in_time, out, err = _cgi_with_open_stdin("login.fcgi", env, body + after)
+    assert in_time, "login.fcgi waited for the end of its input " \
         f"(stdout {out[:200]!r}, stderr {err[-300:]!r})"
     headers, answer = parse_cgi(out)
     assert headers[0][1].startswith("200"), (headers, answer)
@@ -234,7 +234,7 @@ def _refusal(binary, env, must_name, secrets_given):
     return lines[0]
 
 
-@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("binary", ["auth.fcgi", "login.fcgi", "api.fcgi"])
 def test_start_refused_without_access_secret(stack, binary):
     env = cgi_env(stack, JWT_ACCESS_SECRET=None)
     _refusal(binary, env, "JWT_ACCESS_SECRET",
@@ -318,7 +318,7 @@ def _wrapped_conf(stack, tmp_path, continuation):
     return path
 
 
-@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("binary", ["auth.fcgi", "login.fcgi", "api.fcgi"])
 @pytest.mark.parametrize("shape", ["kid_and_secret", "key_shaped"])
 def test_start_refused_with_wrapped_key_list_shows_no_secret(
         stack, tmp_path, binary, shape):

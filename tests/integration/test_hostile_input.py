@@ -159,7 +159,7 @@ def _cgi(stack, binary, method, uri, body=b"", **extra):
 
 
 def test_cgi_big_host_header_is_400(stack, user):
-    status, body = _cgi(stack, "auth.fcgi", "POST", "/auth/login",
+    status, body = _cgi(stack, "login.fcgi", "POST", "/auth/login",
                         _login_bytes(user),
                         HTTP_HOST="h" * 60 + "." + "x" * BIG)
     assert (status, body["error"]) == (400, "invalid_request"), body
@@ -167,20 +167,20 @@ def test_cgi_big_host_header_is_400(stack, user):
 
 def test_cgi_body_shorter_than_content_length_is_400(stack, user):
     body = _login_bytes(user)
-    status, answer = _cgi(stack, "auth.fcgi", "POST", "/auth/login", body,
+    status, answer = _cgi(stack, "login.fcgi", "POST", "/auth/login", body,
                           CONTENT_LENGTH=str(len(body) + 50))
     assert (status, answer["error"]) == (400, "invalid_request"), answer
 
 
 def test_cgi_non_numeric_content_length_is_400(stack, user):
-    status, answer = _cgi(stack, "auth.fcgi", "POST", "/auth/login",
+    status, answer = _cgi(stack, "login.fcgi", "POST", "/auth/login",
                           _login_bytes(user), CONTENT_LENGTH="12abc")
     assert (status, answer["error"]) == (400, "invalid_request"), answer
 
 
 def test_cgi_content_length_over_the_limit_is_413(stack, user):
     """Refused from the header alone, before the (short) body is read."""
-    status, answer = _cgi(stack, "auth.fcgi", "POST", "/auth/login",
+    status, answer = _cgi(stack, "login.fcgi", "POST", "/auth/login",
                           _login_bytes(user), CONTENT_LENGTH="1000000000")
     assert (status, answer["error"]) == (413, "payload_too_large"), answer
 
@@ -188,7 +188,7 @@ def test_cgi_content_length_over_the_limit_is_413(stack, user):
 def test_cgi_enormous_content_length_is_413(stack, user):
     """A Content-Length past 2^64 is still 1*digit (RFC 3875): larger than
     the limit, so 413 as API.md says for a larger body."""
-    status, answer = _cgi(stack, "auth.fcgi", "POST", "/auth/login",
+    status, answer = _cgi(stack, "login.fcgi", "POST", "/auth/login",
                           _login_bytes(user),
                           CONTENT_LENGTH="99999999999999999999999999")
     assert (status, answer["error"]) == (413, "payload_too_large"), answer

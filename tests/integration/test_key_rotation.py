@@ -247,7 +247,7 @@ BAD_ACCESS_LISTS = {
 }
 
 
-@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("binary", ["auth.fcgi", "login.fcgi", "api.fcgi"])
 @pytest.mark.parametrize("case", sorted(BAD_ACCESS_LISTS))
 def test_start_refused_with_malformed_access_list(stack, binary, case):
     spec = BAD_ACCESS_LISTS[case]
@@ -255,20 +255,20 @@ def test_start_refused_with_malformed_access_list(stack, binary, case):
              [SECRET_A, SECRET_R, "0123456789abcdef0123456789abcde"])
 
 
-@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("binary", ["auth.fcgi", "login.fcgi", "api.fcgi"])
 def test_start_refused_with_short_refresh_secret(stack, binary):
     _refused(stack, binary, "a1:" + SECRET_A,
              "r1:short-refresh-secret-31-bytes",
              ["JWT_REFRESH_SECRET"], [SECRET_A, "short-refresh-secret"])
 
 
-@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("binary", ["auth.fcgi", "login.fcgi", "api.fcgi"])
 def test_start_refused_with_malformed_refresh_list(stack, binary):
     _refused(stack, binary, "a1:" + SECRET_A, f"r1:{SECRET_R},",
              ["JWT_REFRESH_SECRET"], [SECRET_A, SECRET_R])
 
 
-@pytest.mark.parametrize("binary", ["auth.fcgi", "api.fcgi"])
+@pytest.mark.parametrize("binary", ["auth.fcgi", "login.fcgi", "api.fcgi"])
 def test_start_refused_with_bare_secret_in_both_lists(stack, binary):
     _refused(stack, binary, SECRET_A, f"r1:{SECRET_R},r2:{SECRET_A}",
              ["JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET"],

@@ -2,8 +2,8 @@
 request that carried it (a core dump of a worker held the latest refresh
 token three times).
 
-As root, the test reads the writable memory of every auth.fcgi worker of
-the main web (/proc/PID/maps and /proc/PID/mem; the workers run as the
+As root, the test reads the writable memory of every auth.fcgi and
+login.fcgi worker of the main web (/proc/PID/maps and /proc/PID/mem; the workers run as the
 system user latch and are found by their executable, as stack.sh finds
 them) and counts the copies of the secrets an answer or a request body
 carried (after their first 16 bytes, which malloc overwrites in a freed
@@ -34,9 +34,19 @@ SETTLE = 3.0    # seconds for a worker to finish the request it answered
 
 
 def _auth_workers(stack):
-    """Pids of the main web's auth.fcgi processes."""
+    """Pids of the main web's auth.fcgi and login.fcgi processes (the
+    /auth/ routes: login and sign-up are login.fcgi's)."""
     assert stack.rundir is not None, "var/INSTANCE.rundir missing"
-    exe = os.path.realpath(stack.rundir / "bin" / "auth.fcgi")
+    pids = []
+    for binary in ("auth.fcgi", "login.fcgi"):
+        pids += workers_of(stack.rundir / "bin" / binary)
+    return pids
+
+
+def workers_of(path):
+    """Pids of the processes running the executable at path (one web's
+    copy of a binary), at least one."""
+    exe = os.path.realpath(path)
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():

@@ -1,0 +1,63 @@
+/* admission.h: the queue of a login process (lib/server.c,
+ * server_main_admitted). A login holds its process for one bcrypt (about
+ * 0.3 s at cost 12), so a process that took connections as they came
+ * would hold a flood's worth for tens of seconds. Instead every accepted
+ * request waits here for its turn, at most ADMISSION_WAIT_MS; one that
+ * finds every slot taken is refused at once, and one still waiting at its
+ * deadline is refused then, unserved, whether or not the worker is free
+ * to look at it. Refusing at the deadline rather than on arrival is what
+ * keeps a flood cheap: a client that retries at once still sends one
+ * login per connection per wait bound, not one per millisecond, so the
+ * web server is not kept busy answering refusals either.
+ *
+ * A plain FIFO, with no locking and no clock of its own (times are
+ * parameters), so that its decisions are tested alone. */
+#ifndef LATCH_ADMISSION_H
+#define LATCH_ADMISSION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The most requests a process holds accepted and waiting: a bound on
+ * memory (libfcgi's buffers, about 24 KiB a request) and on connections;
+ * above the flood a pool of two meets (issue 10: four times the
+ * processes, 16 connections) with room to spare. */
+#define ADMISSION_SLOTS 32
+/* The longest a request waits for its turn before it is refused unserved:
+ * within the fail-fast bound (issue 10: an answer within 5 s) with 2 s to
+ * spare for a refusal that is late on a busy machine, and long enough
+ * that a burst of a few logins per process is served, not refused, even
+ * when each hash takes several times its 0.3 s (cost 12) on a busy
+ * machine. */
+#define ADMISSION_WAIT_MS 3000
+/* Retry-After of a refusal, in seconds: one wait bound. */
+#define ADMISSION_RETRY_AFTER ((ADMISSION_WAIT_MS + 999) / 1000)
+
+struct admission_queue {
+	void *item[ADMISSION_SLOTS];    /* a ring, oldest at head */
+	int64_t since[ADMISSION_SLOTS]; /* when each was queued, ns */
+	size_t head, n;
+	int64_t wait_max_ns;
+};
+
+/* Empties q; requests may wait wait_max_ns. */
+void admission_init(struct admission_queue *q, int64_t wait_max_ns);
+
+/* Queues item (not NULL), arrived at now_ns. Returns 0, or -1 when every
+ * slot is taken: the request is then to be refused at once. */
+int admission_push(struct admission_queue *q, void *item, int64_t now_ns);
+
+/* The oldest request, removed, for the worker to serve; NULL when none
+ * waits. *stale is 1 when it waited past the bound by now_ns (refuse it
+ * unserved), else 0. */
+void *admission_take(struct admission_queue *q, int64_t now_ns, int *stale);
+
+/* The oldest request, removed, when it has waited past the bound by
+ * now_ns; otherwise NULL and nothing changes. */
+void *admission_reap(struct admission_queue *q, int64_t now_ns);
+
+/* When the oldest request's wait ends (ns, the clock of now_ns), or -1
+ * when none waits. No other request's ends sooner: they came later. */
+int64_t admission_deadline(const struct admission_queue *q);
+
+#endif

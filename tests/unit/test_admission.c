@@ -1,0 +1,123 @@
+/* test_admission.c: the login queue (lib/admission): what is queued, what
+ * is refused at once, what is refused at its deadline, in which order the
+ * worker gets what waits. The threads that act on it are tested through
+ * the stack (tests/integration/test_login_admission.py). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "admission.h"
+
+#define MS ((int64_t)1000000)
+
+static int items[ADMISSION_SLOTS + 2];
+
+static void
+test_empty_queue_has_nothing(void **state)
+{
+	struct admission_queue q;
+	int stale = 7;
+
+	(void)state;
+	admission_init(&q, 2000 * MS);
+	assert_null(admission_take(&q, 0, &stale));
+	assert_int_equal(stale, 0);
+	assert_null(admission_reap(&q, INT64_MAX / 2));
+	assert_int_equal(admission_deadline(&q), -1);
+}
+
+static void
+test_full_queue_refuses_at_once(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 2000 * MS);
+	for (int i = 0; i < ADMISSION_SLOTS; i++)
+		assert_int_equal(admission_push(&q, &items[i], i), 0);
+	assert_int_equal(admission_push(&q, &items[ADMISSION_SLOTS], 99), -1);
+	/* A slot freed is a slot again. */
+	assert_ptr_equal(admission_take(&q, 100, &stale), &items[0]);
+	assert_int_equal(admission_push(&q, &items[ADMISSION_SLOTS], 100), 0);
+	assert_int_equal(admission_push(&q, &items[ADMISSION_SLOTS + 1], 100),
+	    -1);
+}
+
+static void
+test_worker_takes_oldest_first_across_the_ring(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 2000 * MS);
+	/* Wrap the ring around: push and take past its end. */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < ADMISSION_SLOTS - 1; i++)
+			assert_int_equal(admission_push(&q, &items[i], i), 0);
+		for (int i = 0; i < ADMISSION_SLOTS - 1; i++) {
+			assert_ptr_equal(admission_take(&q, i, &stale),
+			    &items[i]);
+			assert_int_equal(stale, 0);
+		}
+	}
+	assert_null(admission_take(&q, 0, &stale));
+}
+
+static void
+test_stale_only_past_the_bound(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 2000 * MS);
+	admission_push(&q, &items[0], 1000 * MS);
+	admission_push(&q, &items[1], 1500 * MS);
+	assert_int_equal(admission_deadline(&q), 3000 * MS);
+	/* Exactly at the bound is still in time. */
+	assert_ptr_equal(admission_take(&q, 3000 * MS, &stale), &items[0]);
+	assert_int_equal(stale, 0);
+	assert_ptr_equal(admission_take(&q, 3500 * MS + 1, &stale), &items[1]);
+	assert_int_equal(stale, 1);
+}
+
+static void
+test_reap_removes_only_the_overdue(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 2000 * MS);
+	admission_push(&q, &items[0], 0);
+	admission_push(&q, &items[1], 500 * MS);
+	admission_push(&q, &items[2], 2500 * MS);
+	assert_null(admission_reap(&q, 2000 * MS));
+	assert_ptr_equal(admission_reap(&q, 2600 * MS), &items[0]);
+	assert_ptr_equal(admission_reap(&q, 2600 * MS), &items[1]);
+	assert_null(admission_reap(&q, 2600 * MS));
+	/* The next deadline is the one left's. */
+	assert_int_equal(admission_deadline(&q), 4500 * MS);
+	assert_ptr_equal(admission_take(&q, 2600 * MS, &stale), &items[2]);
+	assert_int_equal(stale, 0);
+	assert_int_equal(admission_deadline(&q), -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_empty_queue_has_nothing),
+		cmocka_unit_test(test_full_queue_refuses_at_once),
+		cmocka_unit_test(test_worker_takes_oldest_first_across_the_ring),
+		cmocka_unit_test(test_stale_only_past_the_bound),
+		cmocka_unit_test(test_reap_removes_only_the_overdue),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
