@@ -24,6 +24,7 @@ check_pkgs=(
 	postgresql-15-cron
 	libfcgi-bin
 	python3-cryptography
+	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"

@@ -19,6 +19,14 @@
 #                                              (for running it as CGI);
 #                                              prints LATCH_CONFIG=file
 #   stack.sh web-down INSTANCE NAME            stop that extra pair
+#   stack.sh recipe-up INSTANCE KIND PORT [KEY=VALUE ...]
+#                                              serve the instance from a
+#                                              shipped recipe of deploy/
+#                                              (deploy/dev/recipes/KIND.sh
+#                                              starts it) on PORT, with
+#                                              config overrides; prints
+#                                              BASE_URL=
+#   stack.sh recipe-down INSTANCE KIND         stop that recipe's servers
 #   stack.sh status   INSTANCE                 say what runs
 #   stack.sh clean    INSTANCE                 down, then delete its data
 #
@@ -304,6 +312,7 @@ cmd_up() {
 
 	# Restart semantics: the webs go down first so that new binaries and
 	# settings are picked up, and the port is free again.
+	stop_recipes
 	stop_webs
 
 	pg_init
@@ -383,6 +392,7 @@ latchctl() {
 }
 
 stop_everything() {
+	stop_recipes
 	stop_webs
 	if setup_user; then
 		set_pg_paths
@@ -411,14 +421,20 @@ cmd_db() { # $1 = start | stop
 # Write RUNDIR/web-$1/latch.conf: the main web's settings, then the
 # KEY=VALUE overrides that follow. Sets W to the web's directory.
 web_conf() {
-	local kv
 	[[ $1 =~ ^[a-z0-9]{1,12}$ ]] || die "web NAME must be 1-12 of a-z 0-9"
+	derived_dir "web-$1" "${@:2}"
+}
+
+# Make RUNDIR/$1 (a web's or a recipe's directory) with a latch.conf of the
+# main web's settings and the KEY=VALUE overrides that follow. Sets W.
+derived_dir() {
+	local kv
 	if ! known_rundir || [[ ! -s $RUNDIR/latch.conf || ! -x $RUNDIR/bin/api.fcgi ]]; then
 		die "instance $INST is not up: run stack.sh up $INST first"
 	fi
 	setup_user || die "no service user: run stack.sh up $INST"
 	instance_lock
-	W=$RUNDIR/web-$1
+	W=$RUNDIR/$1
 	[[ -e $W ]] || mkdir -m 700 "$W"
 	give "$W"
 	CONF=()
@@ -454,6 +470,65 @@ cmd_web_down() {
 	instance_lock
 	[[ -d $RUNDIR/web-$name ]] && web_stop "$RUNDIR/web-$name"
 	return 0
+}
+
+# ---------------------------------------------------------------- recipes
+# A recipe kind is a file deploy/dev/recipes/KIND.sh, sourced in a subshell,
+# that defines two functions and may use everything of stack.sh and web.sh
+# (as_svc, give, put_file, install_bins, terminate, pid_is, port_busy, ...):
+#   recipe_start DIR PORT  serve the instance from the shipped files of
+#                          deploy/ on 127.0.0.1:PORT; DIR is its own
+#                          directory (RUNDIR/recipe-KIND: latch.conf, bin/),
+#                          owned by the service user. Waits until it
+#                          answers, then prints BASE_URL=... (http or
+#                          https) on stdout; dies with the logs otherwise.
+#   recipe_stop DIR        stop everything recipe_start started, by pid,
+#                          and return 0 when nothing ran.
+# `down` and `clean` stop every recipe of the instance.
+
+recipe_file() { # $1 = KIND
+	[[ $1 =~ ^[a-z][a-z0-9-]{0,23}$ ]] || die "recipe KIND must be 1-24 of a-z 0-9 -"
+	[[ -f $REPO/deploy/dev/recipes/$1.sh ]] || die "no recipe $1 (deploy/dev/recipes/$1.sh)"
+	printf '%s' "$REPO/deploy/dev/recipes/$1.sh"
+}
+
+cmd_recipe_up() {
+	local kind=$1 port=$2 file
+	file=$(recipe_file "$kind")
+	valid_port "$port" || die "PORT must be a TCP port number, not '$port'"
+	derived_dir "recipe-$kind" "${@:3}"
+	(
+		# shellcheck source=/dev/null
+		. "$file"
+		recipe_stop "$W"
+		install_bins "$W" "$RUNDIR/bin"
+		recipe_start "$W" "$port"
+	)
+}
+
+cmd_recipe_down() {
+	local file
+	file=$(recipe_file "$1")
+	known_rundir || return 0
+	[[ -d $RUNDIR/recipe-$1 ]] || return 0
+	setup_user || return 0
+	instance_lock
+	# shellcheck source=/dev/null
+	(. "$file" && recipe_stop "$RUNDIR/recipe-$1")
+}
+
+# Every recipe of the instance (down, clean, up).
+stop_recipes() {
+	local d kind
+	for d in "$RUNDIR"/recipe-*/; do
+		[[ -d $d ]] || continue
+		d=${d%/}
+		kind=${d##*/recipe-}
+		[[ -f $REPO/deploy/dev/recipes/$kind.sh ]] || continue
+		# shellcheck source=/dev/null
+		(. "$REPO/deploy/dev/recipes/$kind.sh" && recipe_stop "$d") ||
+			say "recipe $kind did not stop cleanly"
+	done
 }
 
 cmd_status() {
@@ -523,6 +598,8 @@ db-stop) (($# == 0)) || usage; cmd_db stop ;;
 web-up) (($# >= 2)) || usage; cmd_web_up "$@" ;;
 web-conf) (($# >= 1)) || usage; cmd_web_conf "$@" ;;
 web-down) (($# == 1)) || usage; cmd_web_down "$1" ;;
+recipe-up) (($# >= 2)) || usage; cmd_recipe_up "$@" ;;
+recipe-down) (($# == 1)) || usage; cmd_recipe_down "$1" ;;
 status) (($# == 0)) || usage; cmd_status ;;
 clean) (($# == 0)) || usage; cmd_clean ;;
 *) usage ;;

@@ -97,9 +97,12 @@ def jwt_encode(header, claims, secret=None, alg="sha256"):
 class Client:
     """Talks to one web front (BASE_URL) with exact bytes and headers."""
 
-    def __init__(self, base_url, user_agent="latch-integration-tests"):
+    def __init__(self, base_url, user_agent="latch-integration-tests",
+                 verify=None):
         self.base_url = base_url.rstrip("/")
         self.user_agent = user_agent
+        # https: a CA file (a recipe's test certificate); None: the default
+        self.verify = True if verify is None else verify
 
     def request(self, method, path, body=None, content_type=None,
                 headers=None, json_body=None):
@@ -121,7 +124,7 @@ class Client:
                 http.mount(self.base_url + "/", site)
             resp = http.request(method, self.base_url + path, data=data,
                                 headers=hdrs, timeout=TIMEOUT,
-                                allow_redirects=False)
+                                allow_redirects=False, verify=self.verify)
         record_tokens(resp)
         return resp
 
