@@ -135,8 +135,8 @@ check: deps-check
 	@$(MAKE) --no-print-directory integration
 
 # Everything again, built with sanitizers into build-asan; any report in
-# the error log of the FastCGI processes or of the CGI runs (web-*/) fails
-# the run.
+# the error log of the FastCGI processes, of the CGI runs (web-*/) or of a
+# recipe's responders (recipe-*/) fails the run.
 asan: deps-check
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" \
 		all unit-build ceilings
@@ -154,7 +154,7 @@ asan-integration:
 	status=$$?; $(STACK) down asan; \
 	rundir="$$(cat var/asan.rundir)"; \
 	if cat "$$rundir"/fcgi.stderr.log* "$$rundir"/web-*/fcgi.stderr.log* \
-		2>/dev/null | grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:'; \
+		"$$rundir"/recipe-*/fcgi.stderr.log* 2>/dev/null | grep -E 'ERROR: (Address|Leak)Sanitizer|runtime error:'; \
 	then echo "asan: sanitizer reports in $$rundir/fcgi.stderr.log*"; exit 1; fi; \
 	exit $$status
 
