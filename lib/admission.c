@@ -4,10 +4,42 @@
 #include <string.h>
 
 void
-admission_init(struct admission_queue *q, int64_t wait_max_ns)
+admission_init(struct admission_queue *q, int64_t wait_max_ns,
+    int64_t answer_max_ns)
 {
 	memset(q, 0, sizeof *q);
 	q->wait_max_ns = wait_max_ns;
+	q->answer_max_ns = answer_max_ns;
+}
+
+void
+admission_served(struct admission_queue *q, int64_t service_ns)
+{
+	if (service_ns < 0)
+		service_ns = 0;
+	/* A quarter of each new one: a few hashes follow a change of load,
+	 * and one odd hash moves the expectation by a quarter only. The
+	 * first sets it. */
+	if (q->service_ns == 0)
+		q->service_ns = service_ns;
+	else
+		q->service_ns += (service_ns - q->service_ns) / 4;
+}
+
+/* How long the oldest may wait: the wait bound, or less when the answer
+ * would otherwise come after answer_max_ns, but never under a tenth of
+ * the bound: a request that finds the worker free is served however slow
+ * the last ones were, or nothing would be served again to show that
+ * serving got faster. */
+static int64_t
+wait_bound(const struct admission_queue *q)
+{
+	int64_t room = q->answer_max_ns - q->service_ns;
+	int64_t floor = q->wait_max_ns / 10;
+
+	if (room < floor)
+		room = floor;
+	return room < q->wait_max_ns ? room : q->wait_max_ns;
 }
 
 int
@@ -41,14 +73,14 @@ admission_take(struct admission_queue *q, int64_t now_ns, int *stale)
 	*stale = 0;
 	if (q->n == 0)
 		return NULL;
-	*stale = now_ns - q->since[q->head] > q->wait_max_ns;
+	*stale = now_ns - q->since[q->head] > wait_bound(q);
 	return pop(q);
 }
 
 void *
 admission_reap(struct admission_queue *q, int64_t now_ns)
 {
-	if (q->n == 0 || now_ns - q->since[q->head] <= q->wait_max_ns)
+	if (q->n == 0 || now_ns - q->since[q->head] <= wait_bound(q))
 		return NULL;
 	return pop(q);
 }
@@ -56,5 +88,5 @@ admission_reap(struct admission_queue *q, int64_t now_ns)
 int64_t
 admission_deadline(const struct admission_queue *q)
 {
-	return q->n == 0 ? -1 : q->since[q->head] + q->wait_max_ns;
+	return q->n == 0 ? -1 : q->since[q->head] + wait_bound(q);
 }

@@ -30,6 +30,13 @@
  * when each hash takes several times its 0.3 s (cost 12) on a busy
  * machine. */
 #define ADMISSION_WAIT_MS 3000
+/* The longest a served login may take from its arrival to its answer,
+ * wait and hash together: under the fail-fast bound of 5 s with a second
+ * to spare. A hash at low priority takes several times its 0.3 s while
+ * the fast routes keep the CPU busy (measured: a served login's answer
+ * after 6.2 s, a 3 s wait and then a slow hash), so a request is only
+ * served while its wait so far plus the recent hashes' time fits. */
+#define ADMISSION_ANSWER_MS 4000
 /* Retry-After of a refusal, in seconds: one wait bound. */
 #define ADMISSION_RETRY_AFTER ((ADMISSION_WAIT_MS + 999) / 1000)
 
@@ -38,21 +45,32 @@ struct admission_queue {
 	int64_t since[ADMISSION_SLOTS]; /* when each was queued, ns */
 	size_t head, n;
 	int64_t wait_max_ns;
+	int64_t answer_max_ns;
+	int64_t service_ns; /* recent time to serve one, a moving average */
 };
 
-/* Empties q; requests may wait wait_max_ns. */
-void admission_init(struct admission_queue *q, int64_t wait_max_ns);
+/* Empties q; requests may wait wait_max_ns, and are answered within
+ * answer_max_ns of their arrival when served. */
+void admission_init(struct admission_queue *q, int64_t wait_max_ns,
+    int64_t answer_max_ns);
+
+/* The worker served one in service_ns (its wall-clock time, hash and
+ * database): updates the expectation that shortens the wait of the next
+ * ones when serving is slow. */
+void admission_served(struct admission_queue *q, int64_t service_ns);
 
 /* Queues item (not NULL), arrived at now_ns. Returns 0, or -1 when every
  * slot is taken: the request is then to be refused at once. */
 int admission_push(struct admission_queue *q, void *item, int64_t now_ns);
 
 /* The oldest request, removed, for the worker to serve; NULL when none
- * waits. *stale is 1 when it waited past the bound by now_ns (refuse it
- * unserved), else 0. */
+ * waits. *stale is 1 when it waited past its bound by now_ns (refuse it
+ * unserved), else 0. A request's bound is wait_max_ns, shortened so that
+ * the wait plus the expected service time stays within answer_max_ns,
+ * down to a tenth of wait_max_ns at the least. */
 void *admission_take(struct admission_queue *q, int64_t now_ns, int *stale);
 
-/* The oldest request, removed, when it has waited past the bound by
+/* The oldest request, removed, when it has waited past its bound by
  * now_ns; otherwise NULL and nothing changes. */
 void *admission_reap(struct admission_queue *q, int64_t now_ns);
 

@@ -22,7 +22,7 @@ test_empty_queue_has_nothing(void **state)
 	int stale = 7;
 
 	(void)state;
-	admission_init(&q, 2000 * MS);
+	admission_init(&q, 2000 * MS, 3000 * MS);
 	assert_null(admission_take(&q, 0, &stale));
 	assert_int_equal(stale, 0);
 	assert_null(admission_reap(&q, INT64_MAX / 2));
@@ -36,7 +36,7 @@ test_full_queue_refuses_at_once(void **state)
 	int stale;
 
 	(void)state;
-	admission_init(&q, 2000 * MS);
+	admission_init(&q, 2000 * MS, 3000 * MS);
 	for (int i = 0; i < ADMISSION_SLOTS; i++)
 		assert_int_equal(admission_push(&q, &items[i], i), 0);
 	assert_int_equal(admission_push(&q, &items[ADMISSION_SLOTS], 99), -1);
@@ -54,7 +54,7 @@ test_worker_takes_oldest_first_across_the_ring(void **state)
 	int stale;
 
 	(void)state;
-	admission_init(&q, 2000 * MS);
+	admission_init(&q, 2000 * MS, 3000 * MS);
 	/* Wrap the ring around: push and take past its end. */
 	for (int round = 0; round < 3; round++) {
 		for (int i = 0; i < ADMISSION_SLOTS - 1; i++)
@@ -75,7 +75,7 @@ test_stale_only_past_the_bound(void **state)
 	int stale;
 
 	(void)state;
-	admission_init(&q, 2000 * MS);
+	admission_init(&q, 2000 * MS, 3000 * MS);
 	admission_push(&q, &items[0], 1000 * MS);
 	admission_push(&q, &items[1], 1500 * MS);
 	assert_int_equal(admission_deadline(&q), 3000 * MS);
@@ -87,13 +87,62 @@ test_stale_only_past_the_bound(void **state)
 }
 
 static void
+test_slow_service_shortens_the_wait(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 3000 * MS, 4000 * MS);
+	/* Fast hashes: the whole wait bound. */
+	admission_served(&q, 300 * MS);
+	assert_int_equal(admission_push(&q, &items[0], 0), 0);
+	assert_int_equal(admission_deadline(&q), 3000 * MS);
+	/* Hashes of 2 s (the first sets the expectation, then a quarter
+	 * of each): a request may wait 2 s, so that it is answered by 4 s. */
+	admission_init(&q, 3000 * MS, 4000 * MS);
+	admission_served(&q, 2000 * MS);
+	assert_int_equal(admission_push(&q, &items[0], 0), 0);
+	assert_int_equal(admission_push(&q, &items[1], 0), 0);
+	assert_int_equal(admission_deadline(&q), 2000 * MS);
+	assert_null(admission_reap(&q, 2000 * MS));
+	assert_ptr_equal(admission_reap(&q, 2000 * MS + 1), &items[0]);
+	assert_ptr_equal(admission_take(&q, 2000 * MS + 1, &stale), &items[1]);
+	assert_int_equal(stale, 1);
+	/* A moving average: one fast hash moves it a quarter of the way. */
+	admission_served(&q, 0);
+	assert_int_equal(admission_push(&q, &items[0], 0), 0);
+	assert_int_equal(admission_deadline(&q), 2500 * MS);
+}
+
+static void
+test_very_slow_service_still_serves_the_prompt(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 3000 * MS, 4000 * MS);
+	admission_served(&q, 9000 * MS);
+	/* Past the answer bound, a request still waits a tenth of the wait
+	 * bound, so that serving goes on and the average can come down. */
+	assert_int_equal(admission_push(&q, &items[0], 0), 0);
+	assert_int_equal(admission_deadline(&q), 300 * MS);
+	assert_ptr_equal(admission_take(&q, 300 * MS, &stale), &items[0]);
+	assert_int_equal(stale, 0);
+	assert_int_equal(admission_push(&q, &items[1], 0), 0);
+	assert_ptr_equal(admission_take(&q, 300 * MS + 1, &stale), &items[1]);
+	assert_int_equal(stale, 1);
+}
+
+static void
 test_reap_removes_only_the_overdue(void **state)
 {
 	struct admission_queue q;
 	int stale;
 
 	(void)state;
-	admission_init(&q, 2000 * MS);
+	admission_init(&q, 2000 * MS, 3000 * MS);
 	admission_push(&q, &items[0], 0);
 	admission_push(&q, &items[1], 500 * MS);
 	admission_push(&q, &items[2], 2500 * MS);
@@ -117,6 +166,8 @@ main(void)
 		cmocka_unit_test(test_worker_takes_oldest_first_across_the_ring),
 		cmocka_unit_test(test_stale_only_past_the_bound),
 		cmocka_unit_test(test_reap_removes_only_the_overdue),
+		cmocka_unit_test(test_slow_service_shortens_the_wait),
+		cmocka_unit_test(test_very_slow_service_still_serves_the_prompt),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

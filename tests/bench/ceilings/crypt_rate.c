@@ -7,9 +7,10 @@
  * hash ("$2b$", cost COST, its setting from crypt_gensalt_rn) with crypt_rn,
  * in a loop, for SECONDS (and at most 100 000 times), then reports how many
  * it did in how long. With NICE (0 to 19), each process first runs at the
- * CPU priority latch's login processes give themselves: a session of its
- * own, so an autogroup of its own on Linux, with that nice value for
- * itself and for the autogroup (run.sh passes the login processes' own).
+ * CPU priority latch's login processes give their hashing: a session of
+ * its own, so an autogroup of its own on Linux, with that nice value for
+ * itself and for the autogroup (run.sh passes the login processes' own),
+ * and SCHED_IDLE.
  * Prints one line:
  *
  *   procs=P cost=C nice=N seconds=S hashes=H rate=R
@@ -27,6 +28,7 @@
 #include <crypt.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,16 +66,20 @@ number(const char *s, long lo, long hi)
 }
 
 /* This process at nice n, in an autogroup of its own at nice n (where the
- * system has autogroups; elsewhere nice alone). */
+ * system has autogroups; elsewhere nice alone), as SCHED_IDLE: the
+ * priority of latch's hashing thread (lib/server.c). */
 static void
 lower_priority(int n)
 {
+	struct sched_param none = { 0 };
 	char v[8];
 	int fd, len;
 
 	(void)setsid();
 	if (setpriority(PRIO_PROCESS, 0, n) != 0)
 		perror("ceil-crypt: setpriority");
+	if (sched_setscheduler(0, SCHED_IDLE, &none) != 0)
+		perror("ceil-crypt: sched_setscheduler");
 	if ((fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC)) < 0)
 		return;
 	len = snprintf(v, sizeof v, "%d", n);
