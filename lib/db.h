@@ -1,7 +1,8 @@
 /* db.h: the process's one PostgreSQL connection: opened lazily, re-opened
- * after the server restarts, used only through PQexecParams (values never
- * enter SQL text, and unnamed statements survive PgBouncer's transaction
- * pooling). */
+ * after the server restarts. Values never enter SQL text: a statement
+ * with parameters runs as a named prepared statement (prepared again
+ * wherever PgBouncer's transaction pooling finds it missing), one without
+ * as a simple query. */
 #ifndef LATCH_DB_H
 #define LATCH_DB_H
 
@@ -30,9 +31,12 @@ void db_free(struct db *db);
  * read-only or otherwise harmless to run twice. */
 #define DB_IDEMPOTENT 0x1
 
-/* Runs one statement with text parameters (NULL for SQL NULL); one
- * without parameters (nparams 0) must be a constant, and goes as a simple
- * query, so it must be a single statement. Connects
+/* Runs one statement with text parameters (NULL for SQL NULL), as a
+ * prepared statement named after its text; one without parameters
+ * (nparams 0) must be a constant, and goes as a simple query, so it must
+ * be a single statement. Either way it must not be a transaction's
+ * part (BEGIN ... COMMIT from several calls): a transaction is one call
+ * of a function in SQL. Connects
  * first when needed. A connection found broken is re-opened; with
  * DB_IDEMPOTENT a statement that failed because the connection broke is
  * run once more on a fresh one. On success returns DB_OK and *res (which

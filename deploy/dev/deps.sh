@@ -24,7 +24,7 @@ check_pkgs=(
 	postgresql-15-cron
 	libfcgi-bin
 	python3-cryptography
-	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl
+	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl pgbouncer
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"

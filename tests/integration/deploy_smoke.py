@@ -27,6 +27,8 @@ RECIPE_PORT_OFFSETS = {
     "nginx": 85, "nginx-tls": 86,
     "apache-fcgid": 90, "apache-tls": 91, "apache-redirect": 92,
     "shared-cgi": 95, "shared-fcgid": 96,
+    # PgBouncer's socket carries this port, its lighttpd web the next one
+    "pgbouncer": 70,
 }
 
 MAX_BODY_BYTES = 16 * 1024  # API.md: the default of MAX_BODY_BYTES
