@@ -340,7 +340,7 @@ sql -v clients="$RCONNS" -v uid="$UID0" -f tests/bench/pgbench-seed.sql
 SEAL_HEX=$(sql -c "SELECT encode(successor_sealed, 'hex') FROM refresh_tokens
 	WHERE successor_sealed IS NOT NULL LIMIT 1")
 [[ -n $SEAL_HEX ]] || SEAL_HEX=$(head -c 311 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-pgbench -n -M extended -c "$RCONNS" -j 2 -T "$SECS" -D n=0 -D uid="$UID0" \
+pgbench -n -M prepared -c "$RCONNS" -j 2 -T "$SECS" -D n=0 -D uid="$UID0" \
 	-D grace=10 -D ttl=604800 -D sealed="$SEAL_HEX" -f tests/bench/rotate.pgbench \
 	"$DATABASE_URL" >"$RAW/pgbench.txt" 2>&1 || say "pgbench reported errors (see $RAW/pgbench.txt)"
 pg_tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$RAW/pgbench.txt")
