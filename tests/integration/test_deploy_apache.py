@@ -1,0 +1,308 @@
+"""Issue 11: the shipped Apache 2.4 + mod_fcgid + mod_ssl recipe
+(deploy/apache/), started once for this module by `stack.sh recipe-up
+INSTANCE apache` (deploy/dev/recipes/apache.sh) as the service user, on
+the instance's database, with a CA and certificate made for the run.
+
+- the contract smoke over TLS, with COOKIE_SECURE=1 (__Secure- cookie);
+- the plain-http virtual host only redirects, to the same path on https;
+- a responder killed with SIGKILL is replaced by mod_fcgid and the next
+  request is served;
+- a graceful restart (SIGUSR1 to Apache: mod_fcgid sends SIGTERM to every
+  responder) lets a login in hand finish with 200;
+- a login flood (4x the login processes, cost 12) does not stall refresh.
+  mod_fcgid gives a process one request at a time and keeps the rest
+  waiting for a free process of the class (it looks again once a second,
+  for about a minute, then answers 503 itself): so under Apache the
+  logins past capacity wait in Apache, not in login.fcgi's bounded queue,
+  and what is asserted is that every one of them is answered, 200 or a
+  refusal with Retry-After, long before a hang, while refresh, in its own
+  class, keeps answering 200.
+"""
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import INSTANCE, create_user, run_stack
+from deploy_smoke import contract_smoke, recipe_env, recipe_port
+from latchlib import Client, json_body, rotate_body
+
+KIND = "apache"
+LOGIN_PROCS = 2         # the login class's processes in this recipe
+FLOOD = 4 * LOGIN_PROCS
+HUNG = 60               # seconds: an answer later than this is a hang
+FLOOD_ANSWER_MAX = 30   # every flood login answered by then (~5 s seen)
+REFRESH_MAX = 5         # seconds: a refresh slower than this is stalled
+
+
+def _recipe_dir(stack):
+    assert stack.rundir is not None, "var/INSTANCE.rundir missing"
+    return stack.rundir / f"recipe-{KIND}"
+
+
+def _exe_pids(path):
+    """Pids of live processes running the executable at path."""
+    exe = os.path.realpath(path)
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if os.readlink(entry / "exe") == exe:
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _cpu_ticks(pid):
+    """utime + stime of pid, in clock ticks (0 once it is gone)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    fields = text[text.rindex(")") + 2:].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _wait_gone(pids, seconds):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_alive(p) for p in pids):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _alive(pid):
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    state = [ln for ln in status.splitlines() if ln.startswith("State:")]
+    return bool(state) and "Z" not in state[0].split()[1]
+
+
+@pytest.fixture(scope="module")
+def apache(stack):
+    """The recipe's URLs and CA file: {"base", "redirect", "ca", "dir"}."""
+    port = recipe_port(stack, "apache-tls")
+    env = dict(recipe_env(), LOGIN_PROCS=str(LOGIN_PROCS),
+               APACHE_REDIRECT_PORT=str(recipe_port(stack,
+                                                    "apache-redirect")))
+    run_stack("recipe-down", INSTANCE, KIND, env=env)   # a crash's leftovers
+    proc = run_stack("recipe-up", INSTANCE, KIND, str(port),
+                     "COOKIE_SECURE=1", "BCRYPT_COST=12", env=env)
+    assert proc.returncode == 0, \
+        f"recipe-up {KIND} failed: {proc.stderr.decode()[-3000:]}"
+    out = dict(line.split("=", 1) for line in
+               proc.stdout.decode().splitlines() if "=" in line)
+    yield {"base": out["BASE_URL"], "redirect": out["REDIRECT_URL"],
+           "ca": out["CA_FILE"], "dir": _recipe_dir(stack)}
+    down = run_stack("recipe-down", INSTANCE, KIND, env=env)
+    assert down.returncode == 0, down.stderr.decode()[-2000:]
+    assert not _exe_pids(_recipe_dir(stack) / "bin" / "login.fcgi")
+
+
+def test_contract_smoke_over_tls(stack, db, apache):
+    assert apache["base"] == \
+        f"https://127.0.0.1:{recipe_port(stack, 'apache-tls')}"
+    contract_smoke(stack, db, apache["base"], secure=True,
+                   verify=apache["ca"])
+
+
+def test_certificate_is_checked(apache):
+    """The https site is really TLS with the run's own CA: without it the
+    certificate is refused (so the smoke's verify was not a formality)."""
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(apache["base"] + "/api/health", timeout=10)
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/api/health"), ("GET", "/auth/sessions?x=1"), ("GET", "/"),
+    ("POST", "/auth/login"), ("POST", "/auth/refresh")])
+def test_plain_http_only_redirects_to_the_same_path(stack, apache, method,
+                                                    path):
+    assert apache["redirect"] == \
+        f"http://127.0.0.1:{recipe_port(stack, 'apache-redirect')}"
+    resp = requests.request(method, apache["redirect"] + path,
+                            json={"username": "x", "password": "y"}
+                            if method == "POST" else None,
+                            allow_redirects=False, timeout=10)
+    assert resp.status_code in (301, 308), (resp.status_code, resp.text)
+    assert resp.headers["Location"] == apache["base"] + path
+    # Nothing of latch answered: no JSON, no cookie.
+    assert "Set-Cookie" not in resp.headers
+    assert not resp.headers.get("Content-Type", "").startswith(
+        "application/json")
+
+
+def test_killed_responders_are_replaced(stack, db, apache):
+    client = Client(apache["base"], verify=apache["ca"])
+    user = create_user(stack, db, prefix="apkill")
+    # Every family has a process: a login, a refresh, a health.
+    resp = client.login(username=user["username"], password=user["password"],
+                        token_delivery="body")
+    assert resp.status_code == 200, resp.text
+    token, _ = rotate_body(client, json_body(resp)["refresh_token"])
+    assert client.request("GET", "/api/health").status_code == 200
+    bin_dir = apache["dir"] / "bin"
+    killed = {b: _exe_pids(bin_dir / b)
+              for b in ("login.fcgi", "auth.fcgi", "api.fcgi")}
+    for binary, pids in killed.items():
+        assert pids, f"no {binary} process to kill"
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+    everyone = [p for pids in killed.values() for p in pids]
+    assert _wait_gone(everyone, 10), "SIGKILL did not end the responders"
+
+    # The next request of each family is served, by a new process.
+    resp = client.request("GET", "/api/health")
+    assert resp.status_code == 200, resp.text
+    token, _ = rotate_body(client, token)
+    resp = client.login(username=user["username"], password=user["password"],
+                        token_delivery="body")
+    assert resp.status_code == 200, resp.text
+    for binary, pids in killed.items():
+        now = _exe_pids(bin_dir / binary)
+        assert now and not set(now) & set(pids), (binary, pids, now)
+
+
+def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
+    """SIGUSR1 to Apache (apachectl graceful, logrotate): mod_fcgid's
+    process manager restarts and sends SIGTERM to every responder; the one
+    in the middle of a login's hash answers it (200), then exits."""
+    user = create_user(stack, db, prefix="apgrace", cost=14)
+    client = Client(apache["base"], verify=apache["ca"])
+    login_bin = apache["dir"] / "bin" / "login.fcgi"
+    # A login first, so that the pool is up and the next one only hashes.
+    first = client.login(username=user["username"], password=user["password"],
+                         token_delivery="body")
+    assert first.status_code == 200, first.text
+    before = {p: _cpu_ticks(p) for p in _exe_pids(login_bin)}
+    result = {}
+
+    def login():
+        try:
+            result["resp"] = client.login(username=user["username"],
+                                          password=user["password"],
+                                          token_delivery="body")
+        except requests.RequestException as e:
+            result["error"] = repr(e)
+        result["at"] = time.monotonic()
+
+    thread = threading.Thread(target=login)
+    thread.start()
+    busy = None
+    deadline = time.monotonic() + 10
+    while busy is None and time.monotonic() < deadline and "at" not in result:
+        for pid in _exe_pids(login_bin):
+            ticks = _cpu_ticks(pid)
+            before.setdefault(pid, ticks)       # a process spawned now
+            if ticks >= before[pid] + 5:        # 50 ms of hashing
+                busy = pid
+        time.sleep(0.01)
+    assert busy is not None, f"no login process started hashing: {result}"
+    apache_pid = int((apache["dir"] / "apache2.pid").read_text().split()[0])
+    signalled = time.monotonic()
+    os.kill(apache_pid, signal.SIGUSR1)
+    thread.join(timeout=HUNG)
+    assert not thread.is_alive(), "the login hung across a graceful restart"
+    assert "resp" in result, result
+    assert result["resp"].status_code == 200, result["resp"].text
+    assert result["at"] > signalled, "the login ended before the restart"
+    assert _wait_gone([busy], 15), "the busy process did not exit"
+    # The restarted server serves.
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            resp = client.request("GET", "/api/health")
+            if resp.status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        assert time.monotonic() < deadline, "no health answer after restart"
+        time.sleep(0.2)
+
+
+def test_login_flood_does_not_stall_refresh(stack, db, apache):
+    client = Client(apache["base"], verify=apache["ca"])
+    flooders = [create_user(stack, db, prefix="apflood", cost=12)
+                for _ in range(LOGIN_PROCS)]
+    refresher = create_user(stack, db, prefix="aprefresh")
+    resp = client.login(username=refresher["username"],
+                        password=refresher["password"], token_delivery="body")
+    assert resp.status_code == 200, resp.text
+    token = json_body(resp)["refresh_token"]
+    # The login pool up before the flood.
+    for user in flooders:
+        resp = client.login(username=user["username"],
+                            password=user["password"], token_delivery="body")
+        assert resp.status_code == 200, resp.text
+
+    logins = []
+    refreshes = []
+    lock = threading.Lock()
+    start = threading.Barrier(FLOOD + 1)
+    flooding = threading.Event()
+    flooding.set()
+
+    def login(user):
+        start.wait(timeout=30)
+        t0 = time.monotonic()
+        try:
+            r = client.login(username=user["username"],
+                             password=user["password"], token_delivery="body")
+            item = (r.status_code, r.headers, time.monotonic() - t0)
+        except requests.RequestException as e:
+            item = (repr(e), {}, time.monotonic() - t0)
+        with lock:
+            logins.append(item)
+
+    def refresh_loop():
+        nonlocal token
+        start.wait(timeout=30)
+        for _ in range(2000):                   # bounded; ends with flood
+            if not flooding.is_set():
+                break
+            t0 = time.monotonic()
+            try:
+                r = client.refresh(token)
+                status = r.status_code
+                if status == 200:
+                    token = json_body(r)["refresh_token"]
+            except requests.RequestException as e:
+                status = repr(e)
+            refreshes.append((status, time.monotonic() - t0))
+            time.sleep(0.05)
+
+    threads = [threading.Thread(target=login, args=(flooders[i % LOGIN_PROCS],))
+               for i in range(FLOOD)]
+    refresher_thread = threading.Thread(target=refresh_loop)
+    refresher_thread.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=HUNG)
+    flooding.clear()
+    refresher_thread.join(timeout=HUNG)
+    assert not any(t.is_alive() for t in threads), "a login hung"
+    assert not refresher_thread.is_alive(), "a refresh hung"
+
+    assert len(logins) == FLOOD
+    for status, headers, seconds in logins:
+        assert status == 200 or (status in (429, 503) and
+                                 int(headers["Retry-After"]) >= 1), \
+            (status, dict(headers))
+        assert seconds < FLOOD_ANSWER_MAX, (status, seconds)
+    assert any(item[0] == 200 for item in logins), logins
+    # Refresh kept answering, each in far less than a stall, all along.
+    assert len(refreshes) >= 3, refreshes
+    assert all(status == 200 for status, _ in refreshes), refreshes
+    slowest = max(seconds for _, seconds in refreshes)
+    assert slowest < REFRESH_MAX, refreshes
