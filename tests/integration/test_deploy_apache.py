@@ -31,6 +31,7 @@ import requests
 from conftest import INSTANCE, create_user, run_stack
 from deploy_smoke import contract_smoke, recipe_env, recipe_port
 from latchlib import Client, json_body, rotate_body
+from test_memory_hygiene import workers_of
 
 KIND = "apache"
 LOGIN_PROCS = 2         # the login class's processes in this recipe
@@ -43,21 +44,6 @@ REFRESH_MAX = 5         # seconds: a refresh slower than this is stalled
 def _recipe_dir(stack):
     assert stack.rundir is not None, "var/INSTANCE.rundir missing"
     return stack.rundir / f"recipe-{KIND}"
-
-
-def _exe_pids(path):
-    """Pids of live processes running the executable at path."""
-    exe = os.path.realpath(path)
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if os.readlink(entry / "exe") == exe:
-                pids.append(int(entry.name))
-        except OSError:
-            continue
-    return pids
 
 
 def _cpu_ticks(pid):
@@ -106,7 +92,8 @@ def apache(stack):
            "ca": out["CA_FILE"], "dir": _recipe_dir(stack)}
     down = run_stack("recipe-down", INSTANCE, KIND, env=env)
     assert down.returncode == 0, down.stderr.decode()[-2000:]
-    assert not _exe_pids(_recipe_dir(stack) / "bin" / "login.fcgi")
+    with pytest.raises(AssertionError, match="no process runs"):
+        workers_of(_recipe_dir(stack) / "bin" / "login.fcgi")
 
 
 def test_contract_smoke_over_tls(stack, db, apache):
@@ -152,10 +139,9 @@ def test_killed_responders_are_replaced(stack, db, apache):
     token, _ = rotate_body(client, json_body(resp)["refresh_token"])
     assert client.request("GET", "/api/health").status_code == 200
     bin_dir = apache["dir"] / "bin"
-    killed = {b: _exe_pids(bin_dir / b)
+    killed = {b: workers_of(bin_dir / b)
               for b in ("login.fcgi", "auth.fcgi", "api.fcgi")}
-    for binary, pids in killed.items():
-        assert pids, f"no {binary} process to kill"
+    for pids in killed.values():
         for pid in pids:
             os.kill(pid, signal.SIGKILL)
     everyone = [p for pids in killed.values() for p in pids]
@@ -169,8 +155,8 @@ def test_killed_responders_are_replaced(stack, db, apache):
                         token_delivery="body")
     assert resp.status_code == 200, resp.text
     for binary, pids in killed.items():
-        now = _exe_pids(bin_dir / binary)
-        assert now and not set(now) & set(pids), (binary, pids, now)
+        now = workers_of(bin_dir / binary)
+        assert not set(now) & set(pids), (binary, pids, now)
 
 
 def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
@@ -184,7 +170,7 @@ def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
     first = client.login(username=user["username"], password=user["password"],
                          token_delivery="body")
     assert first.status_code == 200, first.text
-    before = {p: _cpu_ticks(p) for p in _exe_pids(login_bin)}
+    before = {p: _cpu_ticks(p) for p in workers_of(login_bin)}
     result = {}
 
     def login():
@@ -201,7 +187,7 @@ def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
     busy = None
     deadline = time.monotonic() + 10
     while busy is None and time.monotonic() < deadline and "at" not in result:
-        for pid in _exe_pids(login_bin):
+        for pid in workers_of(login_bin):
             ticks = _cpu_ticks(pid)
             before.setdefault(pid, ticks)       # a process spawned now
             if ticks >= before[pid] + 5:        # 50 ms of hashing
