@@ -5,8 +5,9 @@ the instance's database, with a CA and certificate made for the run.
 
 - the contract smoke over TLS, with COOKIE_SECURE=1 (__Secure- cookie);
 - the plain-http virtual host only redirects, to the same path on https;
-- a responder killed with SIGKILL is replaced by mod_fcgid and the next
-  request is served;
+- a responder killed with SIGKILL, idle or in the middle of a login, is
+  replaced by mod_fcgid and the next request is served (the one it was
+  serving gets Apache's error, which the site words as API.md's JSON);
 - a graceful restart (SIGUSR1 to Apache: mod_fcgid sends SIGTERM to every
   responder) lets a login in hand finish with 200;
 - a login flood (4x the login processes, cost 12) does not stall refresh.
@@ -159,50 +160,86 @@ def test_killed_responders_are_replaced(stack, db, apache):
         assert not set(now) & set(pids), (binary, pids, now)
 
 
+class LoginInFlight:
+    """A login of user (a cost-13 hash: long enough to act during it)
+    started in a thread once the login pool is up; .busy is the pid of the
+    login process that started hashing it, found by its CPU time."""
+
+    def __init__(self, client, user, login_bin):
+        # A login first, so that the pool is up and the next one only
+        # hashes.
+        first = client.login(username=user["username"],
+                             password=user["password"], token_delivery="body")
+        assert first.status_code == 200, first.text
+        before = {p: _cpu_ticks(p) for p in workers_of(login_bin)}
+        self.result = {}
+        self.thread = threading.Thread(target=self._login,
+                                       args=(client, user))
+        self.thread.start()
+        self.busy = None
+        deadline = time.monotonic() + 10
+        while self.busy is None and time.monotonic() < deadline \
+                and "at" not in self.result:
+            for pid in workers_of(login_bin):
+                ticks = _cpu_ticks(pid)
+                before.setdefault(pid, ticks)   # a process spawned now
+                if ticks >= before[pid] + 5:    # 50 ms of hashing
+                    self.busy = pid
+            time.sleep(0.01)
+        assert self.busy is not None, \
+            f"no login process started hashing: {self.result}"
+        self.acted = time.monotonic()
+
+    def _login(self, client, user):
+        try:
+            self.result["resp"] = client.login(username=user["username"],
+                                               password=user["password"],
+                                               token_delivery="body")
+        except requests.RequestException as e:
+            self.result["error"] = repr(e)
+        self.result["at"] = time.monotonic()
+
+    def answer(self):
+        """The login's response, once it came after the action."""
+        self.thread.join(timeout=HUNG)
+        assert not self.thread.is_alive(), "the login hung"
+        assert "resp" in self.result, self.result
+        assert self.result["at"] > self.acted, "the login ended before"
+        return self.result["resp"]
+
+
+def test_responder_killed_mid_request_is_replaced(stack, db, apache):
+    """SIGKILL to a login process in the middle of a hash: that request
+    gets Apache's own error, in API.md's JSON shape, and the next login is
+    served by a new process."""
+    client = Client(apache["base"], verify=apache["ca"])
+    user = create_user(stack, db, prefix="apmid", cost=13)
+    login_bin = apache["dir"] / "bin" / "login.fcgi"
+    flight = LoginInFlight(client, user, login_bin)
+    os.kill(flight.busy, signal.SIGKILL)
+    resp = flight.answer()
+    assert resp.status_code == 500, resp.text
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert json_body(resp)["error"] == "server_error"
+    resp = client.login(username=user["username"], password=user["password"],
+                        token_delivery="body")
+    assert resp.status_code == 200, resp.text
+    assert flight.busy not in workers_of(login_bin)
+
+
 def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
     """SIGUSR1 to Apache (apachectl graceful, logrotate): mod_fcgid's
     process manager restarts and sends SIGTERM to every responder; the one
     in the middle of a login's hash answers it (200), then exits."""
     user = create_user(stack, db, prefix="apgrace", cost=13)
     client = Client(apache["base"], verify=apache["ca"])
-    login_bin = apache["dir"] / "bin" / "login.fcgi"
-    # A login first, so that the pool is up and the next one only hashes.
-    first = client.login(username=user["username"], password=user["password"],
-                         token_delivery="body")
-    assert first.status_code == 200, first.text
-    before = {p: _cpu_ticks(p) for p in workers_of(login_bin)}
-    result = {}
-
-    def login():
-        try:
-            result["resp"] = client.login(username=user["username"],
-                                          password=user["password"],
-                                          token_delivery="body")
-        except requests.RequestException as e:
-            result["error"] = repr(e)
-        result["at"] = time.monotonic()
-
-    thread = threading.Thread(target=login)
-    thread.start()
-    busy = None
-    deadline = time.monotonic() + 10
-    while busy is None and time.monotonic() < deadline and "at" not in result:
-        for pid in workers_of(login_bin):
-            ticks = _cpu_ticks(pid)
-            before.setdefault(pid, ticks)       # a process spawned now
-            if ticks >= before[pid] + 5:        # 50 ms of hashing
-                busy = pid
-        time.sleep(0.01)
-    assert busy is not None, f"no login process started hashing: {result}"
+    flight = LoginInFlight(client, user, apache["dir"] / "bin" / "login.fcgi")
     apache_pid = int((apache["dir"] / "apache2.pid").read_text().split()[0])
-    signalled = time.monotonic()
     os.kill(apache_pid, signal.SIGUSR1)
-    thread.join(timeout=HUNG)
-    assert not thread.is_alive(), "the login hung across a graceful restart"
-    assert "resp" in result, result
-    assert result["resp"].status_code == 200, result["resp"].text
-    assert result["at"] > signalled, "the login ended before the restart"
-    assert _wait_gone([busy], 15), "the busy process did not exit"
+    resp = flight.answer()
+    assert resp.status_code == 200, resp.text
+    assert _wait_gone([flight.busy], 15), "the busy process did not exit"
     # The restarted server serves.
     deadline = time.monotonic() + 15
     while True:
@@ -214,6 +251,20 @@ def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
             pass
         assert time.monotonic() < deadline, "no health answer after restart"
         time.sleep(0.2)
+
+
+def test_web_server_errors_are_json(apache):
+    """A body over FcgidMaxRequestLen never reaches latch: Apache refuses
+    it (mod_fcgid's 500), in API.md's shape all the same."""
+    client = Client(apache["base"], verify=apache["ca"])
+    resp = client.request("POST", "/auth/login", body=b"{" + b" " * 70000 +
+                          b"}", content_type="application/json")
+    assert resp.status_code == 500, resp.text
+    assert resp.headers["Content-Type"] == "application/json"
+    assert resp.headers["Cache-Control"] == "no-store"
+    body = json_body(resp)
+    assert body["error"] == "server_error"
+    assert isinstance(body["error_description"], str)
 
 
 def test_login_flood_does_not_stall_refresh(stack, db, apache):
