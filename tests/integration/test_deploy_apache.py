@@ -22,6 +22,7 @@ the instance's database, with a CA and certificate made for the run.
 
 import os
 import signal
+import stat
 import threading
 import time
 from pathlib import Path
@@ -102,6 +103,22 @@ def test_contract_smoke_over_tls(stack, db, apache):
         f"https://127.0.0.1:{recipe_port(stack, 'apache-tls')}"
     contract_smoke(stack, db, apache["base"], secure=True,
                    verify=apache["ca"])
+
+
+def test_responder_sockets_are_the_web_servers_alone(apache):
+    """mod_fcgid's sockets (one a process) are Unix sockets only their
+    owner, the user Apache runs as, can open, in a directory of its own."""
+    client = Client(apache["base"], verify=apache["ca"])
+    for path in ("/auth/login", "/auth/refresh", "/api/health"):
+        client.request("GET", path)     # a process of each family
+    ipc = apache["dir"] / "fcgid"
+    assert ipc.stat().st_mode & 0o077 == 0, oct(ipc.stat().st_mode)
+    socks = [p for p in ipc.iterdir() if stat.S_ISSOCK(p.lstat().st_mode)]
+    assert len(socks) >= 3, socks
+    for sock in socks:
+        st = sock.lstat()
+        assert st.st_mode & 0o077 == 0, (sock, oct(st.st_mode))
+        assert st.st_uid == ipc.stat().st_uid, sock
 
 
 def test_certificate_is_checked(apache):
