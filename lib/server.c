@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -372,6 +373,113 @@ finish_request(FCGX_Request *fr)
 	FCGX_Finish_r(fr);
 }
 
+/* ---- Stopping: SIGTERM, SIGUSR1, SIGHUP, SIGINT ---- */
+
+/* What stops a FastCGI process gracefully: SIGTERM (web servers, systemd,
+ * mod_fcgid before its SIGKILL about 3 s later), SIGUSR1 (mod_fcgid and
+ * Apache's graceful restart), SIGHUP (latch has nothing to reload: the
+ * configuration is read once, so a fresh process started by the web
+ * server or supervisor is how a change is taken) and SIGINT (a terminal's
+ * ^C). Each finishes the request in hand and exits; an idle process
+ * exits at once. */
+static const int stop_signals[] = { SIGTERM, SIGUSR1, SIGHUP, SIGINT };
+
+/* The mask a thread accepts with: the process's, stop signals
+ * deliverable. Set by stop_signals_init before any thread starts,
+ * read-only afterwards. Outside accept_request every thread blocks the
+ * stop signals, so a signal stays pending until the acceptor next waits
+ * and never interrupts a request's system calls: libfcgi does not retry
+ * a read or write on EINTR, and would fail the request in hand. */
+static sigset_t accepting_mask;
+
+/* The stop signal received, or 0. */
+static volatile sig_atomic_t stop_signal;
+
+/* Async-signal-safe: sets two flags. libfcgi's accept loop ends on its
+ * own flag, which FCGX_ShutdownPending sets, and on EINTR; sigaction
+ * without SA_RESTART makes the wait end with EINTR (signal() would
+ * restart it, and the process would never stop while idle). */
+static void
+on_stop_signal(int signo)
+{
+	stop_signal = signo;
+	FCGX_ShutdownPending();
+}
+
+/* In FastCGI mode, after FCGX_Init (whose handlers for SIGTERM and
+ * SIGUSR1 these replace) and before any thread starts: installs
+ * on_stop_signal for stop_signals and blocks them in the calling thread,
+ * so that every thread started later does too. Returns 0, or -1. */
+static int
+stop_signals_init(void)
+{
+	struct sigaction sa;
+	sigset_t set;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&set);
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0];
+	    i++)
+		sigaddset(&set, stop_signals[i]);
+	sa.sa_mask = set;
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0];
+	    i++)
+		if (sigaction(stop_signals[i], &sa, NULL) != 0)
+			return -1;
+	if (pthread_sigmask(SIG_BLOCK, &set, &accepting_mask) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof stop_signals / sizeof stop_signals[0];
+	    i++)
+		sigdelset(&accepting_mask, stop_signals[i]);
+	return 0;
+}
+
+/* FCGX_Accept_r, with the stop signals deliverable only while it waits;
+ * called by one thread (the acceptor). Returns its result, or -1 once a
+ * stop signal came. First ppoll waits for a connection (or, on a
+ * connection the web server keeps open, for its next request) with the
+ * signals unblocked atomically, so that one arriving just before the wait
+ * still ends it; then FCGX_Accept_r takes it with the signals unblocked,
+ * so that a process that lost the connection to another of its pool (a
+ * shared socket, spawn-fcgi -F) and blocks in accept still ends on one.
+ * What is left is libfcgi's own window between its flag test and accept
+ * on a shared socket: a few instructions, with the web server's SIGKILL
+ * behind it. A connection accepted in the same moment as the signal is
+ * served: it is in hand. */
+static int
+accept_request(FCGX_Request *fr)
+{
+	sigset_t serving;
+	int rc = -1;
+
+	while (!stop_signal) {
+		struct pollfd p = { fr->ipcFd >= 0 ? fr->ipcFd :
+		    fr->listen_sock, POLLIN, 0 };
+
+		if (ppoll(&p, 1, NULL, &accepting_mask) >= 0 || errno != EINTR)
+			break;
+	}
+	pthread_sigmask(SIG_SETMASK, &accepting_mask, &serving);
+	if (!stop_signal)
+		rc = FCGX_Accept_r(fr);
+	pthread_sigmask(SIG_SETMASK, &serving, NULL);
+	return rc;
+}
+
+/* The stop signal's name for the log, or "none" (an accept error). */
+static const char *
+stop_signal_name(void)
+{
+	switch (stop_signal) {
+	case SIGTERM: return "TERM";
+	case SIGUSR1: return "USR1";
+	case SIGHUP: return "HUP";
+	case SIGINT: return "INT";
+	}
+	return "none";
+}
+
 /* ---- The admitted intake: an acceptor, a worker and a reaper ---- */
 
 /* One accepted request. */
@@ -558,24 +666,30 @@ intake_worker(void *arg)
 }
 
 /* The reaper: sleeps until the oldest waiting request's deadline and
- * refuses it then if the worker has not taken it. */
+ * refuses it then if the worker has not taken it. Once stopping, it
+ * refuses everything still waiting at once, even while the worker
+ * finishes a hash, and ends. */
 static void *
 intake_reaper(void *arg)
 {
 	struct intake *in = arg;
 
 	pthread_mutex_lock(&in->mu);
-	while (!in->stopping) {
+	for (;;) {
 		struct intake_slot *slot;
 		int64_t when;
+		int stale;
 
-		slot = admission_reap(&in->queue, monotonic_ns());
+		slot = in->stopping ? admission_take(&in->queue, monotonic_ns(),
+		    &stale) : admission_reap(&in->queue, monotonic_ns());
 		if (slot != NULL) {
 			pthread_mutex_unlock(&in->mu);
 			intake_refuse(in, slot);
 			pthread_mutex_lock(&in->mu);
 			continue;
 		}
+		if (in->stopping)
+			break;
 		when = admission_deadline(&in->queue);
 		if (when < 0) {
 			pthread_cond_wait(&in->deadline, &in->mu);
@@ -593,23 +707,16 @@ intake_reaper(void *arg)
 	return NULL;
 }
 
-/* The acceptor: the calling thread, until libfcgi's SIGTERM handler ends
- * FCGX_Accept_r. Returns 0, or -1 when the threads could not start. */
+/* The acceptor: the calling thread, until a stop signal ends
+ * accept_request (the worker and the reaper inherit the blocked stop
+ * signals: only the acceptor takes them). Returns 0, or -1 when the
+ * threads could not start. */
 static int
 intake_run(struct intake *in)
 {
-	sigset_t block, old;
 	pthread_t worker, reaper;
 	int rc, started = 0;
 
-	/* libfcgi's SIGTERM/SIGUSR1 handlers must interrupt the accept, so
-	 * no other thread takes them. */
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGUSR1);
-	sigaddset(&block, SIGHUP);
-	sigaddset(&block, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
 	rc = pthread_create(&worker, NULL, intake_worker, in);
 	if (rc == 0) {
 		started = 1;
@@ -617,7 +724,6 @@ intake_run(struct intake *in)
 		if (rc == 0)
 			started = 2;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0)
 		fprintf(stderr, "latch: cannot start a thread: %s\n",
 		    strerror(rc));
@@ -628,7 +734,7 @@ intake_run(struct intake *in)
 		pthread_mutex_lock(&in->mu);
 		slot = in->nfree > 0 ? in->free_slots[--in->nfree] : &in->spare;
 		pthread_mutex_unlock(&in->mu);
-		if (FCGX_Accept_r(&slot->fr) < 0) {
+		if (accept_request(&slot->fr) < 0) {
 			intake_release(in, slot);
 			break;
 		}
@@ -702,7 +808,8 @@ serve_admitted(const char *program, struct app *app,
 	log_event(LOG_INFO, "started", "mode=fastcgi intake=admitted "
 	    "slots=%d wait_max_ms=%d", ADMISSION_SLOTS, ADMISSION_WAIT_MS);
 	rc = intake_run(in);
-	log_event(LOG_INFO, "stopped", "mode=fastcgi");
+	log_event(LOG_INFO, "stopped", "mode=fastcgi signal=%s",
+	    stop_signal_name());
 	pthread_cond_destroy(&in->deadline);
 	pthread_cond_destroy(&in->queued);
 	pthread_mutex_destroy(&in->mu);
@@ -814,6 +921,11 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 		goto out;
 	}
 	close_at_once = listens_on_unix_socket();
+	if (stop_signals_init() != 0) {
+		fprintf(stderr, "latch %s: cannot set up signal handling: %s\n",
+		    program, strerror(errno));
+		goto out;
+	}
 	if (admitted) {
 		if (serve_admitted(program, &app, routes, nroutes) == 0)
 			status = 0;
@@ -829,15 +941,14 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 			goto out;
 		}
 		log_event(LOG_INFO, "started", "mode=fastcgi");
-		/* libfcgi's own SIGTERM/SIGUSR1 handlers end this loop
-		 * cleanly; installing ours with signal() would hang accept. */
-		while (FCGX_Accept_r(&fr) >= 0) {
+		while (accept_request(&fr) >= 0) {
 			serve(&app, routes, nroutes, &io);
 			fcgi_scrub(&fr);
 			finish_request(&fr);
 		}
 		FCGX_Free(&fr, 1);
-		log_event(LOG_INFO, "stopped", "mode=fastcgi");
+		log_event(LOG_INFO, "stopped", "mode=fastcgi signal=%s",
+		    stop_signal_name());
 	}
 	status = 0;
 out:

@@ -49,7 +49,11 @@ struct route {
 };
 
 /* Runs the process: returns the exit status for main. program names it in
- * logs ("auth", "api"). */
+ * logs ("auth", "api"). In FastCGI mode SIGTERM, SIGUSR1, SIGHUP and
+ * SIGINT each stop it gracefully: the request in hand is finished and
+ * answered, then the process exits with status 0; an idle one exits at
+ * once. As plain CGI none of this is set up: signals keep the handling
+ * libfcgi's FCGX_Init and the system give them. */
 int server_main(const char *program, const struct route *routes,
     size_t nroutes);
 
