@@ -11,6 +11,8 @@ PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
 LIBEXECDIR ?= $(PREFIX)/lib/latch
 DATADIR  ?= $(PREFIX)/share
+MANDIR   ?= $(DATADIR)/man
+DOCDIR   ?= $(DATADIR)/doc/latch
 DESTDIR  ?=
 BUILD    ?= build
 PORT     ?= 8080
@@ -29,7 +31,7 @@ CFLAGS   ?= -O2 -g
 WARN      = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla
 ALL_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) $(CFLAGS) -Ilib $(PKG_CFLAGS) \
-            -DLATCH_MIGRATIONS_DIR='"$(DATADIR)/latch/migrations"'
+            -DLATCH_MIGRATIONS_DIR='"$(MIGRATIONS_DIR)"'
 
 LIB_SRC   = $(wildcard lib/*.c)
 LIB_OBJ   = $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -56,7 +58,8 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 
 .PHONY: all programs unit-build unit run stop check integration asan \
         asan-integration \
-        install clean deps deps-check deps-bench bench ceilings clang fuzz
+        install uninstall clean deps deps-check deps-bench bench ceilings \
+        clang fuzz FORCE
 
 all: $(PROGRAMS)
 
@@ -77,6 +80,15 @@ CLI_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
 # The schema version config check requires: the newest migrations/NNN_*.sql.
 $(BUILD)/cli/cmd_ops.o: ALL_CFLAGS += -DLATCH_SCHEMA_VERSION=$(shell ls migrations | sed -n 's/^0*\([0-9]\{1,\}\)_.*\.sql$$/\1/p' | sort -n | tail -n 1)
 $(BUILD)/cli/cmd_ops.o: $(wildcard migrations/*.sql)
+
+# latchctl's default migrations directory is compiled in from DATADIR:
+# a build for another PREFIX or DATADIR rebuilds cmd_migrate.o (the stamp
+# changes only when the directory does).
+MIGRATIONS_DIR = $(DATADIR)/latch/migrations
+$(BUILD)/migrations-dir: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(MIGRATIONS_DIR)' | cmp -s - $@ || echo '$(MIGRATIONS_DIR)' >$@
+$(BUILD)/cli/cmd_migrate.o: $(BUILD)/migrations-dir
 
 $(BUILD)/latchctl: $(CLI_OBJ) $(LIB_OBJ)
 	$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
@@ -192,13 +204,49 @@ clang:
 	@$(MAKE) --no-print-directory BUILD=build-clang CC=clang all unit-build \
 		ceilings
 
+# What goes where (README "Installing"): the programs, the migrations
+# latchctl applies by default, the demo page, the man pages, and every
+# recipe of deploy/ as examples, directory by directory, whatever they
+# hold (dot files such as .htaccess too); deploy/dev (the test stack) and
+# deploy/www (installed as the demo page) are not recipes. Executable
+# files stay executable (0755), the rest is 0644. The man pages name the
+# installed paths.
+EXAMPLES = $(filter-out deploy/dev deploy/www,$(patsubst %/,%,$(wildcard deploy/*/)))
+MAN_SUBST = sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' \
+            -e 's|@MIGRATIONS_DIR@|$(MIGRATIONS_DIR)|g' \
+            -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@WWWDIR@|$(DATADIR)/latch/www|g'
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBEXECDIR) \
-		$(DESTDIR)$(DATADIR)/latch/migrations
+		$(DESTDIR)$(MIGRATIONS_DIR) $(DESTDIR)$(DATADIR)/latch/www \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BUILD)/latchctl $(DESTDIR)$(BINDIR)/latchctl
 	install -m 0755 $(BUILD)/auth.fcgi $(BUILD)/login.fcgi $(BUILD)/api.fcgi \
 		$(DESTDIR)$(LIBEXECDIR)/
-	install -m 0644 migrations/*.sql $(DESTDIR)$(DATADIR)/latch/migrations/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(MIGRATIONS_DIR)/
+	cd deploy/www && find . -type f | while read -r f; do \
+		install -D -m 0644 "$$f" "$(DESTDIR)$(DATADIR)/latch/www/$$f" || exit 1; \
+	done
+	$(MAN_SUBST) man/latchctl.8 >$(DESTDIR)$(MANDIR)/man8/latchctl.8
+	$(MAN_SUBST) man/latch.conf.5 >$(DESTDIR)$(MANDIR)/man5/latch.conf.5
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/latchctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/latch.conf.5
+	for d in $(EXAMPLES); do \
+		(cd deploy && find "$${d#deploy/}" -type f) | while read -r f; do \
+			if [ -x "deploy/$$f" ]; then m=0755; else m=0644; fi; \
+			install -D -m $$m "deploy/$$f" \
+				"$(DESTDIR)$(DOCDIR)/examples/$$f" || exit 1; \
+		done || exit 1; \
+	done
+
+# Removes what install put there (the examples directory and latch's own
+# directories whole: they hold nothing else).
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/latchctl $(DESTDIR)$(MANDIR)/man8/latchctl.8 \
+		$(DESTDIR)$(MANDIR)/man5/latch.conf.5
+	rm -rf $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)/latch \
+		$(DESTDIR)$(DOCDIR)
 
 clean:
 	rm -rf build build-asan build-clang build-fuzz
