@@ -446,7 +446,10 @@ stop_signals_init(void)
  * What is left is libfcgi's own window between its flag test and accept
  * on a shared socket: a few instructions, with the web server's SIGKILL
  * behind it. A connection accepted in the same moment as the signal is
- * served: it is in hand. */
+ * served (it is in hand), unless libfcgi was still waiting for its
+ * parameters when the signal came: it then closes that connection
+ * unanswered. Web servers write the parameters with the connection, so
+ * by the time ppoll sees it they are there and the read does not wait. */
 static int
 accept_request(FCGX_Request *fr)
 {
