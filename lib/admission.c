@@ -15,6 +15,7 @@ admission_init(struct admission_queue *q, int64_t wait_max_ns,
 void
 admission_served(struct admission_queue *q, int64_t service_ns)
 {
+	q->busy = 0;
 	if (service_ns < 0)
 		service_ns = 0;
 	/* A quarter of each new one: a few hashes follow a change of load,
@@ -52,6 +53,7 @@ admission_push(struct admission_queue *q, void *item, int64_t now_ns)
 	at = (q->head + q->n) % ADMISSION_SLOTS;
 	q->item[at] = item;
 	q->since[at] = now_ns;
+	q->prompt[at] = q->n == 0 && !q->busy;
 	q->n++;
 	return 0;
 }
@@ -67,26 +69,56 @@ pop(struct admission_queue *q)
 	return item;
 }
 
+/* The ring position of the oldest request that may be refused, or -1:
+ * the head, or the one after a prompt head. */
+static long
+oldest_refusable(const struct admission_queue *q)
+{
+	if (q->n == 0)
+		return -1;
+	if (!q->prompt[q->head])
+		return (long)q->head;
+	return q->n >= 2 ? (long)((q->head + 1) % ADMISSION_SLOTS) : -1;
+}
+
 void *
 admission_take(struct admission_queue *q, int64_t now_ns, int *stale)
 {
 	*stale = 0;
 	if (q->n == 0)
 		return NULL;
-	*stale = now_ns - q->since[q->head] > wait_bound(q);
+	*stale = !q->prompt[q->head] &&
+	    now_ns - q->since[q->head] > wait_bound(q);
+	if (!*stale)
+		q->busy = 1;
 	return pop(q);
 }
 
 void *
 admission_reap(struct admission_queue *q, int64_t now_ns)
 {
-	if (q->n == 0 || now_ns - q->since[q->head] <= wait_bound(q))
+	long at = oldest_refusable(q);
+	size_t next;
+	void *item;
+
+	if (at < 0 || now_ns - q->since[at] <= wait_bound(q))
 		return NULL;
-	return pop(q);
+	if ((size_t)at == q->head)
+		return pop(q);
+	/* The one behind a prompt head: the head moves into its place. */
+	item = q->item[at];
+	next = (size_t)at;
+	q->item[next] = q->item[q->head];
+	q->since[next] = q->since[q->head];
+	q->prompt[next] = q->prompt[q->head];
+	(void)pop(q);
+	return item;
 }
 
 int64_t
 admission_deadline(const struct admission_queue *q)
 {
-	return q->n == 0 ? -1 : q->since[q->head] + wait_bound(q);
+	long at = oldest_refusable(q);
+
+	return at < 0 ? -1 : q->since[at] + wait_bound(q);
 }

@@ -43,7 +43,11 @@
 struct admission_queue {
 	void *item[ADMISSION_SLOTS];    /* a ring, oldest at head */
 	int64_t since[ADMISSION_SLOTS]; /* when each was queued, ns */
+	/* Came to an empty queue and an idle worker: it waits behind no
+	 * one, so it is never refused (only the head can be one). */
+	unsigned char prompt[ADMISSION_SLOTS];
 	size_t head, n;
+	int busy;           /* the worker serves one (taken, not yet served) */
 	int64_t wait_max_ns;
 	int64_t answer_max_ns;
 	int64_t service_ns; /* recent time to serve one, a moving average */
@@ -54,28 +58,33 @@ struct admission_queue {
 void admission_init(struct admission_queue *q, int64_t wait_max_ns,
     int64_t answer_max_ns);
 
-/* The worker served one in service_ns (its wall-clock time, hash and
- * database): updates the expectation that shortens the wait of the next
- * ones when serving is slow. */
+/* The worker served the one it took in service_ns (its wall-clock time,
+ * hash and database): the worker is idle again, and the expectation that
+ * shortens the wait of the next ones when serving is slow is updated. */
 void admission_served(struct admission_queue *q, int64_t service_ns);
 
 /* Queues item (not NULL), arrived at now_ns. Returns 0, or -1 when every
- * slot is taken: the request is then to be refused at once. */
+ * slot is taken: the request is then to be refused at once. One that
+ * finds the queue empty and the worker idle is never refused: however
+ * late the worker gets the CPU to take it (a busy machine, a low
+ * priority), it waited behind no other login. */
 int admission_push(struct admission_queue *q, void *item, int64_t now_ns);
 
 /* The oldest request, removed, for the worker to serve; NULL when none
  * waits. *stale is 1 when it waited past its bound by now_ns (refuse it
- * unserved), else 0. A request's bound is wait_max_ns, shortened so that
- * the wait plus the expected service time stays within answer_max_ns,
- * down to a tenth of wait_max_ns at the least. */
+ * unserved), else 0, and the worker is then busy until admission_served.
+ * A request's bound is wait_max_ns, shortened so that the wait plus the
+ * expected service time stays within answer_max_ns, down to a tenth of
+ * wait_max_ns at the least. */
 void *admission_take(struct admission_queue *q, int64_t now_ns, int *stale);
 
-/* The oldest request, removed, when it has waited past its bound by
- * now_ns; otherwise NULL and nothing changes. */
+/* The oldest request that may be refused, removed, when it has waited
+ * past its bound by now_ns; otherwise NULL and nothing changes. */
 void *admission_reap(struct admission_queue *q, int64_t now_ns);
 
-/* When the oldest request's wait ends (ns, the clock of now_ns), or -1
- * when none waits. No other request's ends sooner: they came later. */
+/* When the wait of the oldest request that may be refused ends (ns, the
+ * clock of now_ns), or -1 when none waits. No other request's ends
+ * sooner: they came later. */
 int64_t admission_deadline(const struct admission_queue *q);
 
 #endif

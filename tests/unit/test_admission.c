@@ -14,6 +14,19 @@
 #define MS ((int64_t)1000000)
 
 static int items[ADMISSION_SLOTS + 2];
+static int in_hand;
+
+/* The worker takes one to serve and has not finished it: whatever comes
+ * now waits behind it. */
+static void
+busy_worker(struct admission_queue *q)
+{
+	int stale;
+
+	assert_int_equal(admission_push(q, &in_hand, 0), 0);
+	assert_ptr_equal(admission_take(q, 0, &stale), &in_hand);
+	assert_int_equal(stale, 0);
+}
 
 static void
 test_empty_queue_has_nothing(void **state)
@@ -76,6 +89,7 @@ test_stale_only_past_the_bound(void **state)
 
 	(void)state;
 	admission_init(&q, 2000 * MS, 3000 * MS);
+	busy_worker(&q);
 	admission_push(&q, &items[0], 1000 * MS);
 	admission_push(&q, &items[1], 1500 * MS);
 	assert_int_equal(admission_deadline(&q), 3000 * MS);
@@ -96,12 +110,14 @@ test_slow_service_shortens_the_wait(void **state)
 	admission_init(&q, 3000 * MS, 4000 * MS);
 	/* Fast hashes: the whole wait bound. */
 	admission_served(&q, 300 * MS);
+	busy_worker(&q);
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
 	assert_int_equal(admission_deadline(&q), 3000 * MS);
 	/* Hashes of 2 s (the first sets the expectation, then a quarter
 	 * of each): a request may wait 2 s, so that it is answered by 4 s. */
 	admission_init(&q, 3000 * MS, 4000 * MS);
 	admission_served(&q, 2000 * MS);
+	busy_worker(&q);
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
 	assert_int_equal(admission_push(&q, &items[1], 0), 0);
 	assert_int_equal(admission_deadline(&q), 2000 * MS);
@@ -111,12 +127,13 @@ test_slow_service_shortens_the_wait(void **state)
 	assert_int_equal(stale, 1);
 	/* A moving average: one fast hash moves it a quarter of the way. */
 	admission_served(&q, 0);
+	busy_worker(&q);
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
 	assert_int_equal(admission_deadline(&q), 2500 * MS);
 }
 
 static void
-test_very_slow_service_still_serves_the_prompt(void **state)
+test_very_slow_service_still_serves_some(void **state)
 {
 	struct admission_queue q;
 	int stale;
@@ -124,6 +141,7 @@ test_very_slow_service_still_serves_the_prompt(void **state)
 	(void)state;
 	admission_init(&q, 3000 * MS, 4000 * MS);
 	admission_served(&q, 9000 * MS);
+	busy_worker(&q);
 	/* Past the answer bound, a request still waits a tenth of the wait
 	 * bound, so that serving goes on and the average can come down. */
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
@@ -143,6 +161,7 @@ test_reap_removes_only_the_overdue(void **state)
 
 	(void)state;
 	admission_init(&q, 2000 * MS, 3000 * MS);
+	busy_worker(&q);
 	admission_push(&q, &items[0], 0);
 	admission_push(&q, &items[1], 500 * MS);
 	admission_push(&q, &items[2], 2500 * MS);
@@ -157,6 +176,41 @@ test_reap_removes_only_the_overdue(void **state)
 	assert_int_equal(admission_deadline(&q), -1);
 }
 
+static void
+test_a_login_to_an_idle_worker_is_never_refused(void **state)
+{
+	struct admission_queue q;
+	int stale;
+
+	(void)state;
+	admission_init(&q, 3000 * MS, 4000 * MS);
+	admission_served(&q, 9000 * MS);
+	/* The worker is idle and the queue empty: however late the worker
+	 * comes to it, it is served, and the reaper leaves it alone. */
+	assert_int_equal(admission_push(&q, &items[0], 0), 0);
+	assert_int_equal(admission_deadline(&q), -1);
+	assert_null(admission_reap(&q, 60000 * MS));
+	/* One behind it may be refused, at its own deadline; the prompt
+	 * one stays at the head. */
+	assert_int_equal(admission_push(&q, &items[1], 100 * MS), 0);
+	assert_int_equal(admission_push(&q, &items[2], 200 * MS), 0);
+	assert_int_equal(admission_deadline(&q), 400 * MS);
+	assert_null(admission_reap(&q, 400 * MS));
+	assert_ptr_equal(admission_reap(&q, 400 * MS + 1), &items[1]);
+	assert_int_equal(admission_deadline(&q), 500 * MS);
+	assert_ptr_equal(admission_take(&q, 60000 * MS, &stale), &items[0]);
+	assert_int_equal(stale, 0);
+	/* The worker is busy now: the next one is an ordinary wait. */
+	assert_ptr_equal(admission_take(&q, 60000 * MS, &stale), &items[2]);
+	assert_int_equal(stale, 1);
+	assert_null(admission_take(&q, 60000 * MS, &stale));
+	/* Served: idle again, and the next to an empty queue is prompt. */
+	admission_served(&q, 300 * MS);
+	assert_int_equal(admission_push(&q, &items[3], 70000 * MS), 0);
+	assert_ptr_equal(admission_take(&q, 90000 * MS, &stale), &items[3]);
+	assert_int_equal(stale, 0);
+}
+
 int
 main(void)
 {
@@ -167,7 +221,8 @@ main(void)
 		cmocka_unit_test(test_stale_only_past_the_bound),
 		cmocka_unit_test(test_reap_removes_only_the_overdue),
 		cmocka_unit_test(test_slow_service_shortens_the_wait),
-		cmocka_unit_test(test_very_slow_service_still_serves_the_prompt),
+		cmocka_unit_test(test_very_slow_service_still_serves_some),
+		cmocka_unit_test(test_a_login_to_an_idle_worker_is_never_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
