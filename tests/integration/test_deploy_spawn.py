@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INSTANCE, REPO, run_stack
+from conftest import INSTANCE, REPO, LogTail, run_stack
 from deploy_smoke import contract_smoke, recipe_env, recipe_port
 from latchlib import Client, json_body
 
@@ -93,6 +93,8 @@ class Recipe:
         self.web_pid_file = self.dir / ("lighttpd.pid" if kind.startswith(
             "lighttpd") else "nginx.pid")
         self.web_pid = int(self.web_pid_file.read_text().split()[0])
+        self.error_log = self.dir / ("lighttpd.error.log" if kind.startswith(
+            "lighttpd") else "error.log")
 
     def pool_pids(self):
         """instance -> pid, from the recipe's pid files."""
@@ -202,7 +204,8 @@ def test_a_pool_process_gone_leaves_the_pool_serving(recipe):
     """Last in this file: it stops one api process of each recipe (no
     supervisor here: under systemd Restart=on-failure replaces it). The
     web server skips the refused socket and the other process answers
-    every request."""
+    every request, having tried the refused one (its error log says so)."""
+    log = LogTail(recipe.error_log)
     pids = recipe.pool_pids()
     victim = pids["api-1"]
     os.kill(victim, 15)                 # idle: exits at once
@@ -218,3 +221,7 @@ def test_a_pool_process_gone_leaves_the_pool_serving(recipe):
         assert resp.status_code == 200, \
             f"health with api-1 gone: {resp.status_code} {resp.text[:200]}"
         assert json_body(resp)["status"] == "ok"
+    sock = str(recipe.dir / "s" / "api-1.sock")
+    assert any(sock in line and "refused" in line.lower()
+               for line in log.lines()), \
+        f"the web server never tried {sock}: {log.lines()[-5:]}"
