@@ -117,6 +117,22 @@ pools_stop() {
 	rm -f "$d"/s/*.sock
 }
 
+# Stop the web server of DIR $1 (pid file $2, command name $3), then the
+# pools: recipe_stop of the recipes here.
+web_and_pools_stop() {
+	local d=$1 pid
+	if [[ -s $d/$2 ]]; then
+		pid=$(head -n1 "$d/$2")
+		if pid_is "$pid" "$3"; then
+			say "stopping $3 $pid (recipe ${d##*/recipe-})"
+			terminate 10 "$pid"
+		fi
+		rm -f "$d/$2"
+	fi
+	pools_stop "$d"
+	return 0
+}
+
 # Copy shipped file $1 to $2 (mode 600, the service user's), replacing
 # each FROM of the FROM TO pairs that follow by its TO: the few values
 # that tie a shipped file to a host (a socket directory, a port). Every
@@ -136,11 +152,11 @@ copy_shipped() {
 # Wait until $1/api/health answers 200 (curl, with CA file $2 for https),
 # or die after WAIT_SECONDS showing log $3.
 wait_health() {
-	local url=$1/api/health code deadline ca=()
-	[[ -n ${2:-} ]] && ca=(--cacert "$2")
+	local url=$1/api/health code deadline cacert=()
+	[[ -n ${2:-} ]] && cacert=(--cacert "$2")
 	deadline=$((SECONDS + WAIT_SECONDS))
 	while :; do
-		code=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "${ca[@]}" \
+		code=$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "${cacert[@]}" \
 			--max-time 3 "$url" 2>/dev/null) || true
 		[[ $code == 200 ]] && return 0
 		if ((SECONDS >= deadline)); then

@@ -54,15 +54,5 @@ recipe_start() {
 }
 
 recipe_stop() {
-	local d=$1 pid
-	if [[ -s $d/lighttpd.pid ]]; then
-		pid=$(head -n1 "$d/lighttpd.pid")
-		if pid_is "$pid" lighttpd; then
-			say "stopping lighttpd $pid (recipe lighttpd-spawn)"
-			terminate 10 "$pid"
-		fi
-		rm -f "$d/lighttpd.pid"
-	fi
-	pools_stop "$d"
-	return 0
+	web_and_pools_stop "$1" lighttpd.pid lighttpd
 }

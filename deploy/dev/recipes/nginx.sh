@@ -65,16 +65,6 @@ recipe_start() {
 }
 
 recipe_stop() {
-	local d=$1 pid
-	if [[ -s $d/nginx.pid ]]; then
-		pid=$(head -n1 "$d/nginx.pid")
-		if pid_is "$pid" nginx; then
-			say "stopping nginx $pid (recipe ${d##*/recipe-})"
-			# TERM: fast shutdown, the workers go with the master.
-			terminate 10 "$pid"
-		fi
-		rm -f "$d/nginx.pid"
-	fi
-	pools_stop "$d"
-	return 0
+	# TERM: fast shutdown, the workers go with the master.
+	web_and_pools_stop "$1" nginx.pid nginx
 }
