@@ -10,17 +10,23 @@ and as mod_fcgid through .htaccess (shared-fcgid)."""
 
 import http.client
 import os
+import re
 import stat
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import INSTANCE, run_stack
+from conftest import INSTANCE, REPO, run_stack
 from deploy_smoke import contract_smoke, recipe_env, recipe_port
-from latchlib import Client, claims_of, json_body, login_body
+from latchlib import (Client, claims_of, json_body, login_body,
+                      run_latchctl, sid_of)
 
 KINDS = ("shared-cgi", "shared-fcgid")
+SHIPPED = REPO / "deploy" / "shared-hosting"
+MIGRATIONS = REPO / "migrations"
 BINARIES = ("auth.fcgi", "login.fcgi", "api.fcgi")
 
 
@@ -63,9 +69,7 @@ class Recipe:
         return out
 
 
-@pytest.fixture(scope="module", params=KINDS)
-def recipe(request, stack):
-    kind = request.param
+def start_recipe(stack, kind):
     env = recipe_env()
     run_stack("recipe-down", INSTANCE, kind, env=env)   # leftovers of a crash
     proc = run_stack("recipe-up", INSTANCE, kind,
@@ -75,8 +79,29 @@ def recipe(request, stack):
         f"stack.sh recipe-up {kind} failed: {proc.stderr.decode()[-3000:]}"
     r = Recipe(stack, kind)
     assert f"BASE_URL={r.base_url}" in proc.stdout.decode(), proc.stdout
-    yield r
-    run_stack("recipe-down", INSTANCE, kind, env=env)
+    return r
+
+
+def stop_recipe(kind):
+    run_stack("recipe-down", INSTANCE, kind, env=recipe_env())
+
+
+@pytest.fixture(scope="module")
+def shared_cgi(stack):
+    yield start_recipe(stack, "shared-cgi")
+    stop_recipe("shared-cgi")
+
+
+@pytest.fixture(scope="module")
+def shared_fcgid(stack):
+    yield start_recipe(stack, "shared-fcgid")
+    stop_recipe("shared-fcgid")
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def recipe(request):
+    """Each recipe in turn (each started once per run)."""
+    return request.getfixturevalue(request.param.replace("-", "_"))
 
 
 def test_contract_smoke(stack, db, recipe):
@@ -159,13 +184,13 @@ def wait_for_log(path, start, needle, timeout=5.0):
         time.sleep(0.05)
 
 
-def test_cgi_refuses_a_configuration_others_can_read(recipe):
+def test_cgi_refuses_a_configuration_others_can_read(shared_cgi):
     """The file found by the rule must be the account's alone: group
     readable, every CGI start refuses it (one line in the error log) and
-    the request fails; chmod 600 again and the next one is served."""
-    if recipe.kind != "shared-cgi":
-        pytest.skip("CGI reads the file per request; mod_fcgid's "
-                    "processes read it once, at start")
+    the request fails; chmod 600 again and the next one is served. (As
+    plain CGI because it reads the file per request; mod_fcgid's
+    processes read it once, at start.)"""
+    recipe = shared_cgi
     client = Client(recipe.base_url)
     start = recipe.log.stat().st_size
     os.chmod(recipe.config, 0o640)
@@ -180,3 +205,120 @@ def test_cgi_refuses_a_configuration_others_can_read(recipe):
     resp = client.request("GET", "/api/health")
     assert resp.status_code == 200, resp.text[:200]
     assert json_body(resp)["database"] == "ok"
+
+
+# ------------------------------------------------ the account's own tools
+
+def as_account(recipe, command, timeout=60):
+    """Runs the shell command as the account of the recipe, with the
+    environment cron gives a crontab line (HOME, LOGNAME, SHELL, PATH) and
+    nothing else: DIR/account.sh (deploy/dev/recipes/shared-account.sh)
+    makes the home the password database's. Returns the CompletedProcess
+    (text)."""
+    user = recipe.dir.owner()
+    env = ["HOME=" + str(recipe.home), "LOGNAME=" + user, "SHELL=/bin/sh",
+           "PATH=/usr/bin:/bin"]
+    return subprocess.run(
+        [str(recipe.dir / "account.sh"), str(recipe.dir), "env", "-i", *env,
+         "/bin/sh", "-c", command], capture_output=True, text=True,
+        timeout=timeout, env={"PATH": "/usr/bin:/bin"}, cwd="/")
+
+
+def crontab_command():
+    """The command of the shipped crontab line (after its five time
+    fields)."""
+    lines = [line for line in (SHIPPED / "crontab").read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#")]
+    assert len(lines) == 1, lines
+    fields = lines[0].split(None, 5)
+    assert fields[:5] == ["*/15", "*", "*", "*", "*"], fields
+    return fields[5]
+
+
+def test_crontab_line_purges_with_the_home_configuration(stack, db,
+                                                         shared_cgi):
+    """The shipped crontab line, run as cron runs it for the account,
+    finds ~/latch.conf and purges: a session revoked two days ago is
+    gone, a live one stays."""
+    from conftest import create_user
+    client = Client(shared_cgi.base_url)
+    user = create_user(stack, db, prefix="cron")
+    ended = sid_of(login_body(client, user)["access_token"])
+    live = sid_of(login_body(client, user)["access_token"])
+    db.execute("UPDATE sessions SET revoked_at = now() - interval '2 days', "
+               "revoked_reason = 'revoked' "
+               "WHERE id = %s", (ended,))
+    command = crontab_command()
+    assert "LATCH_CONFIG" not in command
+    proc = as_account(shared_cgi, command)
+    assert proc.returncode == 0, (proc.stdout, proc.stderr)
+    assert db.scalar("SELECT count(*) FROM sessions WHERE id = %s",
+                     (ended,)) == 0
+    assert db.scalar("SELECT count(*) FROM sessions WHERE id = %s",
+                     (live,)) == 1
+
+
+def test_latchctl_migrate_from_the_account(shared_cgi):
+    proc = as_account(shared_cgi, "$HOME/bin/latchctl migrate "
+                      "--dir $HOME/latch-migrations")
+    assert proc.returncode == 0, proc.stderr
+    n = len(list(MIGRATIONS.glob("[0-9]*_*.sql")))
+    assert proc.stdout.strip().splitlines()[-1] == \
+        f"schema up to date ({n} migrations)", proc.stdout
+    proc = as_account(shared_cgi, "$HOME/bin/latchctl migrate "
+                      "--dir $HOME/latch-migrations --status")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "0 pending", proc.stdout
+
+
+def db_url(url, dbname):
+    new, n = re.subn(r"^(postgresql://[^/]*/)[^?]*", r"\g<1>" + dbname, url)
+    assert n == 1, url
+    return new
+
+
+@pytest.fixture
+def two_fresh_dbs(stack):
+    from conftest import Db
+    admin = Db(db_url(stack.database_url, "postgres")).execute
+    names = ["t_shared_" + uuid.uuid4().hex[:12] for _ in range(2)]
+    for name in names:
+        admin(f'CREATE DATABASE "{name}"')
+    yield [db_url(stack.database_url, name) for name in names]
+    for name in names:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def schema_of(url):
+    proc = subprocess.run(["pg_dump", "--schema-only", "--no-owner", url],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return [line for line in proc.stdout.splitlines()
+            if not line.startswith(("-- Dumped", "\\restrict ",
+                                    "\\unrestrict "))]
+
+
+def test_psql_migrate_is_latchctl_migrate(bin_dir, two_fresh_dbs):
+    """deploy/shared-hosting/psql-migrate.sh makes the schema latchctl
+    migrate makes, and keeps schema_migrations as latchctl does: latchctl
+    then finds nothing pending, and a second run applies nothing."""
+    by_ctl, by_psql = two_fresh_dbs
+    proc = run_latchctl(bin_dir, "migrate", "--dir", MIGRATIONS,
+                        DATABASE_URL=by_ctl)
+    assert proc.returncode == 0, proc.stderr
+    script = [str(SHIPPED / "psql-migrate.sh"), str(MIGRATIONS)]
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": by_psql, "HOME": "/"}
+    proc = subprocess.run(script, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    n = len(list(MIGRATIONS.glob("[0-9]*_*.sql")))
+    assert proc.stdout.count("applied ") == n, proc.stdout
+    assert schema_of(by_psql) == schema_of(by_ctl)
+    proc = run_latchctl(bin_dir, "migrate", "--dir", MIGRATIONS, "--status",
+                        DATABASE_URL=by_psql)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().strip().splitlines()[-1] == "0 pending"
+    proc = subprocess.run(script, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "applied " not in proc.stdout, proc.stdout

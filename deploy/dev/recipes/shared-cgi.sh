@@ -14,11 +14,15 @@
 #                             (README "Shared hosting"), nothing names it
 #   DIR/home/public_html/     the document root: the shipped .htaccess,
 #                             latch/ with the three binaries, the demo page
+#   DIR/home/bin/latchctl, DIR/home/latch-migrations/
+#                             the admin tool and the migrations, for the
+#                             crontab line and `latchctl migrate`
 # Apache runs as the service user, as a host runs an account's programs
 # (suEXEC). The account's home is where the password database says: Apache
 # runs in a mount namespace of its own (an unprivileged user namespace, as
-# the service user) whose /etc/passwd is DIR/passwd, the machine's with the
-# service user's home set to DIR/home. Nothing else of the machine changes.
+# the service user: DIR/account.sh, a copy of shared-account.sh) whose
+# /etc/passwd is DIR/passwd, the machine's with the service user's home set
+# to DIR/home. Nothing else of the machine changes.
 
 APACHE2=/usr/sbin/apache2
 SHARED_HTACCESS=${SHARED_HTACCESS:-htaccess-cgi}
@@ -31,23 +35,30 @@ shared_put() {
 
 # The account's files, laid out as README "Shared hosting" says.
 shared_layout() {
-	local dir=$1 home=$1/home b d
-	for d in "$home" "$home/public_html" "$home/public_html/latch" \
-		"$dir/run" "$dir/fcgid"; do
+	local dir=$1 home=$1/home b d m
+	for d in "$home" "$home/bin" "$home/latch-migrations" "$home/public_html" \
+		"$home/public_html/latch" "$dir/run" "$dir/fcgid"; do
 		[[ -d $d ]] || mkdir "$d"
 		give "$d"
 	done
 	chmod 711 "$home"
 	chmod 755 "$home/public_html" "$home/public_html/latch"
+	chmod 700 "$home/bin" "$home/latch-migrations"
 	chmod 700 "$dir/run" "$dir/fcgid"
 	shared_put "$dir/latch.conf" "$home/latch.conf" 600
 	for b in "${SHARED_BINS[@]}"; do
 		shared_put "$dir/bin/$b" "$home/public_html/latch/$b" 755
 	done
+	shared_put "$dir/bin/latchctl" "$home/bin/latchctl" 700
+	rm -f "$home/latch-migrations"/*.sql
+	for m in "$REPO"/migrations/*.sql; do
+		shared_put "$m" "$home/latch-migrations/${m##*/}" 600
+	done
 	shared_put "$REPO/deploy/shared-hosting/$SHARED_HTACCESS" \
 		"$home/public_html/.htaccess" 644
 	shared_put "$REPO/deploy/www/index.html" "$home/public_html/index.html" 644
 	shared_put "$REPO/deploy/dev/recipes/shared-host.conf" "$dir/apache.conf" 600
+	shared_put "$REPO/deploy/dev/recipes/shared-account.sh" "$dir/account.sh" 700
 	# The password database as the host has it: the account's home is
 	# DIR/home (added when the service user is not in /etc/passwd).
 	awk -F: -v OFS=: -v u="$SVC_USER" -v h="$home" -v id="$(id -u "$SVC_USER"):$(id -g "$SVC_USER")" '
@@ -56,17 +67,13 @@ shared_layout() {
 	' /etc/passwd | put_file "$dir/passwd" 644
 }
 
-# Run apache2 with the arguments given as the service user, in the
-# namespace described at the top.
+# Run apache2 with the arguments given as the service user, as the
+# account (DIR/account.sh: deploy/dev/recipes/shared-account.sh).
 shared_apache() {
 	local dir=$1 port=$2 k envv=()
 	envv=(SHARED_RUN="$dir" SHARED_HOME="$dir/home" SHARED_PORT="$port")
 	for k in "${PASS_ENV[@]}"; do envv+=("$k=${!k:-}"); done
-	# shellcheck disable=SC2016 # for the inner shell
-	as_svc env "${envv[@]}" unshare --user --map-root-user --mount -- \
-		bash -c 'mount --bind "$1" /etc/passwd && exec unshare --user \
-			--map-user="$2" --map-group="$3" -- "${@:4}"' _ \
-		"$dir/passwd" "$(id -u "$SVC_USER")" "$(id -g "$SVC_USER")" \
+	as_svc env "${envv[@]}" "$dir/account.sh" "$dir" \
 		"$APACHE2" -f "$dir/apache.conf" "${@:3}"
 }
 
