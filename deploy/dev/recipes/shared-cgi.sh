@@ -85,7 +85,7 @@ shared_pid() { # $1 = DIR: the running Apache's pid, or nothing
 }
 
 recipe_start() {
-	local dir=$1 port=$2 out code deadline url
+	local dir=$1 port=$2 out code deadline url k
 	port_busy "$port" && die "port $port on 127.0.0.1 is already in use"
 	[[ -x $APACHE2 ]] || die "apache2 is not installed: run deploy/dev/deps.sh run"
 	shared_layout "$dir"
