@@ -405,14 +405,41 @@ config_pick_file(char *home, size_t homesz, const char **path,
 
 	*what = "LATCH_CONFIG";
 	*path = NULL;
+	home[0] = '\0';
 	if (named != NULL) {
 		*path = named[0] != '\0' ? named : NULL;
 		return;
 	}
-	if (config_home_path(home, homesz) == 0 && stat(home, &st) == 0) {
+	if (config_home_path(home, homesz) != 0)
+		home[0] = '\0';
+	else if (stat(home, &st) == 0) {
 		*what = CONFIG_HOME_FILE;
 		*path = home;
 	}
+}
+
+/* Adds to a refusal, when no file was read, where none was found: on a
+ * shared host the error log is all an operator sees. home as
+ * config_pick_file left it. */
+static void
+add_no_file(const char *home, char *err, size_t errsz)
+{
+	size_t n = strlen(err);
+	const char *named = getenv("LATCH_CONFIG");
+
+	if (n >= errsz - 1)
+		return;
+	/* Truncation keeps one line; nothing more to do about it. */
+	if (named != NULL)
+		(void)snprintf(err + n, errsz - n, " (no configuration file: "
+		    "LATCH_CONFIG is empty)");
+	else if (home[0] != '\0')
+		(void)snprintf(err + n, errsz - n, " (no configuration file: "
+		    "LATCH_CONFIG is unset and there is no %s)", home);
+	else
+		(void)snprintf(err + n, errsz - n, " (no configuration file: "
+		    "LATCH_CONFIG is unset and uid %u has no home directory)",
+		    (unsigned)geteuid());
 }
 
 int
@@ -433,6 +460,8 @@ config_load(struct latch_config *cfg, unsigned flags, char *err, size_t errsz)
 	    errsz);
 	if (rc != 0 && file.n > 0)
 		add_file_line(&file, path, err, errsz);
+	if (rc != 0 && path == NULL)
+		add_no_file(home, err, errsz);
 	config_file_free(&file);
 	return rc;
 }
