@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INSTANCE, REPO, run_stack
+from conftest import INSTANCE, REPO, Db, create_user, run_stack
 from deploy_smoke import contract_smoke, recipe_env, recipe_port
 from latchlib import (Client, claims_of, json_body, login_body,
                       run_latchctl, sid_of)
@@ -156,7 +156,6 @@ def test_nothing_names_the_configuration(recipe):
 
 
 def test_binaries_read_the_home_configuration(stack, db, recipe):
-    from conftest import create_user
     client = Client(recipe.base_url)
     user = create_user(stack, db, prefix="shared")
     body = login_body(client, user)
@@ -239,7 +238,6 @@ def test_crontab_line_purges_with_the_home_configuration(stack, db,
     """The shipped crontab line, run as cron runs it for the account,
     finds ~/latch.conf and purges: a session revoked two days ago is
     gone, a live one stays."""
-    from conftest import create_user
     client = Client(shared_cgi.base_url)
     user = create_user(stack, db, prefix="cron")
     ended = sid_of(login_body(client, user)["access_token"])
@@ -278,7 +276,6 @@ def db_url(url, dbname):
 
 @pytest.fixture
 def two_fresh_dbs(stack):
-    from conftest import Db
     admin = Db(db_url(stack.database_url, "postgres")).execute
     names = ["t_shared_" + uuid.uuid4().hex[:12] for _ in range(2)]
     for name in names:
