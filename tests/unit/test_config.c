@@ -400,7 +400,8 @@ test_file_messages_never_show_a_value(void **state)
 	assert_non_null(strstr(err, "line 2"));
 	assert_non_null(strstr(err, "unknown key JWT_ACCES_EXPIRES (did you "
 	    "mean JWT_ACCESS_EXPIRES?)"));
-	assert_null(strstr(err, "5m"));
+	/* Past the file's name, whose random part may hold "5m". */
+	assert_null(strstr(strstr(err, " line 2"), "5m"));
 	/* A key-shaped piece of a secret wrapped at any point but a ','
 	 * (here the end of a base64 secret) is not named. */
 	refused_file("JWT_ACCESS_SECRET=a1:0123456789abcdefghijklmnopqrstuv\n"
