@@ -7,14 +7,18 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CONFIG_FILE_MAX (64 * 1024)
 #define CONFIG_FILE_KEYS 64
 #define TEN_YEARS (3650LL * 86400)
+/* The file read when LATCH_CONFIG is unset, in the home directory. */
+#define CONFIG_HOME_FILE "latch.conf"
 
 const char *const config_keys[] = {
 	"DATABASE_URL", "JWT_ACCESS_SECRET", "JWT_REFRESH_SECRET",
@@ -155,13 +159,60 @@ read_file(int fd, char *buf)
 	return -1;
 }
 
-/* Reads path into f. Unknown keys are refused so that a typo does not
- * silently leave a default in place. Messages name the file and the line,
- * and a key only when it is well formed (key_well_formed); never any part
- * of a value. */
+/* Refuses the file found in the home directory (config_home_path) unless
+ * it is the account's own and private: a regular file of the effective
+ * user, neither readable nor writable by group or others (it holds the
+ * secrets, and a file another user can write could name their database
+ * and keys), and not inside DOCUMENT_ROOT when the web server says where
+ * that is (plain CGI), where anyone could download it. */
 static int
-config_file_read(const char *path, struct config_file *f, char *err,
-    size_t errsz)
+config_file_private(int fd, const char *path, char *err, size_t errsz)
+{
+	struct stat st;
+	const char *docroot = getenv("DOCUMENT_ROOT");
+	char *real_doc, *real_path;
+	size_t n;
+	int inside;
+
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s: %s is not a regular file",
+		    CONFIG_HOME_FILE, path);
+		return -1;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & 077) != 0) {
+		snprintf(err, errsz, "%s: %s must belong to uid %u and be "
+		    "readable by it alone (chmod 600)", CONFIG_HOME_FILE, path,
+		    (unsigned)geteuid());
+		return -1;
+	}
+	if (docroot == NULL || docroot[0] == '\0')
+		return 0;
+	real_doc = realpath(docroot, NULL);
+	real_path = realpath(path, NULL);
+	n = real_doc == NULL ? 0 : strlen(real_doc);
+	inside = real_doc != NULL && real_path != NULL &&
+	    strncmp(real_path, real_doc, n) == 0 &&
+	    (real_path[n] == '/' || (n == 1 && real_doc[0] == '/'));
+	free(real_doc);
+	free(real_path);
+	if (inside) {
+		snprintf(err, errsz, "%s: %s is inside the document root %s, "
+		    "where anyone can download it: move it out",
+		    CONFIG_HOME_FILE, path, docroot);
+		return -1;
+	}
+	return 0;
+}
+
+/* Reads path into f; what names the file in messages (LATCH_CONFIG, or
+ * CONFIG_HOME_FILE for the one found in the home directory, which must
+ * also pass config_file_private). Unknown keys are refused so that a typo
+ * does not silently leave a default in place. Messages name the file and
+ * the line, and a key only when it is well formed (key_well_formed);
+ * never any part of a value. */
+static int
+config_file_read(const char *path, const char *what, struct config_file *f,
+    char *err, size_t errsz)
 {
 	ssize_t got;
 	size_t len, lineno = 0;
@@ -170,27 +221,30 @@ config_file_read(const char *path, struct config_file *f, char *err,
 
 	memset(f, 0, sizeof *f);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-		snprintf(err, errsz, "LATCH_CONFIG: cannot open %s: %s", path,
+		snprintf(err, errsz, "%s: cannot open %s: %s", what, path,
 		    strerror(errno));
 		goto fail;
 	}
+	if (strcmp(what, CONFIG_HOME_FILE) == 0 &&
+	    config_file_private(fd, path, err, errsz) != 0)
+		goto fail;
 	if ((f->text = malloc(CONFIG_FILE_MAX + 1)) == NULL) {
-		snprintf(err, errsz, "LATCH_CONFIG: out of memory");
+		snprintf(err, errsz, "%s: out of memory", what);
 		goto fail;
 	}
 	if ((got = read_file(fd, f->text)) < 0) {
 		if (errno == EFBIG)
-			snprintf(err, errsz, "LATCH_CONFIG: %s is over %d bytes",
+			snprintf(err, errsz, "%s: %s is over %d bytes", what,
 			    path, CONFIG_FILE_MAX);
 		else
-			snprintf(err, errsz, "LATCH_CONFIG: cannot read %s: %s",
+			snprintf(err, errsz, "%s: cannot read %s: %s", what,
 			    path, strerror(errno));
 		goto fail;
 	}
 	len = (size_t)got;
 	f->text[len] = '\0';
 	if (memchr(f->text, '\0', len) != NULL) {
-		snprintf(err, errsz, "LATCH_CONFIG: %s contains a NUL byte",
+		snprintf(err, errsz, "%s: %s contains a NUL byte", what,
 		    path);
 		goto fail;
 	}
@@ -205,46 +259,47 @@ config_file_read(const char *path, struct config_file *f, char *err,
 		if (*line == '\0' || *line == '#')
 			continue;
 		if ((eq = strchr(line, '=')) == NULL) {
-			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
-			    "expected KEY=VALUE", path, lineno);
+			snprintf(err, errsz, "%s: %s line %zu: "
+			    "expected KEY=VALUE", what, path, lineno);
 			goto fail;
 		}
 		*eq = '\0';
 		key = trim(line);
 		if (!key_well_formed(key)) {
-			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			snprintf(err, errsz, "%s: %s line %zu: "
 			    "expected KEY=VALUE with a KEY of A-Z, 0-9 and _ "
-			    "(a value must fit on one line)", path, lineno);
+			    "(a value must fit on one line)", what, path,
+			    lineno);
 			goto fail;
 		}
 		if (!is_known_key(key) && continued) {
 			/* The value before ended in ',': this line is most
 			 * likely the rest of a wrapped key list, so even a
 			 * key-shaped start of it is not echoed. */
-			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			snprintf(err, errsz, "%s: %s line %zu: "
 			    "unknown key; the value on the line before ends "
-			    "with ',' (a value must fit on one line)", path,
-			    lineno);
+			    "with ',' (a value must fit on one line)", what,
+			    path, lineno);
 			goto fail;
 		}
 		if (!is_known_key(key) && typo_of(key) != NULL) {
-			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
-			    "unknown key %s (did you mean %s?)", path, lineno,
-			    key, typo_of(key));
+			snprintf(err, errsz, "%s: %s line %zu: "
+			    "unknown key %s (did you mean %s?)", what,
+			    path, lineno, key, typo_of(key));
 			goto fail;
 		}
 		if (!is_known_key(key)) {
 			/* Far from every setting: perhaps the rest of a value
 			 * that was wrapped, so not even it is shown. */
-			snprintf(err, errsz, "LATCH_CONFIG: %s line %zu: "
+			snprintf(err, errsz, "%s: %s line %zu: "
 			    "unknown key (not shown: it is no setting's name "
 			    "and may be part of a value; a value must fit on "
-			    "one line)", path, lineno);
+			    "one line)", what, path, lineno);
 			goto fail;
 		}
 		if (f->n == CONFIG_FILE_KEYS) {
-			snprintf(err, errsz, "LATCH_CONFIG: %s: more than %d "
-			    "settings", path, CONFIG_FILE_KEYS);
+			snprintf(err, errsz, "%s: %s: more than %d "
+			    "settings", what, path, CONFIG_FILE_KEYS);
 			goto fail;
 		}
 		value = trim(eq + 1);
@@ -317,22 +372,96 @@ add_file_line(const struct config_file *f, const char *path, char *err,
 	free(tail);
 }
 
+/* Writes into buf the path of CONFIG_HOME_FILE in the home directory of
+ * the effective user, from the password database: not $HOME, which
+ * neither Apache's CGI nor mod_fcgid passes to the programs it starts.
+ * Returns 0, or -1 when the user has no entry, its home is not absolute,
+ * or the path does not fit. */
+static int
+config_home_path(char *buf, size_t bufsz)
+{
+	struct passwd pw, *found = NULL;
+	char strings[16384];
+	int n;
+
+	if (getpwuid_r(geteuid(), &pw, strings, sizeof strings, &found) != 0 ||
+	    found == NULL || pw.pw_dir == NULL || pw.pw_dir[0] != '/')
+		return -1;
+	n = snprintf(buf, bufsz, "%s/%s", strcmp(pw.pw_dir, "/") == 0 ? "" :
+	    pw.pw_dir, CONFIG_HOME_FILE);
+	return n < 0 || (size_t)n >= bufsz ? -1 : 0;
+}
+
+/* The file config_load reads, in this order: the one LATCH_CONFIG names
+ * (set but empty: none at all); else CONFIG_HOME_FILE in the home
+ * directory, when it exists; else none. Sets *path (NULL: none) and
+ * *what, the name messages give it. */
+static void
+config_pick_file(char *home, size_t homesz, const char **path,
+    const char **what)
+{
+	const char *named = getenv("LATCH_CONFIG");
+	struct stat st;
+
+	*what = "LATCH_CONFIG";
+	*path = NULL;
+	home[0] = '\0';
+	if (named != NULL) {
+		*path = named[0] != '\0' ? named : NULL;
+		return;
+	}
+	if (config_home_path(home, homesz) != 0)
+		home[0] = '\0';
+	else if (stat(home, &st) == 0) {
+		*what = CONFIG_HOME_FILE;
+		*path = home;
+	}
+}
+
+/* Adds to a refusal, when no file was read, where none was found: on a
+ * shared host the error log is all an operator sees. home as
+ * config_pick_file left it. */
+static void
+add_no_file(const char *home, char *err, size_t errsz)
+{
+	size_t n = strlen(err);
+	const char *named = getenv("LATCH_CONFIG");
+
+	if (n >= errsz - 1)
+		return;
+	/* Truncation keeps one line; nothing more to do about it. */
+	if (named != NULL)
+		(void)snprintf(err + n, errsz - n, " (no configuration file: "
+		    "LATCH_CONFIG is empty)");
+	else if (home[0] != '\0')
+		(void)snprintf(err + n, errsz - n, " (no configuration file: "
+		    "LATCH_CONFIG is unset and there is no %s)", home);
+	else
+		(void)snprintf(err + n, errsz - n, " (no configuration file: "
+		    "LATCH_CONFIG is unset and uid %u has no home directory)",
+		    (unsigned)geteuid());
+}
+
 int
 config_load(struct latch_config *cfg, unsigned flags, char *err, size_t errsz)
 {
 	struct config_file file;
 	struct env_and_file ef = { &file };
-	const char *path = getenv("LATCH_CONFIG");
+	char home[4096];
+	const char *path, *what;
 	int rc;
 
 	memset(&file, 0, sizeof file);
-	if (path != NULL && path[0] != '\0' &&
-	    config_file_read(path, &file, err, errsz) != 0)
+	config_pick_file(home, sizeof home, &path, &what);
+	if (path != NULL &&
+	    config_file_read(path, what, &file, err, errsz) != 0)
 		return -1;
 	rc = config_load_from(cfg, flags, lookup_env_then_file, &ef, err,
 	    errsz);
 	if (rc != 0 && file.n > 0)
 		add_file_line(&file, path, err, errsz);
+	if (rc != 0 && path == NULL)
+		add_no_file(home, err, errsz);
 	config_file_free(&file);
 	return rc;
 }

@@ -1,8 +1,11 @@
 /* config.h: the process configuration (API.md, "Configuration"), read once
- * at start-up from the environment and an optional file named by
- * LATCH_CONFIG (KEY=VALUE lines, '#' comments). The environment wins over
- * the file. Every value is validated here, so the rest of the code can
- * trust struct latch_config. */
+ * at start-up from the environment and an optional file (KEY=VALUE lines,
+ * '#' comments): the one LATCH_CONFIG names, or, when LATCH_CONFIG is
+ * unset, latch.conf in the home directory of the user the process runs as
+ * (password database), if it is there, private to that user and outside
+ * DOCUMENT_ROOT: the rule for shared hosting, where nothing can set
+ * LATCH_CONFIG. The environment wins over the file. Every value is
+ * validated here, so the rest of the code can trust struct latch_config. */
 #ifndef LATCH_CONFIG_H
 #define LATCH_CONFIG_H
 
@@ -55,8 +58,8 @@ extern const char *const config_keys[];
 /* Looks a key up; returns NULL when it is not set. */
 typedef const char *(*config_lookup_fn)(void *ctx, const char *key);
 
-/* Loads the configuration from the environment and the file named by
- * LATCH_CONFIG, if any. On success returns 0 and *cfg is owned by the
+/* Loads the configuration from the environment and the file above, if
+ * any. On success returns 0 and *cfg is owned by the
  * caller (config_free). On failure returns -1, writes one line naming the
  * key and the problem (never a secret) into err, and leaves nothing to
  * free. */
