@@ -25,6 +25,7 @@ check_pkgs=(
 	libfcgi-bin
 	python3-cryptography
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl
+	lighttpd-mod-openssl
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"
