@@ -5,7 +5,8 @@
 # the responders), with COOKIE_SECURE=1 and a certificate for 127.0.0.1
 # signed by a CA made for this start (DIR/tls/ca.pem: what a client
 # trusts; the CA's key is deleted once it has signed). 127.0.0.1:PORT+1
-# is the plain-http socket that only redirects to https.
+# (recipe_port "lighttpd-tls-http") is a plain-http socket, which
+# latch-tls.conf makes redirect to https.
 
 recipe_start() {
 	local dir=$1 port=$2 http_port=$(($2 + 1)) p
@@ -24,7 +25,7 @@ recipe_start() {
 		dev_lighttpd_head "$dir" "$port"
 		cat <<-EOC
 			var.latch_https_socket = "127.0.0.1:$port"
-			var.latch_http_socket  = "127.0.0.1:$http_port"
+			\$SERVER["socket"] == "127.0.0.1:$http_port" { }
 			var.latch_public_url   = "https://127.0.0.1:$port"
 			var.latch_tls_cert     = "$dir/tls/leaf.pem"
 			var.latch_tls_key      = "$dir/tls/leaf.key"
