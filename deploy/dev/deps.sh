@@ -25,7 +25,7 @@ check_pkgs=(
 	libfcgi-bin
 	python3-cryptography
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl pgbouncer
-	groff-base
+	groff-base lighttpd-mod-openssl
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"

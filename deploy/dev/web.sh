@@ -70,70 +70,66 @@ have_ipv6_loopback() {
 # where it is bounded (lib/admission.h). The tests start a web with 1.
 LOGIN_PROCS=${LOGIN_PROCS:-2}
 
-# One fastcgi.server entry: URL prefix $1 of web dir $2 served by the
-# binary $3.fcgi in $4 processes. Entries of the same binary share its
-# socket, and so its processes.
-fcgi_pool() {
+# The shipped lighttpd files (deploy/lighttpd/): every web and recipe runs
+# latch from copies of them, parameterised by the var.latch_* lines below,
+# never from a configuration of its own.
+LIGHTTPD_FILES=$REPO/deploy/lighttpd
+
+# Copy shipped file $2 (a name in deploy/lighttpd/) into directory $1.
+put_lighttpd_file() {
+	[[ -f $LIGHTTPD_FILES/$2 ]] || die "$LIGHTTPD_FILES/$2 is missing"
+	put_file "$1/$2" 600 <"$LIGHTTPD_FILES/$2"
+}
+
+# The dev-only part of a lighttpd.conf for directory $1 on port $2 of
+# 127.0.0.1: logs, pid file and uploads in the directory, the demo page
+# (shared), and the variables of latch-fastcgi.conf for the binaries,
+# config and sockets of that directory (mode 700: only the service user
+# reaches the sockets).
+dev_lighttpd_head() {
+	local w=$1 port=$2
 	cat <<-EOF
-		  "$1" => ((
-		    "socket"          => "$2/$3.sock",
-		    "bin-path"        => "$2/bin/$3.fcgi",
-		    "max-procs"       => $4,
-		    "check-local"     => "disable",
-		    "bin-environment" => ( "LATCH_CONFIG" => "$2/latch.conf" ),
-		  )),
+		# Written by deploy/dev/stack.sh; rewritten on every start.
+		server.bind           = "127.0.0.1"
+		server.port           = $port
+		server.document-root  = "$RUNDIR/www"
+		server.pid-file       = "$w/lighttpd.pid"
+		server.errorlog       = "$w/lighttpd.error.log"
+		# stderr of the fcgi processes (start-up refusals, sanitizers)
+		server.breakagelog    = "$w/fcgi.stderr.log"
+		server.upload-dirs    = ( "$w" )
+		server.tag            = "lighttpd"
+		server.modules        = ( "mod_accesslog" )
+		accesslog.filename    = "$w/access.log"
+		index-file.names      = ( "index.html" )
+		mimetype.assign       = (
+		  ".html" => "text/html; charset=utf-8",
+		  ".js"   => "text/javascript; charset=utf-8",
+		  ".mjs"  => "text/javascript; charset=utf-8",
+		  ".css"  => "text/css; charset=utf-8",
+		  ".json" => "application/json",
+		  ".svg"  => "image/svg+xml",
+		  ".png"  => "image/png",
+		  ".ico"  => "image/x-icon",
+		  ".txt"  => "text/plain; charset=utf-8",
+		)
+		var.latch_bin         = "$w/bin"
+		var.latch_config      = "$w/latch.conf"
+		var.latch_sockets     = "$w"
+		var.latch_login_procs = $LOGIN_PROCS
+		var.latch_procs       = 2
 	EOF
 }
 
 # lighttpd.conf for the web in directory $1 on port $2 (127.0.0.1, and
-# [::1] where there is IPv6). The document root is shared; sockets, logs,
-# config and binaries are per web.
+# [::1] where there is IPv6): the dev part, then the shipped pools. The
+# document root is shared; sockets, logs, config and binaries are per web.
 write_lighttpd_conf() {
-	local w=$1 port=$2 fam
+	local w=$1 port=$2
+	put_lighttpd_file "$w" latch-fastcgi.conf
 	{
-		cat <<-EOF
-			# Written by deploy/dev/stack.sh; rewritten on every start.
-			server.bind           = "127.0.0.1"
-			server.port           = $port
-			server.document-root  = "$RUNDIR/www"
-			server.pid-file       = "$w/lighttpd.pid"
-			server.errorlog       = "$w/lighttpd.error.log"
-			# stderr of the fcgi processes (start-up refusals, sanitizers)
-			server.breakagelog    = "$w/fcgi.stderr.log"
-			server.upload-dirs    = ( "$w" )
-			server.tag            = "lighttpd"
-			# latch refuses over-long headers itself, as a JSON 400;
-			# lighttpd's own 431 page for >8 KiB would be HTML.
-			server.max-request-field-size = 32768
-			server.modules        = ( "mod_fastcgi", "mod_accesslog" )
-			accesslog.filename    = "$w/access.log"
-			index-file.names      = ( "index.html" )
-			mimetype.assign       = (
-			  ".html" => "text/html; charset=utf-8",
-			  ".js"   => "text/javascript; charset=utf-8",
-			  ".mjs"  => "text/javascript; charset=utf-8",
-			  ".css"  => "text/css; charset=utf-8",
-			  ".json" => "application/json",
-			  ".svg"  => "image/svg+xml",
-			  ".png"  => "image/png",
-			  ".ico"  => "image/x-icon",
-			  ".txt"  => "text/plain; charset=utf-8",
-			)
-			# Each family is a prefix; lighttpd spawns and supervises the
-			# responders. They also inherit lighttpd's (clean) environment.
-			# The routes that run bcrypt come first (the first matching
-			# prefix wins) and have a pool of their own, login.fcgi, which
-			# lowers its own priority and sheds what it cannot serve in
-			# time: a login flood never queues a refresh behind a hash.
-			fastcgi.server = (
-		EOF
-		for route in login register; do
-			fcgi_pool "/auth/$route" "$w" login "$LOGIN_PROCS"
-		done
-		for fam in auth api; do
-			fcgi_pool "/$fam/" "$w" "$fam" 2
-		done
-		printf ')\n'
+		dev_lighttpd_head "$w" "$port"
+		printf 'include "%s"\n' "$w/latch-fastcgi.conf"
 		if have_ipv6_loopback; then
 			printf '$SERVER["socket"] == "[::1]:%s" { }\n' "$port"
 		fi
@@ -193,10 +189,19 @@ web_stop() {
 # Start lighttpd for web dir $1 on port $2 and wait until /api/health
 # answers (200, or 503 when the database is down: both mean latch runs).
 web_start() {
-	local w=$1 port=$2 k envv=() out code deadline
+	local w=$1 port=$2
 	port_busy "$port" &&
 		die "port $port on 127.0.0.1 is already in use by another program; choose another (PORT=...)"
 	write_lighttpd_conf "$w" "$port"
+	lighttpd_run "$w" "http://127.0.0.1:$port"
+}
+
+# Start the lighttpd of directory $1 from its lighttpd.conf (written by the
+# caller) and wait until $2/api/health answers; curl options for that
+# request (a CA file for https, say) follow.
+lighttpd_run() {
+	local w=$1 base=$2 k envv=() out code deadline
+	shift 2
 	# Logs of the previous start stay as *.1 (a sanitizer report, say), so
 	# that what we show on failure is only this start's.
 	for k in lighttpd.error.log fcgi.stderr.log access.log; do
@@ -221,13 +226,13 @@ web_start() {
 		</dev/null >>"$out" 2>&1; then
 		cat "$out" >&2
 		tail -n 20 "$w/lighttpd.error.log" >&2 2>/dev/null || true
-		port_busy "$port" && say "port $port on 127.0.0.1 is in use"
+		port_busy "${base##*:}" && say "port ${base##*:} on 127.0.0.1 is in use"
 		die "lighttpd did not start (logs: $out, $w/lighttpd.error.log)"
 	fi
-	local url=http://127.0.0.1:$port/api/health
+	local url=$base/api/health
 	deadline=$((SECONDS + WAIT_SECONDS))
 	while :; do
-		code=$(health_code "$url")
+		code=$(health_code "$url" "$@")
 		# 200, or latch's own JSON 503 (database down). lighttpd answers an
 		# HTML 503 by itself when the responders can't be started: not up.
 		[[ $code == 200 || $code == "503 json" ]] && break
@@ -239,15 +244,15 @@ web_start() {
 		fi
 		sleep 0.2
 	done
-	say "lighttpd up on http://127.0.0.1:$port (/api/health: ${code% json})"
+	say "lighttpd up on $base (/api/health: ${code% json})"
 }
 
 # "200", "503 json" (503 with a JSON body: latch's own), another code, or
-# "" when nothing answered.
+# "" when nothing answered. $1 is the URL, curl options follow.
 health_code() {
 	local out
 	out=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' --noproxy '*' \
-		--max-time 3 "$1" 2>/dev/null) || true
+		--max-time 3 "${@:2}" "$1" 2>/dev/null) || true
 	case $out in
 	"000"* | "") ;;
 	"503 application/json"*) echo "503 json" ;;

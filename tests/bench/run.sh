@@ -142,17 +142,20 @@ export DATABASE_URL LATCH_CONFIG=$RUNDIR/latch.conf
 sql() { psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
 
 # "PREFIX BIN MAX-PROCS" for each fastcgi.server entry of lighttpd.conf
-# (lighttpd's default for max-procs is 4).
+# as lighttpd reads it (-p: the pools are in the shipped file it includes,
+# sized by variables), one "PREFIX" => ( line per entry (lighttpd's
+# default for max-procs is 4).
 pools() {
-	awk '
-	/^[ \t]*"\/[^"]*"[ \t]*=>[ \t]*\(\(/ {
-		match($0, /"\/[^"]*"/); prefix = substr($0, RSTART + 1, RLENGTH - 2)
+	/usr/sbin/lighttpd -p -f "$RUNDIR/lighttpd.conf" | awk '
+	function flush() { if (inside) print prefix, bin, procs; inside = 0 }
+	/^[ \t]*"\/[^"]*"[ \t]*=>[ \t]*\($/ {
+		flush(); match($0, /"\/[^"]*"/); prefix = substr($0, RSTART + 1, RLENGTH - 2)
 		bin = "?"; procs = 4; inside = 1; next }
 	inside && /"bin-path"/ && match($0, /[A-Za-z0-9_.-]+\.fcgi/) { bin = substr($0, RSTART, RLENGTH) }
 	inside && /"max-procs"/ && match($0, /=>[ \t]*[0-9]+/) {
 		v = substr($0, RSTART, RLENGTH); gsub(/[^0-9]/, "", v); procs = v }
-	inside && /^[ \t]*\)\)/ { print prefix, bin, procs; inside = 0 }
-	' "$RUNDIR/lighttpd.conf"
+	END { flush() }
+	'
 }
 # The pool that serves path $1 (lighttpd takes the first entry whose prefix
 # matches); prints "BIN PROCS".

@@ -24,6 +24,7 @@ from latchlib import (Client, assert_clears_cookie, assert_error,
 # (CHECK_PORT, ASAN_PORT) never meet either.
 RECIPE_PORT_OFFSETS = {
     "lighttpd-spawn": 80, "lighttpd-tls": 81,
+    "lighttpd-tls-http": 82,  # lighttpd-tls's redirecting http socket
     "nginx": 85, "nginx-tls": 86,
     "apache-fcgid": 90, "apache-tls": 91, "apache-redirect": 92,
     "shared-cgi": 95, "shared-fcgid": 96,
