@@ -82,16 +82,18 @@ if [[ " ${missing[*]} " == *" postgresql-"* ]]; then
 	fi
 fi
 
-# Without a running systemd (chroot, container) the packages' postinst would
-# start daemons straight from their init scripts: a system lighttpd on port 80
-# and maybe postgresql. Deny service starts for the duration of the install
-# with a temporary policy-rc.d, only if the system has none of its own.
+# The packages' postinst would start their daemons: system-wide lighttpd,
+# Apache and nginx all on port 80 (the second and third then fail to bind,
+# and with them the install), PgBouncer, maybe postgresql. latch runs its
+# own of each on its own ports, so deny service starts for the duration of
+# the install with a temporary policy-rc.d (honoured with or without
+# systemd), only if the system has none of its own.
 policy=/usr/sbin/policy-rc.d
-if [[ ! -d /run/systemd/system && ! -e $policy ]]; then
+if [[ ! -e $policy ]]; then
 	printf '#!/bin/sh\n# temporary, from latch deploy/dev/deps.sh\nexit 101\n' >"$policy"
 	chmod 755 "$policy"
 	trap 'rm -f "$policy"' EXIT
-	say "no systemd: service starts denied during install (temporary $policy)"
+	say "service starts denied during install (temporary $policy)"
 fi
 
 export DEBIAN_FRONTEND=noninteractive
