@@ -98,7 +98,6 @@ void *
 admission_reap(struct admission_queue *q, int64_t now_ns)
 {
 	long at = oldest_refusable(q);
-	size_t next;
 	void *item;
 
 	if (at < 0 || now_ns - q->since[at] <= wait_bound(q))
@@ -107,10 +106,9 @@ admission_reap(struct admission_queue *q, int64_t now_ns)
 		return pop(q);
 	/* The one behind a prompt head: the head moves into its place. */
 	item = q->item[at];
-	next = (size_t)at;
-	q->item[next] = q->item[q->head];
-	q->since[next] = q->since[q->head];
-	q->prompt[next] = q->prompt[q->head];
+	q->item[at] = q->item[q->head];
+	q->since[at] = q->since[q->head];
+	q->prompt[at] = q->prompt[q->head];
 	(void)pop(q);
 	return item;
 }

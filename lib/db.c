@@ -254,7 +254,6 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 	for (attempt = 0; attempt < 2; attempt++) {
 		struct db_statement *stmt;
 		PGresult *res;
-		ExecStatusType st;
 		const char *sqlstate;
 		int bad;
 
@@ -272,9 +271,7 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 		else
 			res = PQexecParams(db->conn, sql, nparams, NULL,
 			    params, NULL, NULL, 0);
-		st = PQresultStatus(res);
-		if (res != NULL && (st == PGRES_TUPLES_OK ||
-		    st == PGRES_COMMAND_OK)) {
+		if (!failed(res)) {
 			*out = res;
 			return DB_OK;
 		}
