@@ -68,9 +68,11 @@ handle_health(struct app *app, const struct http_request *req,
 
 static const struct route api_routes[] = {
 	{ .method = HTTP_GET, .path = "/api/profile",
-	    .body = ROUTE_BODY_NONE, .handler = handle_profile, .bearer = 1 },
+	    .body = ROUTE_BODY_NONE, .handler = handle_profile, .bearer = 1,
+	    .public_answer = 1 },
 	{ .method = HTTP_GET, .path = "/api/health",
-	    .body = ROUTE_BODY_NONE, .handler = handle_health },
+	    .body = ROUTE_BODY_NONE, .handler = handle_health,
+	    .public_answer = 1 },
 };
 
 int

@@ -84,17 +84,18 @@ fcgi_write(void *ctx, const char *buf, size_t n)
 	return 0;
 }
 
-/* Before FCGX_Finish_r frees them unwiped: the answer (tokens in its
- * body and Set-Cookie) is flushed, which sends nothing the finish would
- * not have sent, and leaves libfcgi's output buffer empty with its whole
- * content area at [wrNext, stop), public fields; that area is wiped. Then
- * the request's parameters (Cookie, Authorization) are wiped. */
+/* Before FCGX_Finish_r frees them unwiped: unless wipe_answer is 0 (an
+ * answer that holds no secret), the answer (tokens in its body and
+ * Set-Cookie) is flushed, which sends nothing the finish would not have
+ * sent, and leaves libfcgi's output buffer empty with its whole content
+ * area at [wrNext, stop), public fields; that area is wiped. Then the
+ * request's parameters (Cookie, Authorization) are wiped. */
 static void
-fcgi_scrub(FCGX_Request *r)
+fcgi_scrub(FCGX_Request *r, int wipe_answer)
 {
 	FCGX_Stream *out = r->out;
 
-	if (FCGX_FFlush(out) == 0 && out->wrNext < out->stop)
+	if (wipe_answer && FCGX_FFlush(out) == 0 && out->wrNext < out->stop)
 		OPENSSL_cleanse(out->wrNext, (size_t)(out->stop - out->wrNext));
 	http_wipe_params(r->envp, 0);
 }
@@ -241,8 +242,10 @@ check_body(struct app *app, const struct route *route,
 	return 0;
 }
 
-/* Everything one request goes through, in API.md's order. */
-static void
+/* Everything one request goes through, in API.md's order. Returns 1
+ * when the answer must be wiped after it is sent (fcgi_scrub): always,
+ * unless the request reached a route whose answers are public. */
+static int
 serve(struct app *app, const struct route *routes, size_t nroutes,
     const struct http_io *io)
 {
@@ -253,7 +256,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	json_object *body = NULL;
 	char allow[64] = "";
 	struct timespec ts;
-	int path_known = 0;
+	int path_known = 0, wipe_answer = 1;
 
 	http_response_init(&resp);
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -325,6 +328,7 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 	}
 
 	route->handler(app, &req, body, arg, &resp);
+	wipe_answer = !route->public_answer;
 
 answer:
 	/* The connection goes back idle before the client hears anything:
@@ -337,6 +341,7 @@ answer:
 	json_wipe_put(body);
 	http_response_free(&resp);
 	http_request_free(&req);
+	return wipe_answer;
 }
 
 /* Whether requests are closed at once (FCGX_Detach before the finish):
@@ -392,21 +397,21 @@ finish_request(FCGX_Request *fr)
  * exits at once. */
 static const int stop_signals[] = { SIGTERM, SIGUSR1, SIGHUP, SIGINT };
 
-/* The mask a thread accepts with: the process's, stop signals
- * deliverable. Set by stop_signals_init before any thread starts,
- * read-only afterwards. Outside accept_request every thread blocks the
- * stop signals, so a signal stays pending until the acceptor next waits
- * and never interrupts a request's system calls: libfcgi does not retry
- * a read or write on EINTR, and would fail the request in hand. */
+/* The mask a thread waits for connections with: the process's, stop
+ * signals deliverable. Set by stop_signals_init before any thread starts,
+ * read-only afterwards. Outside accept_request's ppoll every thread
+ * blocks the stop signals, so a signal stays pending until the acceptor
+ * next waits and never interrupts a request's system calls: libfcgi does
+ * not retry a read or write on EINTR, and would fail the request in
+ * hand. */
 static sigset_t accepting_mask;
 
 /* The stop signal received, or 0. */
 static volatile sig_atomic_t stop_signal;
 
-/* Async-signal-safe: sets two flags. libfcgi's accept loop ends on its
- * own flag, which FCGX_ShutdownPending sets, and on EINTR; sigaction
- * without SA_RESTART makes the wait end with EINTR (signal() would
- * restart it, and the process would never stop while idle). */
+/* Async-signal-safe: sets two flags, ours (accept_request's ppoll ends
+ * with EINTR and tests it) and libfcgi's, which FCGX_ShutdownPending
+ * sets and its accept loop tests. */
 static void
 on_stop_signal(int signo)
 {
@@ -443,39 +448,55 @@ stop_signals_init(void)
 	return 0;
 }
 
-/* FCGX_Accept_r, with the stop signals deliverable only while it waits;
- * called by one thread (the acceptor). Returns its result, or -1 once a
- * stop signal came. First ppoll waits for a connection (or, on a
- * connection the web server keeps open, for its next request) with the
- * signals unblocked atomically, so that one arriving just before the wait
- * still ends it; then FCGX_Accept_r takes it with the signals unblocked,
- * so that a process that lost the connection to another of its pool (a
- * shared socket, spawn-fcgi -F) and blocks in accept still ends on one.
- * What is left is libfcgi's own window between its flag test and accept
- * on a shared socket: a few instructions, with the web server's SIGKILL
- * behind it. A connection accepted in the same moment as the signal is
- * served (it is in hand), unless libfcgi was still waiting for its
- * parameters when the signal came: it then closes that connection
- * unanswered. Web servers write the parameters with the connection, so
- * by the time ppoll sees it they are there and the read does not wait. */
+/* FCGX_Accept_r, with the stop signals deliverable only while waiting
+ * for a connection; called by one thread (the acceptor). Returns its
+ * result, or -1 once a stop signal came. ppoll waits for a connection
+ * (or, on a connection the web server keeps open, for its next request)
+ * with the signals unblocked atomically, so that one arriving just before
+ * the wait still ends it. FCGX_Accept_r then runs with them blocked, as a
+ * request is served, so that no signal interrupts its reads (libfcgi
+ * would close the connection unanswered) and no mask changes cost two
+ * system calls a request: the listening socket is non-blocking
+ * (listen_without_blocking), so a process that lost the connection to
+ * another of its pool (a shared socket, spawn-fcgi -F) gets EAGAIN from
+ * accept and goes back to ppoll instead of blocking where no signal could
+ * end it. A signal that comes while the connection is taken is answered
+ * once that request has been: the process stops at its next wait. */
 static int
 accept_request(FCGX_Request *fr)
 {
-	sigset_t serving;
-	int rc = -1;
-
 	while (!stop_signal) {
 		struct pollfd p = { fr->ipcFd >= 0 ? fr->ipcFd :
 		    fr->listen_sock, POLLIN, 0 };
+		int rc;
 
-		if (ppoll(&p, 1, NULL, &accepting_mask) >= 0 || errno != EINTR)
+		if (ppoll(&p, 1, NULL, &accepting_mask) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (stop_signal)
 			break;
-	}
-	pthread_sigmask(SIG_SETMASK, &accepting_mask, &serving);
-	if (!stop_signal)
 		rc = FCGX_Accept_r(fr);
-	pthread_sigmask(SIG_SETMASK, &serving, NULL);
-	return rc;
+		if (rc == -EAGAIN || rc == -EWOULDBLOCK)
+			continue;
+		return rc;
+	}
+	return -1;
+}
+
+/* Makes the listening socket non-blocking, for accept_request. Accepted
+ * connections do not inherit the flag on Linux: requests are read and
+ * written blocking, as libfcgi expects. Returns 0, or -1. */
+static int
+listen_without_blocking(void)
+{
+	int flags = fcntl(FCGI_LISTENSOCK_FILENO, F_GETFL);
+
+	if (flags < 0)
+		return -1;
+	return (flags & O_NONBLOCK) != 0 ? 0 :
+	    fcntl(FCGI_LISTENSOCK_FILENO, F_SETFL, flags | O_NONBLOCK);
 }
 
 /* The stop signal's name for the log, or "none" (an accept error). */
@@ -601,7 +622,7 @@ intake_refuse(struct intake *in, struct intake_slot *slot)
 	} while (got > 0 && total <= in->max_body);
 	OPENSSL_cleanse(buf, sizeof buf);
 	(void)fcgi_write(&slot->fr, in->refusal, in->refusal_len);
-	fcgi_scrub(&slot->fr);
+	fcgi_scrub(&slot->fr, 1);
 	finish_request(&slot->fr);
 	intake_release(in, slot);
 
@@ -665,8 +686,8 @@ intake_worker(void *arg)
 			    fcgi_write };
 			int64_t began = monotonic_ns();
 
-			serve(in->app, in->routes, in->nroutes, &io);
-			fcgi_scrub(&slot->fr);
+			fcgi_scrub(&slot->fr, serve(in->app, in->routes,
+			    in->nroutes, &io));
 			finish_request(&slot->fr);
 			intake_release(in, slot);
 			pthread_mutex_lock(&in->mu);
@@ -926,13 +947,13 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 	if (FCGX_IsCGI()) {
 		struct http_io io = { NULL, cgi_param, cgi_read, cgi_write };
 
-		serve(&app, routes, nroutes, &io);
+		(void)serve(&app, routes, nroutes, &io);
 		http_wipe_params(environ, 1);
 		status = 0;
 		goto out;
 	}
 	close_at_once = listens_on_unix_socket();
-	if (stop_signals_init() != 0) {
+	if (listen_without_blocking() != 0 || stop_signals_init() != 0) {
 		fprintf(stderr, "latch %s: cannot set up signal handling: %s\n",
 		    program, strerror(errno));
 		goto out;
@@ -953,8 +974,7 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 		}
 		log_event(LOG_INFO, "started", "mode=fastcgi");
 		while (accept_request(&fr) >= 0) {
-			serve(&app, routes, nroutes, &io);
-			fcgi_scrub(&fr);
+			fcgi_scrub(&fr, serve(&app, routes, nroutes, &io));
 			finish_request(&fr);
 		}
 		FCGX_Free(&fr, 1);

@@ -46,6 +46,13 @@ struct route {
 	 * oversized Authorization header is then a malformed token (401
 	 * invalid_token), for other routes a malformed request (400). */
 	int bearer;
+	/* Whatever the handler answers holds no secret (no token, no
+	 * password): the answer is left to libfcgi to send with the end of
+	 * the request, unflushed and unwiped, which saves a write per
+	 * request. Every other route's answer is flushed and wiped from
+	 * libfcgi's buffer before the request ends (server.c fcgi_scrub).
+	 * The request's parameters are wiped either way. */
+	int public_answer;
 };
 
 /* Runs the process: returns the exit status for main. program names it in

@@ -22,9 +22,9 @@
 # the one that serves /auth/login (a login pool of its own if there is
 # one, else the auth pool).
 #
-# Then: each fast route with 4 connections alone, and again during a flood
-# of logins (at least 4 x the login processes, correct passwords, so each
-# costs a bcrypt); RSS of every FastCGI process, and its growth over
+# Then: each fast route with 4 connections alone, beside idle-priority
+# busy loops (a reference), and again during a flood of logins (at least
+# 4 x the login processes, correct passwords, so each costs a bcrypt); RSS of every FastCGI process, and its growth over
 # 100 000 mixed requests; refresh with 10 000 and with 1 000 000 stored
 # tokens; refresh p99 while `latchctl purge` deletes a million rows.
 # Any non-2xx or socket error on a fast route is a miss.
@@ -37,6 +37,8 @@
 # Knobs (defaults; BENCH_QUICK=1 shrinks them to a ~1 minute smoke run):
 #   BENCH_PORT (18600) BENCH_INSTANCE (benchstack) BIN_DIR (build)
 #   BENCH_SECONDS (6): each route and ceiling run
+#   BENCH_ROUNDS (3): alternating rounds of health, profile and their
+#     ceilings; the median round of each is the figure
 #   BENCH_FLOOD_SECONDS (30): the login flood; the fast routes run in turn
 #     inside it, (FLOOD - 4) / 3 seconds each, and as long alone
 #   BENCH_FLOOD_CONNECTIONS (max(16, 4 x login processes))
@@ -325,15 +327,33 @@ mem_detail() {
 
 # ------------------------------------------------------------ the loads
 
-say "ceiling responders, $CONNS connections, ${SECS}s each"
-c_noop=$(get ceil-noop "$CONNS" "$SECS" /ceil/noop/)
-c_sel1=$(get ceil-select1 "$CONNS" "$SECS" /ceil/select1/)
-c_pk=$(get ceil-pk "$CONNS" "$SECS" "/ceil/pk/?id=$UID0")
+# The summary line of median rate among those given (one per line).
+median_line() {
+	awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^rps=/) print substr($i, 5), $0 }' |
+		sort -n | awk '{ l[NR] = $0 } END { if (NR) { sub(/^[^ ]* /, "", l[int((NR + 1) / 2)]); print l[int((NR + 1) / 2)] } }'
+}
 
-say "health and profile, $CONNS connections, ${SECS}s each"
+# Health and profile each beside their ceiling, in ROUNDS alternating
+# rounds (ceiling, route, ceiling, route...), and the median round of
+# each: the rate of the same responder moves by 10-15% from one run to
+# the next on a shared 2-core machine (a ceiling measured once, minutes
+# apart from its route, made a ratio of the drift), and alternating puts
+# each pair under the same conditions.
+ROUNDS=${BENCH_ROUNDS:-3}
+say "ceiling responders, health and profile, $CONNS connections, ${SECS}s each, $ROUNDS alternating rounds"
+c_noop=$(get ceil-noop "$CONNS" "$SECS" /ceil/noop/)
 ACCESS=$(access_token)
-r_health=$(get health "$CONNS" "$SECS" /api/health)
-r_profile=$(get profile "$CONNS" "$SECS" /api/profile -H "Authorization: Bearer $ACCESS")
+sel1_lines= health_lines= pk_lines= profile_lines=
+for ((round = 1; round <= ROUNDS; round++)); do
+	sel1_lines+=$(get ceil-select1-$round "$CONNS" "$SECS" /ceil/select1/)$'\n'
+	health_lines+=$(get health-$round "$CONNS" "$SECS" /api/health)$'\n'
+	pk_lines+=$(get ceil-pk-$round "$CONNS" "$SECS" "/ceil/pk/?id=$UID0")$'\n'
+	profile_lines+=$(get profile-$round "$CONNS" "$SECS" /api/profile -H "Authorization: Bearer $ACCESS")$'\n'
+done
+c_sel1=$(printf '%s' "$sel1_lines" | median_line)
+r_health=$(printf '%s' "$health_lines" | median_line)
+c_pk=$(printf '%s' "$pk_lines" | median_line)
+r_profile=$(printf '%s' "$profile_lines" | median_line)
 
 say "refresh, $RCONNS connections (one chain each), ${SECS}s"
 r_refresh=$(refresh refresh "$RCONNS" "$SECS")
@@ -378,6 +398,25 @@ chains 4 "$RAW/during-refresh.tokens.pre" # the flood would slow these logins
 a_health=$(get alone-health 4 "$FR_SECS" /api/health)
 a_profile=$(get alone-profile 4 "$FR_SECS" /api/profile -H "Authorization: Bearer $ACCESS")
 a_refresh=$(refresh alone-refresh 4 "$FR_SECS")
+
+# The same, beside $LOGIN_PROCS busy loops that do nothing but spin at the
+# login processes' priority (nice 10, SCHED_IDLE, a session and so an
+# autogroup of their own): what any CPU-bound neighbour, however polite,
+# costs the fast routes on this machine. A reference for the flood's
+# figures, not a ceiling: latch's login work is such a neighbour.
+say "fast routes beside $LOGIN_PROCS idle-priority busy loops, 4 connections, ${FR_SECS}s each"
+SPIN_PIDS=()
+for ((i = 0; i < LOGIN_PROCS; i++)); do
+	setsid nice -n "$login_nice" chrt -i 0 timeout $((2 * FR_SECS + 10)) \
+		sh -c 'while :; do :; done' &
+	SPIN_PIDS+=("$!")
+	BG+=("$!")
+done
+sleep 1
+s_health=$(get spin-health 4 "$FR_SECS" /api/health)
+s_profile=$(get spin-profile 4 "$FR_SECS" /api/profile -H "Authorization: Bearer $ACCESS")
+for p in "${SPIN_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${SPIN_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 
 say "login flood: $FLOOD_CONNS connections for ${FLOOD_SECS}s; the fast routes again inside it"
 USER_PREFIX=$UPFX USERS=$NUSERS PASSWORD=$PW THREADS=2 \
@@ -543,8 +582,21 @@ flood_pair() { # ROUTE ALONE DURING
 	row "$1 during flood: p99" "$(fmt "$rd")" "$(fmt "$(field p50_ms "$3")" 2)" "$(fmt "$pd" 2)" \
 		"$(errs "$3")" "p99 alone (ms)" "$(fmt "$pa" 2)" "$r" "<= 3.0" "$(verdict "$r" "<=" 3.0 "$(errs "$3")")"
 }
+# The reference beside busy loops: no target of its own (see above).
+spin_row() { # ROUTE ALONE BESIDE
+	local pa ps
+	pa=$(field p99_ms "$2")
+	ps=$(field p99_ms "$3")
+	row "$1 beside $LOGIN_PROCS idle-priority busy loops (reference)" "$(fmt "$(field rps "$3")")" \
+		"$(fmt "$(field p50_ms "$3")" 2)" "$(fmt "$ps" 2)" "$(errs "$3")" \
+		"req/s; p99 alone" "$(fmt "$(field rps "$2")"); $(fmt "$pa" 2)" \
+		"$(ratio "$(field rps "$3")" "$(field rps "$2")"); p99 $(ratio "${ps:-0}" "${pa:-0}")x" \
+		"0 errors" "$(verdict 1 ">=" 1 "$(errs "$3")")"
+}
 flood_pair "health" "$a_health" "$d_health"
+spin_row "health" "$a_health" "$s_health"
 flood_pair "profile" "$a_profile" "$d_profile"
+spin_row "profile" "$a_profile" "$s_profile"
 flood_pair "refresh" "$a_refresh" "$d_refresh"
 f_max=$(field max_ms "$r_flood")
 f_nra=$(field no_retry_after "$r_flood")

@@ -25,9 +25,11 @@ copies of the binaries), never by name.
 
 import json
 import os
+import re
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -328,3 +330,88 @@ def test_idle_process_exits_at_once(sig_web, name):
     # a graceful stop (its own line), not the signal's default action
     assert _stopped(tail, "api", name), tail.lines()
     assert _answers_again(base_url).status_code == 200
+
+
+# ------------------------------------- processes sharing one socket
+
+def _fcgi_get(path, uri):
+    """One GET of uri over the FastCGI socket at path; the raw answer."""
+    params = b"".join(_pair(k, v) for k, v in (
+        ("REQUEST_METHOD", "GET"), ("REQUEST_URI", uri),
+        ("SCRIPT_NAME", uri), ("SERVER_PROTOCOL", "HTTP/1.1"),
+        ("HTTP_HOST", "127.0.0.1"), ("REMOTE_ADDR", "127.0.0.1")))
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(HUNG)
+        sock.connect(path)
+        sock.sendall(_record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
+                     + _record(FCGI_PARAMS, params) + _record(FCGI_PARAMS, b"")
+                     + _record(FCGI_STDIN, b""))
+        return _read_answer(sock)
+
+
+def _where(pid):
+    """What pid is doing, for a failure's message."""
+    out = []
+    for name in ("syscall", "wchan", "stack"):
+        try:
+            out.append(f"{name}={Path(f'/proc/{pid}/{name}').read_text()!r}")
+        except OSError:
+            pass
+    return " ".join(out)
+
+
+def test_processes_sharing_one_socket_each_exit_when_idle(sig_web):
+    """spawn-fcgi -F 2: two api.fcgi share one listening socket, so every
+    connection wakes both and one of them finds nothing to accept. That
+    one must go back to waiting where a stop signal ends it (latch makes
+    the socket non-blocking for this), not block in accept: after a
+    burst of concurrent requests, both are alive, and each exits at once
+    on SIGTERM."""
+    _, web_dir = sig_web
+    path = web_dir / "shared-api.sock"
+    if path.exists():
+        path.unlink()
+    owner = (web_dir / "bin").stat()
+    cmd = ["spawn-fcgi", "-F", "2", "-s", str(path), "-M", "0600"]
+    if os.geteuid() == 0:
+        cmd += ["-u", str(owner.st_uid), "-g", str(owner.st_gid),
+                "-U", str(owner.st_uid), "-G", str(owner.st_gid)]
+    cmd += ["--", str(web_dir / "bin" / "api.fcgi")]
+    env = dict(os.environ, LATCH_CONFIG=str(web_dir / "latch.conf"))
+    proc = subprocess.run(cmd, env=env, capture_output=True, timeout=30,
+                          check=False)
+    pids = [int(p) for p in re.findall(rb"PID: (\d+)", proc.stdout)]
+    try:
+        assert proc.returncode == 0 and len(pids) == 2, \
+            (proc.returncode, proc.stdout, proc.stderr)
+        # Concurrent connections: the losing process only sees a
+        # connection that is gone when both woke for it at once.
+        answers = []
+
+        def client():
+            for _ in range(30):
+                answers.append(_fcgi_get(str(path), "/api/health"))
+
+        threads = [threading.Thread(target=client, daemon=True)
+                   for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(HUNG)
+        assert len(answers) == 180, f"{len(answers)} of 180 answered"
+        for answer in answers:
+            assert answer.split(b"\r\n")[0] == b"Status: 200 OK", answer
+        time.sleep(0.3)
+        assert all(_alive(p) for p in pids), "a process exited unasked"
+        for p in pids:
+            os.kill(p, signal.SIGTERM)
+        for p in pids:
+            assert _wait_gone(p, IDLE_EXIT) is not None, \
+                f"api.fcgi {p} (shared socket) still runs {IDLE_EXIT}s " \
+                f"after SIGTERM: {_where(p)}"
+    finally:
+        for p in pids:
+            if _alive(p):
+                os.kill(p, signal.SIGKILL)
+        if path.exists():
+            path.unlink()
