@@ -51,6 +51,7 @@ struct admission_queue {
 	int64_t wait_max_ns;
 	int64_t answer_max_ns;
 	int64_t service_ns; /* recent time to serve one, a moving average */
+	int64_t spread_ns;  /* how far from it they were, a moving average */
 };
 
 /* Empties q; requests may wait wait_max_ns, and are answered within
@@ -74,8 +75,9 @@ int admission_push(struct admission_queue *q, void *item, int64_t now_ns);
  * waits. *stale is 1 when it waited past its bound by now_ns (refuse it
  * unserved), else 0, and the worker is then busy until admission_served.
  * A request's bound is wait_max_ns, shortened so that the wait plus the
- * expected service time stays within answer_max_ns, down to a tenth of
- * wait_max_ns at the least. */
+ * expected service time (the recent average plus twice the recent
+ * spread) stays within answer_max_ns, down to a tenth of wait_max_ns at
+ * the least. */
 void *admission_take(struct admission_queue *q, int64_t now_ns, int *stale);
 
 /* The oldest request that may be refused, removed, when it has waited

@@ -101,6 +101,9 @@ dev_lighttpd_head() {
 		server.tag            = "lighttpd"
 		server.modules        = ( "mod_accesslog" )
 		accesslog.filename    = "$w/access.log"
+		# lighttpd's default line, and the time each answer took (µs):
+		# make bench reads it for the flood's logins by status.
+		accesslog.format      = "%h %V %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D"
 		index-file.names      = ( "index.html" )
 		mimetype.assign       = (
 		  ".html" => "text/html; charset=utf-8",

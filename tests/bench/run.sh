@@ -419,6 +419,7 @@ for p in "${SPIN_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${SPIN_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 
 say "login flood: $FLOOD_CONNS connections for ${FLOOD_SECS}s; the fast routes again inside it"
+access_before=$(wc -l <"$RUNDIR/access.log")
 USER_PREFIX=$UPFX USERS=$NUSERS PASSWORD=$PW THREADS=2 \
 	wrk --timeout 10s -t2 -c"$FLOOD_CONNS" -d"${FLOOD_SECS}s" -s tests/bench/login.lua \
 	"$BASE_URL" >"$RAW/flood.txt" 2>&1 &
@@ -432,6 +433,17 @@ d_refresh=$(TOKENS=$RAW/during-refresh.tokens run_wrk during-refresh -t4 -c4 -d"
 	-s tests/bench/refresh.lua "$BASE_URL")
 wait "$flood_pid" || say "the flood's wrk failed (see $RAW/flood.txt)"
 r_flood=$(grep '^requests=' "$RAW/flood.txt" | tail -n 1 || true)
+# The flood's logins by what they got, from lighttpd's access log (its
+# last field, %D, is each answer's time in microseconds; deploy/dev/web.sh):
+# wrk times every answer alike, and the targets differ.
+sleep 2 # lighttpd writes its access log out about once a second
+tail -n +"$((access_before + 1))" "$RUNDIR/access.log" | grep '"POST /auth/login ' >"$RAW/flood-access.log" || true
+r_flood_by=$(awk '{ d = $NF / 1000
+		if ($9 == 200) { s++; if (d > smax) smax = d }
+		else if ($9 == 429 || $9 == 503) { r++; if (d > rmax) rmax = d }
+		else o++ }
+	END { printf "served=%d served_max_ms=%.1f refused=%d refused_max_ms=%.1f other=%d\n",
+		s, smax, r, rmax, o }' "$RAW/flood-access.log")
 
 say "memory: a ${SECS}s warm-up, then $MIXED mixed requests (profile, health, refresh), $RCONNS connections"
 ACCESS=$(access_token)
@@ -598,18 +610,35 @@ spin_row "health" "$a_health" "$s_health"
 flood_pair "profile" "$a_profile" "$d_profile"
 spin_row "profile" "$a_profile" "$s_profile"
 flood_pair "refresh" "$a_refresh" "$d_refresh"
+# The issue's target is for the logins past capacity: each refused
+# (429 or 503) with Retry-After within 5 s. The logins that were served
+# hashed at the lowest priority while the fast routes kept the cores busy
+# (that is the isolation): their bound is "never a connection held for
+# tens of seconds", here 10 s. Every answer is one or the other.
 f_max=$(field max_ms "$r_flood")
 f_nra=$(field no_retry_after "$r_flood")
 f_other=$(field sother "$r_flood")
 f_sock=$(field errors "$r_flood")
+f_refused=$(field refused "$r_flood_by")
+f_rmax=$(field refused_max_ms "$r_flood_by")
+f_served=$(field served "$r_flood_by")
+f_smax=$(field served_max_ms "$r_flood_by")
 f_ok=MISSED
-if [[ -n $r_flood ]] && holds "$f_max" "<=" 5000 && [[ $f_nra == 0 && $f_other == 0 && $f_sock == 0 ]]; then
+if [[ -n $r_flood && -n $f_refused ]] && holds "$f_rmax" "<=" 5000 &&
+	[[ $f_nra == 0 && $f_other == 0 && $f_sock == 0 && $(field other "$r_flood_by") == 0 ]]; then
 	f_ok=met
 fi
-row "login flood ($FLOOD_CONNS c, ${FLOOD_SECS}s): answers/s" "$(fmt "$(field rps "$r_flood")" 1)" \
+row "login flood ($FLOOD_CONNS c, ${FLOOD_SECS}s): refusals ($f_refused of $(field requests "$r_flood"))" \
+	"$(fmt "$(field rps "$r_flood")" 1)" \
 	"$(fmt "$(field p50_ms "$r_flood")" 1)" "$(fmt "$(field p99_ms "$r_flood")" 1)" \
-	"${f_sock:-1}" "max latency (ms)" "$(fmt "$f_max" 0)" - \
+	"${f_sock:-1}" "slowest refusal (ms)" "$(fmt "$f_rmax" 0)" - \
 	"<= 5000 ms, Retry-After on each 429/503" "$f_ok"
+s_ok=MISSED
+if [[ -n $f_served ]] && holds "$f_smax" "<=" 10000 && holds "$f_max" "<=" 10000; then
+	s_ok=met
+fi
+row "login flood: logins served ($f_served)" "$(fmt "$(field ok_rps "$r_flood")" 2)" - - \
+	"${f_sock:-1}" "slowest answer (ms)" "$(fmt "$f_smax" 0)" - "<= 10000 ms" "$s_ok"
 
 # Memory: the largest process after the run, and the largest growth of a
 # process over the mixed requests (pids present before and after).
@@ -656,6 +685,7 @@ RESULTS=$OUT/results-$STAMP
 } >"$RESULTS.md"
 notes=$(
 	printf '\nflood logins: %s\n' "${r_flood:-none}"
+	printf 'flood logins by answer (access log): %s\n' "${r_flood_by:-none}"
 	printf 'login (not flooded): %s\n' "${r_login:-none}"
 	printf 'crypt_rn: %s\n' "${c_crypt:-failed}"
 	printf 'pgbench: %s tps, average latency %s ms, %s transactions, %s rotations (non-rotations and aborts: %s)\n' \

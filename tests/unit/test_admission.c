@@ -104,6 +104,7 @@ static void
 test_slow_service_shortens_the_wait(void **state)
 {
 	struct admission_queue q;
+	int64_t deadline;
 	int stale;
 
 	(void)state;
@@ -113,23 +114,68 @@ test_slow_service_shortens_the_wait(void **state)
 	busy_worker(&q);
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
 	assert_int_equal(admission_deadline(&q), 3000 * MS);
-	/* Hashes of 2 s (the first sets the expectation, then a quarter
-	 * of each): a request may wait 2 s, so that it is answered by 4 s. */
+
+	/* A first hash of 2 s sets the average and a spread of half of it:
+	 * 2 s + 2 x 1 s expected leaves no room, so the tenth of the bound
+	 * is all a request may wait. */
 	admission_init(&q, 3000 * MS, 4000 * MS);
 	admission_served(&q, 2000 * MS);
 	busy_worker(&q);
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
 	assert_int_equal(admission_push(&q, &items[1], 0), 0);
-	assert_int_equal(admission_deadline(&q), 2000 * MS);
-	assert_null(admission_reap(&q, 2000 * MS));
-	assert_ptr_equal(admission_reap(&q, 2000 * MS + 1), &items[0]);
-	assert_ptr_equal(admission_take(&q, 2000 * MS + 1, &stale), &items[1]);
+	assert_int_equal(admission_deadline(&q), 300 * MS);
+	assert_null(admission_reap(&q, 300 * MS));
+	assert_ptr_equal(admission_reap(&q, 300 * MS + 1), &items[0]);
+	assert_ptr_equal(admission_take(&q, 300 * MS + 1, &stale), &items[1]);
 	assert_int_equal(stale, 1);
-	/* A moving average: one fast hash moves it a quarter of the way. */
+
+	/* Steady 2 s hashes: the spread dies away, and a request may wait
+	 * nearly 2 s, to be answered by 4 s. */
+	for (int i = 0; i < 40; i++)
+		admission_served(&q, 2000 * MS);
+	busy_worker(&q);
+	assert_int_equal(admission_push(&q, &items[0], 0), 0);
+	deadline = admission_deadline(&q);
+	assert_true(deadline > 1990 * MS && deadline <= 2000 * MS);
+	assert_ptr_equal(admission_take(&q, 0, &stale), &items[0]);
+
+	/* One fast hash moves the average a quarter of the way (1.5 s) and
+	 * widens the spread by a quarter of its miss (0.5 s): 2.5 s
+	 * expected, so a 1.5 s wait. */
 	admission_served(&q, 0);
 	busy_worker(&q);
 	assert_int_equal(admission_push(&q, &items[0], 0), 0);
-	assert_int_equal(admission_deadline(&q), 2500 * MS);
+	deadline = admission_deadline(&q);
+	assert_true(deadline > 1490 * MS && deadline <= 1500 * MS);
+	assert_ptr_equal(admission_take(&q, 0, &stale), &items[0]);
+}
+
+static void
+test_uneven_service_waits_less_than_even(void **state)
+{
+	struct admission_queue even, uneven;
+	int64_t even_deadline, uneven_deadline;
+
+	(void)state;
+	/* The same average, 1.5 s: even hashes, and hashes of 0.5 s and
+	 * 2.5 s in turn. The uneven ones' answers would be late half the
+	 * time on the average alone; their spread shortens the wait. */
+	admission_init(&even, 3000 * MS, 4000 * MS);
+	admission_init(&uneven, 3000 * MS, 4000 * MS);
+	for (int i = 0; i < 40; i++) {
+		admission_served(&even, 1500 * MS);
+		admission_served(&uneven, (i % 2 ? 2500 : 500) * MS);
+	}
+	busy_worker(&even);
+	busy_worker(&uneven);
+	assert_int_equal(admission_push(&even, &items[0], 0), 0);
+	assert_int_equal(admission_push(&uneven, &items[1], 0), 0);
+	even_deadline = admission_deadline(&even);
+	uneven_deadline = admission_deadline(&uneven);
+	assert_true(even_deadline > 2490 * MS && even_deadline <= 2500 * MS);
+	/* Average near 1.5 s, spread near 1 s: a wait under 1 s. */
+	assert_true(uneven_deadline >= 300 * MS &&
+	    uneven_deadline < 1000 * MS);
 }
 
 static void
@@ -221,6 +267,7 @@ main(void)
 		cmocka_unit_test(test_stale_only_past_the_bound),
 		cmocka_unit_test(test_reap_removes_only_the_overdue),
 		cmocka_unit_test(test_slow_service_shortens_the_wait),
+		cmocka_unit_test(test_uneven_service_waits_less_than_even),
 		cmocka_unit_test(test_very_slow_service_still_serves_some),
 		cmocka_unit_test(test_a_login_to_an_idle_worker_is_never_refused),
 	};
