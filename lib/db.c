@@ -1,6 +1,8 @@
 /* db.c: one lazily opened, self-healing libpq connection. */
 #include "db.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,24 +144,47 @@ coarse_now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Makes sure there is a connection that still looks alive. A server that
- * restarted while we were idle has closed the socket; PQconsumeInput
- * notices that without a round trip. A connection that answered within
- * DB_PROBE_AFTER_NS is not looked at: one that died since fails its
- * statement as it would have died just after the look, and db_exec then
- * reconnects (and retries what is idempotent). */
+/* Whether the idle connection's socket has something to read: an idle
+ * connection is sent nothing, unless its server is going away (a restart
+ * sends FATAL 57P01, then closes). PQconsumeInput was the look before,
+ * and it reads that error without parsing it and reports the connection
+ * fine, so the next statement failed: after a restart, the first refresh
+ * of every process was a 503. Returns 1 when something (or the end) is
+ * waiting or the socket is unusable, 0 when nothing is. */
+static int
+idle_input_waiting(PGconn *conn)
+{
+	struct pollfd p = { PQsocket(conn), POLLIN, 0 };
+	int rc;
+
+	if (p.fd < 0)
+		return 1;
+	do
+		rc = poll(&p, 1, 0);
+	while (rc < 0 && errno == EINTR);
+	return rc != 0;
+}
+
+/* Makes sure there is a connection that still looks alive: an idle one
+ * that has been sent anything is opened afresh. A connection that
+ * answered within DB_PROBE_AFTER_NS is not looked at: one that died since
+ * fails its statement as it would have died just after the look, and
+ * db_exec then reconnects (and retries what is idempotent). */
 static int
 db_ensure(struct db *db)
 {
 	int64_t now = coarse_now_ns();
 
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
-	    now - db->answered_ns < DB_PROBE_AFTER_NS && now != 0)
-		return DB_OK;
-	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK &&
-	    PQconsumeInput(db->conn) == 1 &&
-	    PQstatus(db->conn) == CONNECTION_OK)
-		return DB_OK;
+	if (db->conn != NULL && PQstatus(db->conn) == CONNECTION_OK) {
+		/* In a transaction, a new connection would lose it: the
+		 * statement fails on its own if the server went away. */
+		if (PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+			return DB_OK;
+		if (now - db->answered_ns < DB_PROBE_AFTER_NS && now != 0)
+			return DB_OK;
+		if (!idle_input_waiting(db->conn))
+			return DB_OK;
+	}
 	return db_connect(db);
 }
 

@@ -2,13 +2,15 @@
 (503 temporarily_unavailable with Retry-After), and the recovery after it
 comes back. The database is always restarted, whatever happens."""
 
+import concurrent.futures
 import re
 import time
 
 import pytest
 
 from conftest import INSTANCE, create_user, run_stack
-from latchlib import assert_error, assert_no_store, json_body
+from latchlib import (Client, assert_error, assert_no_store, json_body,
+                      login_body)
 
 RECOVERY_SECONDS = 10
 
@@ -157,4 +159,38 @@ def test_service_recovers_after_database_restart(client, stack, db):
                                           password=user["password"]),
                      lambda r: r.status_code != 503, RECOVERY_SECONDS)
     assert resp.status_code == 200, resp.text
+    _warm_up(client, user)
+
+
+def test_first_refresh_after_database_restart_is_served(client, stack, db):
+    """After a restart every FastCGI process holds a connection its server
+    closed (sending FATAL first). A refresh is not retried on a new
+    connection (it is no idempotent statement), so its process must see
+    the dead one before sending it: every auth.fcgi's first refresh after
+    a restart was a 503 when the look read the FATAL as input and called
+    the connection fine. Health (api.fcgi) says when the database is
+    back, so no auth.fcgi process has used its connection before the
+    refresh."""
+    user = create_user(stack, db, prefix="restartrf")
+    body = login_body(client, user)
+    token = body["refresh_token"]
+    # Every auth.fcgi process opens its connection before the restart:
+    # requests two at a time reach both of the pool.
+    bearer = {"Authorization": "Bearer " + body["access_token"]}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        codes = list(pool.map(
+            lambda _: Client(client.base_url).request(
+                "GET", "/auth/sessions", headers=bearer).status_code,
+            range(16)))
+    assert codes == [200] * 16, codes
+    try:
+        _db_stop()
+    finally:
+        _db_start()
+    resp, ok = _poll(lambda: client.request("GET", "/api/health"),
+                     lambda r: r.status_code == 200, RECOVERY_SECONDS)
+    assert ok, f"health still {resp.status_code} after the restart"
+    resp = client.refresh(token)
+    assert resp.status_code == 200, resp.text[:300]
+    assert json_body(resp)["refresh_token"] != token
     _warm_up(client, user)
