@@ -373,6 +373,32 @@ static const struct jwt_case rules[] = {
 	    O_ACCESS, JWT_ETYP },
 	{ "NUL in kid", KID("\"k1\\u0000\""), PAYLOAD, NULL, NULL, NULL,
 	    O_ACCESS, JWT_EKID },
+	/* the header as latch writes it is read without JSON (lib/jwt.c
+	 * issued_header): whatever breaks that exact form goes the JSON
+	 * way, with the same outcome as any other header */
+	{ "crit after the kid of the issued form",
+	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\","
+	    "\"crit\":[\"b64\"],\"x\":\"y\"}", PAYLOAD, NULL, NULL, NULL,
+	    O_ACCESS, JWT_ECRIT },
+	{ "a second kid after the kid of the issued form",
+	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\","
+	    "\"kid\":\"k2\"}", PAYLOAD, NULL, NULL, NULL, O_ACCESS,
+	    JWT_EMALFORMED },
+	{ "the issued form with a kid of 33 characters",
+	    KID("\"k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k1k\""), PAYLOAD, NULL, NULL,
+	    NULL, O_ACCESS, JWT_EKID },
+	{ "the issued form with an empty kid", KID("\"\""), PAYLOAD, NULL,
+	    NULL, NULL, O_ACCESS, JWT_EKID },
+	{ "the issued form with an escaped kid", KID("\"k\\u0031\""),
+	    PAYLOAD, NULL, NULL, NULL, O_ACCESS, JWT_OK },
+	{ "the issued form cut before its end",
+	    "{\"alg\":\"HS256\",\"typ\":\"at+jwt\",\"kid\":\"k1\"",
+	    PAYLOAD, NULL, NULL, NULL, O_ACCESS, JWT_EMALFORMED },
+	{ "the members of the issued form in another order",
+	    "{\"kid\":\"k1\",\"typ\":\"at+jwt\",\"alg\":\"HS256\"}",
+	    PAYLOAD, NULL, NULL, NULL, O_ACCESS, JWT_OK },
+	{ "the issued form of a kid not listed", KID("\"k9\""), PAYLOAD,
+	    NULL, NULL, NULL, O_ACCESS, JWT_EKID },
 	/* structure */
 	{ "two parts", HDR_AT, PAYLOAD, NULL, "", NULL, O_ACCESS,
 	    JWT_EMALFORMED },
