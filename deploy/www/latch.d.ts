@@ -77,7 +77,10 @@ export interface Latch {
    * fetch with the Bearer token (same origin, or trustedOrigins); on a 401
    * one refresh (shared by the page and, through Web Locks, the tabs) and
    * one retry. Returns the last Response whatever its status; throws
-   * LatchError no_session, untrusted_origin or network_error.
+   * LatchError no_session, untrusted_origin or network_error, or the
+   * refresh's error when the retry could not be made (403 invalid_grant:
+   * the session ended; 503: retryable). The body must be replayable
+   * (a string, Blob, FormData, ...: not a stream).
    */
   fetchWithAuth(input: RequestInfo | URL, init?: RequestInit, opts?: CallOptions): Promise<Response>;
   /** Whether this tab holds an access token (a session is open). */
