@@ -159,14 +159,17 @@ export async function two_tabs_one_refresh(ctx) {
   const b = await openTab(ctx, context, { autoRefresh: false });
   await ok(a, 'login', user(ctx));
   assert.equal(await ok(b, 'restore'), true, 'tab b restores the session from the cookie');
-  await ok(a, 'profile');
-  await ok(b, 'profile');
   const log = networkLog(context);
-  // Tab a took the token tab b's restore handed over: both hold one token.
   const bearer = (page, entries) => entries.filter((e) => e.page === page &&
     e.path === '/api/profile').map((e) => e.headers.authorization);
-  const before = log.slice(0);
-  assert.equal(bearer(a, before).at(-1), bearer(b, before).at(-1), 'both tabs hold the same token');
+  // Tab a takes the token that tab b's restore handed over (a message
+  // away): then both hold one token, which expires for both at once.
+  await ok(b, 'profile');
+  await waitFor(async () => {
+    await ok(a, 'profile');
+    const before = log.slice(0);
+    return bearer(a, before).at(-1) === bearer(b, before).at(-1);
+  }, { timeoutMs: 1500, intervalMs: 100, message: 'both tabs hold the same token' });
 
   await sleep(ACCESS_LIFETIME_MS + 500);
   const mark = log.length;
@@ -191,10 +194,14 @@ export async function logout_other_tab(ctx) {
   await ok(b, 'profile');
   await ok(a, 'logout');
   assert.deepEqual(await ended(a), ['logged_out']);
+  // Tab b hears it (a message away) and ends at once; its next call finds
+  // no session.
+  await waitFor(async () => (await ended(b)).length > 0,
+    { timeoutMs: 2000, message: "b's onSessionEnd" });
+  assert.deepEqual(await ended(b), ['logged_out'], 'onSessionEnd once, logged_out');
   const err = await fails(b, 'profile');
   assert.ok(err.isLatchError && !err.retryable, `b's next call: ${JSON.stringify(err)}`);
-  await waitFor(async () => (await ended(b)).length > 0, { message: "b's onSessionEnd" });
-  assert.deepEqual(await ended(b), ['logged_out'], 'onSessionEnd once, logged_out');
+  assert.equal(err.code, 'no_session');
   assert.equal(await b.evaluate(() => latch.loggedIn), false);
   // And the cookie is gone for both: nothing to restore.
   assert.equal(await ok(b, 'restore'), false);
@@ -332,6 +339,7 @@ export async function token_in_no_storage(ctx) {
   await ok(page, 'sessions'); // refreshed: a second token
   const log = networkLog(page);
   await settle(log);
+  await waitFor(() => tokens.size >= 2, { timeoutMs: 2000, message: 'two token answers read' });
   const sent = new Set(log.slice(0).map((e) => e.headers.authorization)
     .filter(Boolean).map((h) => h.replace(/^Bearer /, '')));
   assert.equal(tokens.size, 2, 'a login token and a refreshed one');
@@ -384,4 +392,31 @@ export async function hidden_pauses_refresh(ctx) {
   assert.equal(log.slice(mark).filter(isRefresh)[0].status, 200);
   await ok(page, 'profile');
   assert.deepEqual(await ended(page), []);
+}
+
+/** Offline (the browser's own network switch): a retryable network_error,
+ * no logout, and calls work once the network is back. */
+export async function offline_is_retryable(ctx) {
+  const context = await ctx.newContext();
+  const page = await openTab(ctx, context, { autoRefresh: false, retries: 2, maxRetryDelay: 0.2 });
+  await ok(page, 'login', user(ctx));
+  await context.setOffline(true);
+  try {
+    const t0 = Date.now();
+    const err = await fails(page, 'profile');
+    assert.ok(err.isLatchError, JSON.stringify(err));
+    assert.equal(err.code, 'network_error');
+    assert.equal(err.status, 0);
+    assert.equal(err.retryable, true);
+    assert.ok(Date.now() - t0 < 10_000, 'the retries are bounded');
+    const err2 = await fails(page, 'sessions');
+    assert.equal(err2.code, 'network_error');
+    assert.equal(await page.evaluate(() => latch.loggedIn), true, 'still logged in');
+  } finally {
+    await context.setOffline(false);
+  }
+  await sleep(ACCESS_LIFETIME_MS + 500); // and the refresh works after it too
+  const p = await ok(page, 'profile');
+  assert.equal(p.username, user(ctx).username);
+  assert.deepEqual(await ended(page), [], 'onSessionEnd was never called');
 }

@@ -21,13 +21,13 @@ from conftest import (INSTANCE, REPO, STACK_SH, VAR, create_user, http_web,
 
 WEB = "browserjs"
 OFFSET = 3              # main web's port + 3 (the browser tests' webs: 1..9)
-NODE_TIMEOUT = 120      # seconds for one node run (run.mjs bounds a test at 90)
+NODE_TIMEOUT = 120      # seconds for a node run (run.mjs bounds a test at 90)
 RUN_MJS = REPO / "tests" / "browser" / "run.mjs"
 TESTS = REPO / "tests" / "browser" / "client.test.mjs"
 
 
 @pytest.fixture(scope="module")
-def web(stack):
+def browser_web(stack):
     base = http_web(stack, WEB, main_port(stack) + OFFSET,
                     {"JWT_ACCESS_EXPIRES": "2s", "COOKIE_SECURE": "0",
                      "BCRYPT_COST": "4"})
@@ -66,46 +66,51 @@ def user_env(stack, db):
     return {"USERNAME": u["username"], "PASSWORD": u["password"]}
 
 
-def test_browser_client_steady_use_with_2s_tokens(web, stack, db):
-    run_browser_test(web, "steady_use", user_env(stack, db))
+def test_browser_client_steady_use_with_2s_tokens(browser_web, stack, db):
+    run_browser_test(browser_web, "steady_use", user_env(stack, db))
 
 
-def test_browser_client_concurrent_expired_calls_share_one_refresh(web, stack,
-                                                                    db):
-    run_browser_test(web, "concurrent_expired", user_env(stack, db))
+def test_browser_client_concurrent_expired_calls_share_one_refresh(
+        browser_web, stack, db):
+    run_browser_test(browser_web, "concurrent_expired", user_env(stack, db))
 
 
-def test_browser_client_two_tabs_one_refresh(web, stack, db):
-    run_browser_test(web, "two_tabs_one_refresh", user_env(stack, db))
+def test_browser_client_two_tabs_one_refresh(browser_web, stack, db):
+    run_browser_test(browser_web, "two_tabs_one_refresh", user_env(stack, db))
 
 
-def test_browser_client_logout_ends_other_tab(web, stack, db):
-    run_browser_test(web, "logout_other_tab", user_env(stack, db))
+def test_browser_client_logout_ends_other_tab(browser_web, stack, db):
+    run_browser_test(browser_web, "logout_other_tab", user_env(stack, db))
 
 
-def test_browser_client_logout_all_ends_other_browser(web, stack, db):
-    run_browser_test(web, "logout_all_other_context", user_env(stack, db))
+def test_browser_client_logout_all_ends_other_browser(browser_web, stack, db):
+    run_browser_test(browser_web, "logout_all_other_context",
+                     user_env(stack, db))
 
 
-def test_browser_client_sessions_and_revoke(web, stack, db):
-    run_browser_test(web, "sessions_and_revoke", user_env(stack, db))
+def test_browser_client_sessions_and_revoke(browser_web, stack, db):
+    run_browser_test(browser_web, "sessions_and_revoke", user_env(stack, db))
 
 
-def test_browser_client_token_in_no_storage(web, stack, db):
-    run_browser_test(web, "token_in_no_storage", user_env(stack, db))
+def test_browser_client_token_in_no_storage(browser_web, stack, db):
+    run_browser_test(browser_web, "token_in_no_storage", user_env(stack, db))
 
 
-def test_browser_client_hidden_page_pauses_refresh(web, stack, db):
-    run_browser_test(web, "hidden_pauses_refresh", user_env(stack, db))
+def test_browser_client_hidden_page_pauses_refresh(browser_web, stack, db):
+    run_browser_test(browser_web, "hidden_pauses_refresh", user_env(stack, db))
 
 
-def test_browser_client_database_outage_is_retryable(web, stack, db):
+def test_browser_client_database_outage_is_retryable(browser_web, stack, db):
     cmd = [str(STACK_SH)]
     try:
-        run_browser_test(web, "database_outage", dict(
+        run_browser_test(browser_web, "database_outage", dict(
             user_env(stack, db),
             DB_STOP_CMD=json.dumps(cmd + ["db-stop", INSTANCE]),
             DB_START_CMD=json.dumps(cmd + ["db-start", INSTANCE])))
     finally:
         proc = run_stack("db-start", INSTANCE)   # a no-op when it runs
         assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+
+
+def test_browser_client_offline_is_retryable(browser_web, stack, db):
+    run_browser_test(browser_web, "offline_is_retryable", user_env(stack, db))
