@@ -139,7 +139,7 @@ export class LatchError extends Error {
 function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) { reject(signal.reason); return; }
-    const onAbort = () => { clearTimeout(t); reject(signal.reason); };
+    const onAbort = () => { clearTimeout(t); reject(signal?.reason); };
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
@@ -175,7 +175,7 @@ function deadline(outer, ms) {
   const ctl = new AbortController();
   let timedOut = false;
   const t = setTimeout(() => { timedOut = true; ctl.abort(); }, ms);
-  const onAbort = () => ctl.abort(outer.reason);
+  const onAbort = () => ctl.abort(outer?.reason);
   if (outer) {
     if (outer.aborted) ctl.abort(outer.reason);
     else outer.addEventListener('abort', onAbort, { once: true });
@@ -383,7 +383,7 @@ export function createLatch(options = {}) {
   }
 
   function onVisibility() {
-    if (doc.visibilityState === 'hidden') unschedule();
+    if (doc?.visibilityState === 'hidden') unschedule();
     else schedule(); // due already: fires at once
   }
   if (doc && autoRefresh) doc.addEventListener('visibilitychange', onVisibility);
@@ -496,6 +496,7 @@ export function createLatch(options = {}) {
   /** run() under the lock; without it after LOCK_WAIT_MS.
    * @param {() => Promise<string>} run @returns {Promise<string>} */
   async function withLock(run) {
+    if (!locks) return run();
     let entered = false;
     const held = () => { entered = true; return run(); };
     try {
@@ -585,6 +586,7 @@ export function createLatch(options = {}) {
    * @param {CallOptions} [opts]
    */
   async function login(creds, opts = {}) {
+    /** @type {Record<string, string|undefined>} */
     const body = { password: creds.password };
     if (creds.email !== undefined && creds.username === undefined) body.email = creds.email;
     else body.username = creds.username;
@@ -606,6 +608,7 @@ export function createLatch(options = {}) {
    * @param {CallOptions} [opts]
    */
   async function register(user, opts = {}) {
+    /** @type {Record<string, string>} */
     const body = { username: user.username, password: user.password };
     if (user.email) body.email = user.email;
     const res = await postAuth('/auth/register', body, { signal: opts.signal, netRetry: false });

@@ -73,6 +73,7 @@ function user(ctx) {
 
 /** The refreshes must be one after another: each starts after the last ended. */
 function assertNoOverlap(refreshes) {
+  for (const r of refreshes) assert.ok(r.end !== null, 'each refresh was read to its end');
   const sorted = [...refreshes].sort((a, b) => a.start - b.start);
   for (let i = 1; i < sorted.length; i++) {
     assert.ok(sorted[i].start >= sorted[i - 1].end,
@@ -298,7 +299,8 @@ export async function database_outage(ctx) {
     assert.equal(err2.code, 'temporarily_unavailable');
     const tries = log.slice(mark).filter(isRefresh);
     assert.equal(tries.length, 3, `1 try + 2 retries: ${tries.length} refreshes`);
-    assert.ok(tries.every((e) => e.status === 503), 'each answered 503');
+    assert.ok(tries.every((e) => e.status === 503),
+      `each answered 503: ${JSON.stringify(tries.map((e) => [e.status, e.failed]))}`);
     // A new tab restoring now hears "unavailable", not "no session".
     const b = await openTab(ctx, context, opts);
     const err3 = await fails(b, 'restore');

@@ -53,7 +53,8 @@ const logs = new WeakMap(); // BrowserContext -> entries
  * Every request of a context, as seen by the browser:
  * { method, url, path, page, start, end, status, failed, headers }, with
  * start and end in epoch ms from the request's own timing (end: the last
- * byte of the answer). Attached by makeCtx to every context it makes.
+ * byte of the answer, or the failure; null while neither came). Attached
+ * by makeCtx to every context it makes.
  * @param {import('playwright-core').BrowserContext} context
  */
 function attachLog(context) {
@@ -67,9 +68,8 @@ function attachLog(context) {
   };
   context.on('request', (req) => {
     const u = new URL(req.url());
-    const frame = req.frame();
     let page = null;
-    try { page = frame ? frame.page() : null; } catch { page = null; }
+    try { page = req.frame().page(); } catch { page = null; } // service workers have no frame
     const e = {
       method: req.method(), url: req.url(), path: u.pathname, page,
       pageId: pageId(page), start: Date.now(), end: null, status: null,
@@ -78,22 +78,19 @@ function attachLog(context) {
     entries.push(e);
     byRequest.set(req, e);
   });
-  const done = async (req, failure) => {
+  // The status as soon as the answer's head is in (a client that drops
+  // the body of a 401 ends that request without a "finished" event).
+  context.on('response', (res) => {
+    const e = byRequest.get(res.request());
+    if (e) e.status = res.status();
+  });
+  const done = (req, failure) => {
     const e = byRequest.get(req);
     if (!e) return;
     const t = req.timing();
-    if (t && t.startTime > 0) {
-      e.start = t.startTime;
-      e.end = t.responseEnd >= 0 ? t.startTime + t.responseEnd : Date.now();
-    } else {
-      e.end = Date.now();
-    }
-    if (failure) {
-      e.failed = failure;
-    } else {
-      const res = await req.response().catch(() => null);
-      e.status = res ? res.status() : null;
-    }
+    if (t && t.startTime > 0) e.start = t.startTime;
+    if (failure) e.failed = failure;
+    e.end = t && t.startTime > 0 && t.responseEnd >= 0 ? t.startTime + t.responseEnd : Date.now();
   };
   context.on('requestfinished', (req) => { done(req, null); });
   context.on('requestfailed', (req) => { done(req, req.failure()?.errorText ?? 'failed'); });
@@ -120,12 +117,13 @@ export function networkLog(target) {
 }
 
 /**
- * Waits until every request in the log has its answer (bounded), so that
- * counts and timings read after it are final.
+ * Waits until every request in the log has its answer, or has failed
+ * (bounded), so that counts read after it are final; `end` is there for
+ * every request whose body was read to its end.
  * @param {{slice: (n?: number) => any[]}} log
  */
 export async function settle(log, timeoutMs = 5000) {
-  await waitFor(() => log.slice(0).every((e) => e.end !== null || e.failed !== null),
+  await waitFor(() => log.slice(0).every((e) => e.status !== null || e.end !== null),
     { timeoutMs, message: 'requests still unanswered' });
 }
 
@@ -207,6 +205,8 @@ export function makeCtx(browser) {
       const n = contexts.push(context);
       context.on('page', (page) => {
         page.on('console', (m) => {
+          // (Chromium logs every 4xx/5xx answer as an error: not news.)
+          if (/^Failed to load resource: the server responded/.test(m.text())) return;
           if (m.type() === 'error' || m.type() === 'warning') {
             browserLog.push(`context ${n} console.${m.type()}: ${m.text()}`);
           }
