@@ -211,8 +211,10 @@ export async function logout_other_tab(ctx) {
 
 /** Log out everywhere ends another browser's session at its next call. */
 export async function logout_all_other_context(ctx) {
-  const a = await openTab(ctx, await ctx.newContext());
-  const b = await openTab(ctx, await ctx.newContext());
+  // No timer: b is to learn it at its next call, not at its next timed
+  // refresh (which would end it the same way, only sooner).
+  const a = await openTab(ctx, await ctx.newContext(), { autoRefresh: false });
+  const b = await openTab(ctx, await ctx.newContext(), { autoRefresh: false });
   await ok(a, 'login', user(ctx));
   await ok(b, 'login', user(ctx));
   await ok(b, 'profile');
