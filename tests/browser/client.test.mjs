@@ -424,3 +424,33 @@ export async function offline_is_retryable(ctx) {
   assert.equal(p.username, user(ctx).username);
   assert.deepEqual(await ended(page), [], 'onSessionEnd was never called');
 }
+
+/** An AbortSignal ends a call at once, with the signal's reason; the
+ * other calls go on. */
+export async function abort_signal(ctx) {
+  const context = await ctx.newContext();
+  const page = await openTab(ctx, context, { autoRefresh: false });
+  await ok(page, 'login', user(ctx));
+  await sleep(ACCESS_LIFETIME_MS + 500); // expired: the calls below refresh
+  const log = networkLog(page);
+  const mark = log.length;
+  const r = await page.evaluate(async () => {
+    const name = (p) => p.then(() => 'resolved', (e) => e.name);
+    const pre = new AbortController();
+    pre.abort();
+    const before = await name(latch.profile({ signal: pre.signal }));
+    // One call is aborted in flight; the other, started with it, refreshes
+    // and gets its answer.
+    const ctl = new AbortController();
+    const aborted = name(latch.profile({ signal: ctl.signal }));
+    const kept = latch.profile();
+    setTimeout(() => ctl.abort(), 0);
+    return { before, aborted: await aborted, kept: (await kept).username };
+  });
+  await settle(log);
+  assert.equal(r.before, 'AbortError', 'an aborted signal rejects at once');
+  assert.equal(r.aborted, 'AbortError');
+  assert.equal(r.kept, user(ctx).username);
+  assert.equal(log.slice(mark).filter(isRefresh).length, 1, 'one refresh, not aborted');
+  assert.equal(await page.evaluate(() => latch.loggedIn), true);
+}

@@ -114,3 +114,7 @@ def test_browser_client_database_outage_is_retryable(browser_web, stack, db):
 
 def test_browser_client_offline_is_retryable(browser_web, stack, db):
     run_browser_test(browser_web, "offline_is_retryable", user_env(stack, db))
+
+
+def test_browser_client_abort_signal(browser_web, stack, db):
+    run_browser_test(browser_web, "abort_signal", user_env(stack, db))
