@@ -1,0 +1,147 @@
+"""Issue 12: the demo page (deploy/www/index.html) in real headless
+Chromium, through the real stack. Each test runs one export of
+tests/browser/page.test.mjs with `node tests/browser/run.mjs FILE NAME`
+(one Chromium launch each), with a user of its own.
+
+The wrong-password, too-many-attempts and sign-up tests talk to an extra
+lighttpd web ("pagesignup", the main web's port + PAGE_OFFSET) that allows
+sign-up and believes X-Forwarded-For from 127.0.0.1, so that each test's
+failed attempts count under a fresh address of its own and never on the
+address every other test logs in from."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import (INSTANCE, REPO, STACK_SH, VAR, create_user, http_web,
+                      main_port, run_stack, unique_name)
+from latchlib import fresh_address
+
+BROWSER_DIR = REPO / "tests" / "browser"
+TEST_FILE = BROWSER_DIR / "page.test.mjs"
+ARTIFACTS_DIR = VAR / INSTANCE / "browser"
+PAGE_WEB = "pagesignup"
+PAGE_OFFSET = 7             # main web's port + 7: clear of every other web's
+NODE_TIMEOUT = 150          # seconds for one test, Chromium start to close
+
+
+def run_page_test(name, env):
+    """Runs export name of page.test.mjs; fails with its output unless it
+    exits 0."""
+    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
+        "tests/browser/node_modules is missing: run `npm ci` in tests/browser"
+    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
+    full = dict(os.environ, ARTIFACTS_DIR=str(ARTIFACTS_DIR), **env)
+    try:
+        proc = subprocess.run(
+            ["node", str(BROWSER_DIR / "run.mjs"), str(TEST_FILE), name],
+            cwd=str(REPO), env=full, capture_output=True,
+            timeout=NODE_TIMEOUT)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"{name}: no end within {NODE_TIMEOUT} s\n"
+                    f"{(e.stdout or b'').decode()[-3000:]}"
+                    f"{(e.stderr or b'').decode()[-3000:]}", pytrace=False)
+    out = proc.stdout.decode(errors="replace")
+    err = proc.stderr.decode(errors="replace")
+    sys.stdout.write(out)
+    assert proc.returncode == 0, \
+        f"{name} failed ({proc.returncode}):\n{out[-4000:]}\n{err[-6000:]}"
+
+
+@pytest.fixture
+def page_user(stack, db):
+    """A user of its own for each test, with an email."""
+    username = unique_name("page")
+    return create_user(stack, db, username=username,
+                       email=f"{username}@example.test")
+
+
+def user_env(stack, user):
+    return {"BASE_URL": stack.base_url, "USERNAME": user["username"],
+            "PASSWORD": user["password"], "EMAIL": user["email"]}
+
+
+@pytest.fixture
+def page_web(stack):
+    """The sign-up web: started for one test and stopped after it (the
+    wrong-password test stops it itself, halfway)."""
+    base_url = http_web(stack, PAGE_WEB, main_port(stack) + PAGE_OFFSET, {
+        "COOKIE_SECURE": "0", "ALLOW_SIGNUP": "1", "BCRYPT_COST": "4",
+        "TRUSTED_PROXIES": "127.0.0.1"})
+    yield base_url
+    run_stack("web-down", INSTANCE, PAGE_WEB)
+
+
+def test_login_shows_profile_and_keeps_no_token(stack, page_user):
+    run_page_test("loginShowsProfileAndKeepsNoToken", user_env(stack, page_user))
+
+
+def test_reload_keeps_you_logged_in(stack, page_user):
+    run_page_test("reloadKeepsYouLoggedIn", user_env(stack, page_user))
+
+
+def test_sessions_of_two_contexts_and_revoke(stack, db, page_user):
+    run_page_test("sessionsOfTwoContextsAndRevoke", user_env(stack, page_user))
+    live = db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
+                     "AND revoked_at IS NULL", (page_user["id"],))
+    assert live == 1, f"{live} live sessions after the revoke"
+
+
+def test_log_out_button(stack, db, page_user):
+    run_page_test("logOutButton", user_env(stack, page_user))
+    live = db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
+                     "AND revoked_at IS NULL", (page_user["id"],))
+    assert live == 0, f"{live} live sessions after logging out"
+
+
+def test_log_out_everywhere_button(stack, db, page_user):
+    run_page_test("logOutEverywhereButton", user_env(stack, page_user))
+    live = db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
+                     "AND revoked_at IS NULL", (page_user["id"],))
+    assert live == 0, f"{live} live sessions after logging out everywhere"
+
+
+def test_login_errors_in_words(stack, page_user, page_web):
+    env = user_env(stack, page_user)
+    env.update(BASE_URL=page_web, CLIENT_ADDRESS=fresh_address(),
+               WEB_DOWN_CMD=json.dumps([str(STACK_SH), "web-down", INSTANCE,
+                                        PAGE_WEB]))
+    run_page_test("loginErrorsInWords", env)
+
+
+def test_outage_in_words(stack, page_user):
+    env = user_env(stack, page_user)
+    env.update(DB_STOP_CMD=json.dumps([str(STACK_SH), "db-stop", INSTANCE]),
+               DB_START_CMD=json.dumps([str(STACK_SH), "db-start", INSTANCE]))
+    try:
+        run_page_test("outageInWords", env)
+    finally:
+        run_stack("db-start", INSTANCE)     # whatever the test did
+
+
+def test_sign_up(stack, db, page_user, page_web):
+    env = user_env(stack, page_user)
+    env.update(SIGNUP_BASE_URL=page_web, CLIENT_ADDRESS=fresh_address())
+    run_page_test("signUp", env)
+    made = db.scalar("SELECT count(*) FROM users WHERE username = %s",
+                     (page_user["username"] + "-s",))
+    assert made == 1, "the page's sign-up made no user"
+
+
+def test_accessibility_audit(stack, page_user):
+    run_page_test("accessibilityAudit", user_env(stack, page_user))
+
+
+def test_screenshots(stack, page_user):
+    for f in ARTIFACTS_DIR.glob("page-*.png"):
+        f.unlink()
+    run_page_test("screenshots", user_env(stack, page_user))
+    shots = sorted(p.name for p in ARTIFACTS_DIR.glob("page-*.png"))
+    assert shots == ["page-logged-in-desktop.png", "page-logged-in-phone.png",
+                     "page-sessions-desktop.png", "page-sessions-phone.png"], \
+        shots
+    for name in shots:
+        assert (ARTIFACTS_DIR / name).stat().st_size > 5000, name
