@@ -62,7 +62,10 @@ export function errorWords(err, doing) {
     return 'What you typed is too long for the server.';
   case 'invalid_grant':
   case 'invalid_token':
+  case 'no_session':
     return 'Your session has ended; please log in again.';
+  case 'bad_response':
+    return 'The server\'s answer could not be read; try again shortly.';
   }
   if (status === 404) {
     if (doing === 'signup')
