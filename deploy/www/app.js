@@ -121,7 +121,6 @@ async function loadSessions() {
     $('account-error').textContent = errorWords(err, 'account');
     return;
   }
-  $('account-error').textContent = '';
   renderSessions(list);
 }
 
@@ -191,6 +190,7 @@ function renderSessions(list) {
 
 async function revoke(button, s, device) {
   await busy(button, 'Ending…', async () => {
+    $('account-error').textContent = '';
     try {
       await latch.revokeSession(s.id);
       setNotice(`The session of ${device} is ended.`);
@@ -314,6 +314,7 @@ $('signup-form').addEventListener('submit', (ev) => {
 
 $('logout').addEventListener('click', () => busy($('logout'), 'Logging out…',
   async () => {
+    $('account-error').textContent = '';
     try {
       await latch.logout();
     } catch (err) {
@@ -327,6 +328,7 @@ $('logout').addEventListener('click', () => busy($('logout'), 'Logging out…',
 
 $('logout-all').addEventListener('click', () => busy($('logout-all'),
   'Logging out everywhere…', async () => {
+    $('account-error').textContent = '';
     let result;
     try {
       result = await latch.logoutAll();
@@ -342,7 +344,10 @@ $('logout-all').addEventListener('click', () => busy($('logout-all'),
   }));
 
 $('sessions-reload').addEventListener('click', () => busy($('sessions-reload'),
-  'Updating…', loadSessions));
+  'Updating…', () => {
+    $('account-error').textContent = '';
+    return loadSessions();
+  }));
 
 // ------------------------------------------------------------ page load
 
