@@ -11,8 +11,9 @@ address every other test logs in from."""
 
 import json
 import os
+import shutil
+import signal
 import subprocess
-import sys
 
 import pytest
 
@@ -24,31 +25,36 @@ BROWSER_DIR = REPO / "tests" / "browser"
 TEST_FILE = BROWSER_DIR / "page.test.mjs"
 ARTIFACTS_DIR = VAR / INSTANCE / "browser"
 PAGE_WEB = "pagesignup"
-PAGE_OFFSET = 7             # main web's port + 7: clear of every other web's
-NODE_TIMEOUT = 150          # seconds for one test, Chromium start to close
+PAGE_OFFSET = 7             # main web's port + 7 (the browser tests' webs: 1..9)
+NODE_TIMEOUT = 120          # seconds for one node run, Chromium start to close
 
 
-def run_page_test(name, env):
-    """Runs export name of page.test.mjs; fails with its output unless it
-    exits 0."""
+def run_page_test(name, env, timeout=NODE_TIMEOUT):
+    """Runs export name of page.test.mjs in run.mjs (which bounds it at
+    timeout - 30 s); fails with its output unless it passed. The node
+    process is ours: stopped by its process group if it outlives timeout."""
+    node = shutil.which("node")
+    assert node, "node is missing: `make check` installs nodejs (deps.sh)"
     assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
-        "tests/browser/node_modules is missing: run `npm ci` in tests/browser"
+        "tests/browser/node_modules is missing: `make check` runs npm ci there"
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    full = dict(os.environ, ARTIFACTS_DIR=str(ARTIFACTS_DIR), **env)
+    full = dict(os.environ, ARTIFACTS_DIR=str(ARTIFACTS_DIR),
+                TEST_TIMEOUT=str(timeout - 30), **env)
+    proc = subprocess.Popen([node, str(BROWSER_DIR / "run.mjs"),
+                             str(TEST_FILE), name],
+                            cwd=str(REPO), env=full, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        proc = subprocess.run(
-            ["node", str(BROWSER_DIR / "run.mjs"), str(TEST_FILE), name],
-            cwd=str(REPO), env=full, capture_output=True,
-            timeout=NODE_TIMEOUT)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"{name}: no end within {NODE_TIMEOUT} s\n"
-                    f"{(e.stdout or b'').decode()[-3000:]}"
-                    f"{(e.stderr or b'').decode()[-3000:]}", pytrace=False)
-    out = proc.stdout.decode(errors="replace")
-    err = proc.stderr.decode(errors="replace")
-    sys.stdout.write(out)
-    assert proc.returncode == 0, \
-        f"{name} failed ({proc.returncode}):\n{out[-4000:]}\n{err[-6000:]}"
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"{name}: node still running after {timeout} s:\n"
+                    f"{out.decode(errors='replace')[-4000:]}", pytrace=False)
+    text = out.decode(errors="replace")
+    assert proc.returncode == 0 and f"PASS page.test.mjs:{name}" in text, \
+        f"{name} failed (exit {proc.returncode}):\n{text[-6000:]}"
+    return text
 
 
 @pytest.fixture
