@@ -184,8 +184,8 @@ function renderSessions(list) {
     ul.append(li);
   });
   const n = list.length;
-  $('sessions-status').textContent =
-    `You are logged in on ${n} ${n === 1 ? 'device' : 'devices'}.`;
+  $('sessions-status').textContent = n === 1 ? 'You have 1 session: this one.'
+    : `You have ${n} sessions.`;
 }
 
 async function revoke(button, s, device) {

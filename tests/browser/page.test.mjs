@@ -102,7 +102,7 @@ async function sessionsShown(page, count) {
   await page.waitForFunction((n) => {
     const s = document.getElementById('sessions-status').textContent;
     const items = document.querySelectorAll('#session-list > li').length;
-    return /logged in on/.test(s) && (n === undefined || items === n);
+    return /^You have \d+ session/.test(s) && (n === undefined || items === n);
   }, count, { timeout: STEP_MS });
   return page.locator('#session-list > li');
 }
