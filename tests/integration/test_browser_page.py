@@ -3,11 +3,14 @@ Chromium, through the real stack. Each test runs one export of
 tests/browser/page.test.mjs with `node tests/browser/run.mjs FILE NAME`
 (one Chromium launch each), with a user of its own.
 
-The wrong-password, too-many-attempts and sign-up tests talk to an extra
-lighttpd web ("pagesignup", the main web's port + PAGE_OFFSET) that allows
-sign-up and believes X-Forwarded-For from 127.0.0.1, so that each test's
-failed attempts count under a fresh address of its own and never on the
-address every other test logs in from."""
+The first test logs in on the main web, as `make run` serves the page. The
+others talk to an extra lighttpd web of this module ("page", the main web's
+port + PAGE_OFFSET, serving the same deploy/www and binaries) with cheap
+hashes (BCRYPT_COST=4: logins take milliseconds, not a cost-12 bcrypt
+each), sign-up allowed, and X-Forwarded-For believed from 127.0.0.1, so
+that the wrong-password and sign-up tests count their attempts under a
+fresh address of their own and never on the address every other test logs
+in from (the browser's requests without the header come from 127.0.0.1)."""
 
 import json
 import os
@@ -24,7 +27,7 @@ from latchlib import fresh_address
 BROWSER_DIR = REPO / "tests" / "browser"
 TEST_FILE = BROWSER_DIR / "page.test.mjs"
 ARTIFACTS_DIR = VAR / INSTANCE / "browser"
-PAGE_WEB = "pagesignup"
+PAGE_WEB = "page"
 PAGE_OFFSET = 7             # main web's port + 7 (the browser tests' webs: 1..9)
 NODE_TIMEOUT = 120          # seconds for one node run, Chromium start to close
 
@@ -65,86 +68,97 @@ def page_user(stack, db):
                        email=f"{username}@example.test")
 
 
-def user_env(stack, user):
-    return {"BASE_URL": stack.base_url, "USERNAME": user["username"],
-            "PASSWORD": user["password"], "EMAIL": user["email"]}
-
-
-@pytest.fixture
-def page_web(stack):
-    """The sign-up web: started for one test and stopped after it (the
-    wrong-password test stops it itself, halfway)."""
-    base_url = http_web(stack, PAGE_WEB, main_port(stack) + PAGE_OFFSET, {
+def start_page_web(stack):
+    return http_web(stack, PAGE_WEB, main_port(stack) + PAGE_OFFSET, {
         "COOKIE_SECURE": "0", "ALLOW_SIGNUP": "1", "BCRYPT_COST": "4",
         "TRUSTED_PROXIES": "127.0.0.1"})
+
+
+@pytest.fixture(scope="module")
+def page_web(stack):
+    base_url = start_page_web(stack)
     yield base_url
     run_stack("web-down", INSTANCE, PAGE_WEB)
 
 
+def user_env(base_url, user):
+    return {"BASE_URL": base_url, "USERNAME": user["username"],
+            "PASSWORD": user["password"], "EMAIL": user["email"]}
+
+
+def live_sessions(db, user):
+    return db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
+                     "AND revoked_at IS NULL", (user["id"],))
+
+
 def test_login_shows_profile_and_keeps_no_token(stack, page_user):
-    run_page_test("loginShowsProfileAndKeepsNoToken", user_env(stack, page_user))
+    """On the main web: the page as `make run` serves it."""
+    run_page_test("loginShowsProfileAndKeepsNoToken",
+                  user_env(stack.base_url, page_user))
 
 
-def test_reload_keeps_you_logged_in(stack, page_user):
-    run_page_test("reloadKeepsYouLoggedIn", user_env(stack, page_user))
+def test_reload_keeps_you_logged_in(page_web, page_user):
+    run_page_test("reloadKeepsYouLoggedIn", user_env(page_web, page_user))
 
 
-def test_sessions_of_two_contexts_and_revoke(stack, db, page_user):
-    run_page_test("sessionsOfTwoContextsAndRevoke", user_env(stack, page_user))
-    live = db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
-                     "AND revoked_at IS NULL", (page_user["id"],))
-    assert live == 1, f"{live} live sessions after the revoke"
+def test_sessions_of_two_contexts_and_revoke(page_web, db, page_user):
+    run_page_test("sessionsOfTwoContextsAndRevoke",
+                  user_env(page_web, page_user))
+    assert live_sessions(db, page_user) == 1
 
 
-def test_log_out_button(stack, db, page_user):
-    run_page_test("logOutButton", user_env(stack, page_user))
-    live = db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
-                     "AND revoked_at IS NULL", (page_user["id"],))
-    assert live == 0, f"{live} live sessions after logging out"
+def test_log_out_button(page_web, db, page_user):
+    run_page_test("logOutButton", user_env(page_web, page_user))
+    assert live_sessions(db, page_user) == 0
 
 
-def test_log_out_everywhere_button(stack, db, page_user):
-    run_page_test("logOutEverywhereButton", user_env(stack, page_user))
-    live = db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s "
-                     "AND revoked_at IS NULL", (page_user["id"],))
-    assert live == 0, f"{live} live sessions after logging out everywhere"
+def test_log_out_everywhere_button(page_web, db, page_user):
+    run_page_test("logOutEverywhereButton", user_env(page_web, page_user))
+    assert live_sessions(db, page_user) == 0
 
 
-def test_login_errors_in_words(stack, page_user, page_web):
-    env = user_env(stack, page_user)
-    env.update(BASE_URL=page_web, CLIENT_ADDRESS=fresh_address(),
+def test_login_errors_in_words(stack, page_web, page_user):
+    """The test stops the web halfway (WEB_DOWN_CMD); it is started again
+    for the tests after it."""
+    env = user_env(page_web, page_user)
+    env.update(CLIENT_ADDRESS=fresh_address(),
                WEB_DOWN_CMD=json.dumps([str(STACK_SH), "web-down", INSTANCE,
                                         PAGE_WEB]))
-    run_page_test("loginErrorsInWords", env)
+    try:
+        run_page_test("loginErrorsInWords", env)
+    finally:
+        assert start_page_web(stack) == page_web
 
 
-def test_outage_in_words(stack, page_user):
-    env = user_env(stack, page_user)
+def test_outage_in_words(page_web, page_user):
+    env = user_env(page_web, page_user)
     env.update(DB_STOP_CMD=json.dumps([str(STACK_SH), "db-stop", INSTANCE]),
                DB_START_CMD=json.dumps([str(STACK_SH), "db-start", INSTANCE]))
     try:
         run_page_test("outageInWords", env)
     finally:
-        run_stack("db-start", INSTANCE)     # whatever the test did
+        proc = run_stack("db-start", INSTANCE)   # a no-op when it runs
+        assert proc.returncode == 0, proc.stderr.decode()[-2000:]
 
 
-def test_sign_up(stack, db, page_user, page_web):
-    env = user_env(stack, page_user)
+def test_sign_up(stack, db, page_web, page_user):
+    """Off on the main web (BASE_URL), on at the page web."""
+    env = user_env(stack.base_url, page_user)
     env.update(SIGNUP_BASE_URL=page_web, CLIENT_ADDRESS=fresh_address())
     run_page_test("signUp", env)
-    made = db.scalar("SELECT count(*) FROM users WHERE username = %s",
-                     (page_user["username"] + "-s",))
-    assert made == 1, "the page's sign-up made no user"
+    made = db.one("SELECT email FROM users WHERE username = %s",
+                  (page_user["username"] + "-s",))
+    assert made == (page_user["username"] + "-s@example.test",), made
 
 
-def test_accessibility_audit(stack, page_user):
-    run_page_test("accessibilityAudit", user_env(stack, page_user))
+def test_accessibility_audit(page_web, page_user):
+    run_page_test("accessibilityAudit", user_env(page_web, page_user))
 
 
-def test_screenshots(stack, page_user):
+def test_screenshots(page_web, page_user):
     for f in ARTIFACTS_DIR.glob("page-*.png"):
         f.unlink()
-    run_page_test("screenshots", user_env(stack, page_user))
+    run_page_test("screenshots", user_env(page_web, page_user))
     shots = sorted(p.name for p in ARTIFACTS_DIR.glob("page-*.png"))
     assert shots == ["page-logged-in-desktop.png", "page-logged-in-phone.png",
                      "page-sessions-desktop.png", "page-sessions-phone.png"], \
