@@ -66,8 +66,8 @@ async function openPage(ctx, contextOptions = {}, base = baseOf(ctx)) {
 }
 
 /** Waits until the page shows view ('signed-out', 'signed-in', ...). */
-async function waitView(page, view) {
-  await page.waitForSelector(`body[data-view="${view}"]`, { timeout: STEP_MS })
+async function waitView(page, view, timeout = STEP_MS) {
+  await page.waitForSelector(`body[data-view="${view}"]`, { timeout })
     .catch(async (err) => {
       const now = await page.evaluate(() => document.body.dataset.view);
       const notice = await page.locator('#notice').textContent();
@@ -199,6 +199,12 @@ export async function loginShowsProfileAndKeepsNoToken(ctx) {
       assert.ok(++tabs <= 8, 'the username field is not reachable by Tab');
       await page.keyboard.press('Tab');
     }
+    // Focus is visible: the stylesheet's 3 px ring on the focused field.
+    const ring = await page.evaluate(() => {
+      const st = getComputedStyle(document.activeElement);
+      return `${st.outlineStyle} ${st.outlineWidth}`;
+    });
+    assert.equal(ring, 'solid 3px', 'no visible focus on the username field');
     await page.keyboard.type(user);
     await page.keyboard.press('Tab');
     assert.equal(await activeId(page), 'login-password');
@@ -489,8 +495,8 @@ export async function loginErrorsInWords(ctx) {
 }
 
 /** The database stops while a person logs in: the page says the service is
- * busy or down (not "wrong password", not logged out), and once it is back
- * the same form logs in. */
+ * busy or down (not "wrong password"), and once it is back the same form
+ * logs in; stopped again across a reload, the page does not log out. */
 export async function outageInWords(ctx) {
   const env = envOf(ctx);
   const { context, page } = await openPage(ctx);
@@ -514,6 +520,23 @@ export async function outageInWords(ctx) {
     await form.getByRole('button', { name: 'Log in' }).click();
     await waitView(page, 'signed-in');
     assert.equal(await page.locator('#login-error').textContent(), '');
+
+    // Reloaded while the database is down: the page cannot tell whether the
+    // session lives, and says so instead of showing the login form; "Try
+    // again" once it is back restores the same session.
+    run(env, 'DB_STOP_CMD');
+    stopped = true;
+    await page.reload();
+    await waitView(page, 'restore-failed', 45_000);   // the client's retries
+    assert.equal(await page.getByRole('alert').first().textContent(),
+      'Could not find out whether you are logged in. ' +
+      'The service is busy or down; try again shortly.');
+    run(env, 'DB_START_CMD');
+    stopped = false;
+    await page.getByRole('button', { name: 'Try again' }).click();
+    await waitView(page, 'signed-in');
+    await sessionsShown(page, 1);
+    assert.equal(await activeId(page), 'profile-heading');
   } finally {
     if (stopped)
       run(env, 'DB_START_CMD');
