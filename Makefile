@@ -57,6 +57,7 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
             UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 .PHONY: all programs unit-build unit run stop check integration asan \
+        browser-deps \
         asan-integration \
         install uninstall clean deps deps-check deps-bench bench ceilings \
         clang fuzz FORCE
@@ -124,6 +125,18 @@ deps:
 deps-check:
 	@deploy/dev/deps.sh check
 
+# The browser tests' npm packages (tests/browser/package-lock.json: pinned
+# playwright-core and axe-core, no browser download), installed afresh when
+# node_modules is missing or older than the lock. npm ci writes
+# node_modules/.package-lock.json; touched so that its time is the install's.
+BROWSER_DIR = tests/browser
+BROWSER_STAMP = $(BROWSER_DIR)/node_modules/.package-lock.json
+$(BROWSER_STAMP): $(BROWSER_DIR)/package-lock.json $(BROWSER_DIR)/package.json
+	cd $(BROWSER_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+browser-deps: $(BROWSER_STAMP)
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	@PORT=$(PORT) BIN_DIR=$(BUILD) $(STACK) up run
@@ -142,6 +155,7 @@ integration:
 	status=$$?; $(STACK) down check; exit $$status
 
 check: deps-check
+	@$(MAKE) --no-print-directory browser-deps
 	@$(MAKE) --no-print-directory all unit-build ceilings
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory integration
@@ -150,6 +164,7 @@ check: deps-check
 # the error log of the FastCGI processes, of the CGI runs (web-*/) or of a
 # recipe's responders (recipe-*/) fails the run.
 asan: deps-check
+	@$(MAKE) --no-print-directory browser-deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" \
 		all unit-build ceilings
 	@$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="$(SAN_FLAGS)" unit

@@ -26,6 +26,9 @@ check_pkgs=(
 	python3-cryptography
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl pgbouncer
 	groff-base lighttpd-mod-openssl
+	# The browser tests (tests/browser): Node for playwright-core, Debian's
+	# Chromium (never a browser download) and a font for its screenshots.
+	nodejs npm chromium fonts-dejavu-core
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"
@@ -44,11 +47,17 @@ bench) wanted=("${bench_pkgs[@]}") ;;
 esac
 
 # dpkg-query is always there (dpkg is essential); a package counts as present
-# only when fully installed, not merely known or half-configured.
+# only when fully installed, not merely known or half-configured, or when a
+# fully installed package Provides its name: NodeSource's nodejs, which a
+# machine may come with, provides npm and conflicts with Debian's npm.
+provided=$(dpkg-query -W -f='${db:Status-Abbrev}|${Provides}\n' 2>/dev/null |
+	awk -F'|' '$1 ~ /^ii/ && $2 != "" { print $2 }' | tr ',' '\n' |
+	sed -e 's/([^)]*)//g' -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//' | sort -u)
 missing=()
 for pkg in "${wanted[@]}"; do
 	status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
-	[[ $status == "install ok installed" ]] || missing+=("$pkg")
+	[[ $status == "install ok installed" ]] && continue
+	grep -qxF -- "$pkg" <<<"$provided" || missing+=("$pkg")
 done
 
 if ((${#missing[@]} == 0)); then
