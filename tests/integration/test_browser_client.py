@@ -9,21 +9,15 @@ see only their own sessions.
 """
 
 import json
-import os
-import shutil
-import signal
-import subprocess
 
 import pytest
 
-from conftest import (INSTANCE, REPO, STACK_SH, VAR, create_user, http_web,
-                      main_port, run_stack)
+from browser_run import run_node_test
+from conftest import (INSTANCE, STACK_SH, create_user, http_web, main_port,
+                      run_stack)
 
 WEB = "browserjs"
 OFFSET = 3              # main web's port + 3 (the browser tests' webs: 1..9)
-NODE_TIMEOUT = 120      # seconds for a node run (run.mjs bounds a test at 90)
-RUN_MJS = REPO / "tests" / "browser" / "run.mjs"
-TESTS = REPO / "tests" / "browser" / "client.test.mjs"
 
 
 @pytest.fixture(scope="module")
@@ -35,30 +29,10 @@ def browser_web(stack):
     run_stack("web-down", INSTANCE, WEB)
 
 
-def run_browser_test(base_url, name, extra_env=None, timeout=NODE_TIMEOUT):
-    """Runs TESTS:name in run.mjs; fails with its output unless it passed."""
-    node = shutil.which("node")
-    assert node, "node is missing: `make check` installs nodejs (deps.sh)"
-    assert (REPO / "tests" / "browser" / "node_modules" /
-            "playwright-core").is_dir(), \
-        "tests/browser/node_modules missing: `make check` runs npm ci there"
-    env = dict(os.environ, BASE_URL=base_url,
-               ARTIFACTS_DIR=str(VAR / INSTANCE / "browser"),
-               TEST_TIMEOUT=str(timeout - 30), **(extra_env or {}))
-    proc = subprocess.Popen([node, str(RUN_MJS), str(TESTS), name],
-                            cwd=str(REPO), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"{name}: node still running after {timeout} s:\n"
-                    f"{out.decode(errors='replace')[-4000:]}")
-    text = out.decode(errors="replace")
-    assert proc.returncode == 0 and f"PASS client.test.mjs:{name}" in text, \
-        f"{name} failed (exit {proc.returncode}):\n{text[-6000:]}"
-    return text
+def run_browser_test(base_url, name, extra_env=None):
+    """Runs client.test.mjs:name against base_url."""
+    return run_node_test("client.test.mjs", name,
+                         dict(BASE_URL=base_url, **(extra_env or {})))
 
 
 def user_env(stack, db):

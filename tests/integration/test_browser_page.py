@@ -13,51 +13,21 @@ fresh address of their own and never on the address every other test logs
 in from (the browser's requests without the header come from 127.0.0.1)."""
 
 import json
-import os
-import shutil
-import signal
-import subprocess
 
 import pytest
 
-from conftest import (INSTANCE, REPO, STACK_SH, VAR, create_user, http_web,
-                      main_port, run_stack, unique_name)
+from browser_run import ARTIFACTS_DIR, run_node_test
+from conftest import (INSTANCE, STACK_SH, create_user, http_web, main_port,
+                      run_stack, unique_name)
 from latchlib import fresh_address
 
-BROWSER_DIR = REPO / "tests" / "browser"
-TEST_FILE = BROWSER_DIR / "page.test.mjs"
-ARTIFACTS_DIR = VAR / INSTANCE / "browser"
 PAGE_WEB = "page"
 PAGE_OFFSET = 7             # main web's port + 7 (the browser tests' webs: 1..9)
-NODE_TIMEOUT = 120          # seconds for one node run, Chromium start to close
 
 
-def run_page_test(name, env, timeout=NODE_TIMEOUT):
-    """Runs export name of page.test.mjs in run.mjs (which bounds it at
-    timeout - 30 s); fails with its output unless it passed. The node
-    process is ours: stopped by its process group if it outlives timeout."""
-    node = shutil.which("node")
-    assert node, "node is missing: `make check` installs nodejs (deps.sh)"
-    assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
-        "tests/browser/node_modules is missing: `make check` runs npm ci there"
-    ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-    full = dict(os.environ, ARTIFACTS_DIR=str(ARTIFACTS_DIR),
-                TEST_TIMEOUT=str(timeout - 30), **env)
-    proc = subprocess.Popen([node, str(BROWSER_DIR / "run.mjs"),
-                             str(TEST_FILE), name],
-                            cwd=str(REPO), env=full, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-        pytest.fail(f"{name}: node still running after {timeout} s:\n"
-                    f"{out.decode(errors='replace')[-4000:]}", pytrace=False)
-    text = out.decode(errors="replace")
-    assert proc.returncode == 0 and f"PASS page.test.mjs:{name}" in text, \
-        f"{name} failed (exit {proc.returncode}):\n{text[-6000:]}"
-    return text
+def run_page_test(name, env):
+    """Runs page.test.mjs:name with env."""
+    return run_node_test("page.test.mjs", name, env)
 
 
 @pytest.fixture
