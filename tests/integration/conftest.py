@@ -115,6 +115,32 @@ class Db:
         return self._run(sql, params, None)
 
 
+INVARIANTS_SQL = REPO / "tests" / "invariants.sql"
+
+
+def invariant_violations(db, grace="10s", users="%"):
+    """The rows of tests/invariants.sql: (invariant, offenders, example) for
+    every invariant broken among the rows of users whose username is LIKE
+    `users`, written by servers whose REFRESH_REUSE_GRACE is `grace`."""
+    conn = psycopg2.connect(db.url, connect_timeout=5)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT set_config('latch.grace', %s, false), "
+                        "set_config('latch.users', %s, false)",
+                        (grace, users))
+            cur.execute(INVARIANTS_SQL.read_text())
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def assert_invariants(db, grace="10s", users="%"):
+    """Every load and fault test ends with this (issue 13)."""
+    broken = invariant_violations(db, grace=grace, users=users)
+    assert broken == [], f"invariants broken: {broken}"
+
+
 def unique_name(prefix="u"):
     return f"t_{prefix}_{uuid.uuid4().hex[:12]}"
 
