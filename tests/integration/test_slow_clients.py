@@ -436,7 +436,10 @@ def test_slow_clients_under_apache(stack, db, slow_user, apache):
     # headers), KeepAliveTimeout an idle connection.
     assert not r["still_open"], [c.kind for c in r["still_open"]][:5]
     for c in r["conns"]:
-        assert APACHE_CUT - 1.0 <= c.since_open() <= APACHE_CUT + CUT_SLACK, \
+        # (An idle kept connection may go sooner: the event MPM closes
+        # those first when a child runs short of connection slots.)
+        low = 0 if c.kind == "idle" else APACHE_CUT - 1.0
+        assert low <= c.since_open() <= APACHE_CUT + CUT_SLACK, \
             (c.kind, c.since_open())
         # Answered by Apache, never by latch: 408 for a request line or
         # headers too slow, and for a body too slow mod_fcgid's 500 (it
