@@ -160,10 +160,12 @@ class LoadMix:
                       key=lambda a: a.start)
 
     def wait_answers(self, n, timeout):
-        """Waits (bounded) until every client has at least n answers."""
+        """Waits (bounded) until every client is logged in and has at
+        least n answers."""
         end = time.monotonic() + timeout
         while time.monotonic() < end:
-            if all(len(c.answers) >= n for c in self.clients):
+            if all(c.token is not None and len(c.answers) >= n
+                   for c in self.clients):
                 return True
             time.sleep(0.05)
         return False

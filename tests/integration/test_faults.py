@@ -103,8 +103,13 @@ def _users(stack, db, prefix, n):
 
 
 def _started_load(base_url, users):
-    mix = LoadMix(base_url, users, seconds=60).start()
-    assert mix.wait_answers(3, 15), "the load did not get going"
+    """The load, once every client is logged in: the logins come first,
+    beside the other clients' refreshes and profiles, and so before the
+    fault. (Several logins at once may be shed by login.fcgi's admission,
+    503 with Retry-After, on a busy machine: not the fault's doing, and
+    not to be counted in its recovery time.)"""
+    mix = LoadMix(base_url, users, seconds=90).start()
+    assert mix.wait_answers(3, 30), "the load did not get going"
     return mix
 
 
@@ -148,7 +153,11 @@ def test_database_stopped_under_load(stack, db):
     during = [a for a in answers if a.start >= t_down and a.end <= t_end]
     assert during, "no request during the outage"
     assert all(is_unavailable(a) for a in during), during[:10]
-    slow = [a for a in answers if a.seconds > CONNECT_TIMEOUT + MARGIN]
+    # The bound is on what the fault decides: answers to requests that
+    # met the outage. (A login's 200 may be slow for its own reasons: its
+    # pool runs at a lower priority, on a shared machine, under ASan.)
+    met = [a for a in answers if a.status != 200 or t_down <= a.start <= t_end]
+    slow = [a for a in met if a.seconds > CONNECT_TIMEOUT + MARGIN]
     assert not slow, f"held too long: {slow[:10]}"
     _assert_back(answers, t_up + RECOVERY)
     assert main_workers(stack) == before, "a worker died or was replaced"
@@ -185,10 +194,14 @@ def test_sessions_table_locked_under_load(stack, db):
 
     assert health.status_code == 200, "health needs no lock: still served"
     assert_only_ok_or_unavailable(answers)
-    held = [a for a in answers if a.start >= t_lock and a.end <= t_release]
+    # Requests that were in flight while the table was locked (some began
+    # before the lock and met it when their statement ran).
+    held = [a for a in answers if a.end > t_lock and a.start < t_release]
     assert any(is_unavailable(a) for a in held), \
         f"no 503 while the table was locked: {held[:10]}"
     for a in answers:
+        if a.status == 200 and a not in held:
+            continue        # met no lock (see test_database_stopped_...)
         assert a.seconds <= LOCK_TIMEOUT + MARGIN, f"held too long: {a}"
         if is_unavailable(a):
             # What answered was lock_timeout: each waited for it.
@@ -227,7 +240,9 @@ def test_database_sigstopped_under_load(stack, db):
                 os.kill(pid, signal.SIGSTOP)
                 stopped.append(pid)
             t_stop = time.monotonic()
-            time.sleep(ANSWER_WAIT + 1.5)
+            # Long enough for a request that comes after the deadline
+            # of one in flight to wait out its connect_timeout too.
+            time.sleep(ANSWER_WAIT + CONNECT_TIMEOUT + 1.5)
             t_end = time.monotonic()
         finally:
             for pid in stopped:
@@ -243,9 +258,13 @@ def test_database_sigstopped_under_load(stack, db):
 
     assert len(stopped) >= 2, "no backend of latch to stop"
     assert_only_ok_or_unavailable(answers)
+    # Everything was stopped before these began and after they ended:
+    # none can have been served.
     during = [a for a in answers if a.start >= t_stop and a.end <= t_end]
     assert during and all(is_unavailable(a) for a in during), during[:10]
     for a in answers:
+        if a.status == 200 and not t_stop <= a.start <= t_end:
+            continue        # met no stop (see test_database_stopped_...)
         assert a.seconds <= ANSWER_WAIT + MARGIN, f"held too long: {a}"
     assert any(" event=db_timeout " in f" {line} " or "event=db_timeout"
                in line for line in log.lines()), \
@@ -257,6 +276,21 @@ def test_database_sigstopped_under_load(stack, db):
 
 
 # ------------------------------------------------------------ killed worker
+
+def _wait_dead(pid, seconds=5.0):
+    """When pid is gone or a zombie (bounded): SIGKILL is not instant, an
+    ASan process's teardown takes a while."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]
+        except OSError:
+            break
+        if state.split()[0] in ("Z", "X"):
+            break
+        time.sleep(0.005)
+    return time.monotonic()
+
 
 def test_worker_killed_under_load(stack, db):
     """SIGKILL to one auth.fcgi process (refresh, sessions) of the main
@@ -270,6 +304,7 @@ def test_worker_killed_under_load(stack, db):
         time.sleep(0.5)
         t_kill = time.monotonic()
         os.kill(victim, signal.SIGKILL)
+        t_dead = _wait_dead(victim)
         time.sleep(3.0)
     finally:
         answers = mix.stop()
@@ -292,8 +327,10 @@ def test_worker_killed_under_load(stack, db):
                if a.kind == "login"), [a for a in answers if a.kind ==
                                        "login" and a.status != 200][:10]
     failed = [a for a in answers if a.kind == "refresh" and a.status != 200]
+    # Held: in flight when the signal was sent, or handed to the process
+    # (queued on its socket) before it was gone.
     for a in failed:
-        assert a.start <= t_kill <= a.end, \
+        assert a.start <= t_dead and a.end >= t_kill, \
             f"a request the killed worker did not hold failed: {a}"
     assert len(failed) <= 2, f"more failed than one worker held: {failed}"
     assert victim not in after["auth.fcgi"]
