@@ -58,6 +58,7 @@ PROGRAMS = ("login.fcgi", "auth.fcgi", "api.fcgi")
 PROXY_WEB = "faultproxy"
 PROXY_WEB_OFFSET = 11
 PROXY_OFFSET = 12
+PROXY_KEEPALIVES_IDLE = 20  # s, in the proxy web's DATABASE_URL
 
 
 # ------------------------------------------------------------ helpers
@@ -353,8 +354,11 @@ def proxied(stack):
     host = re.search(r"host=([^&]+)", stack.database_url).group(1)
     port = main_port(stack) + PROXY_OFFSET
     proxy = PgProxy(f"{host}/.s.PGSQL.5432", port).start()
+    # keepalives_idle: an override of lib/db.h's default, which
+    # test_keepalives_reach_tcp_connections looks for.
     url = (f"postgresql://latch@127.0.0.1:{port}/latch"
-           "?sslmode=disable&gssencmode=disable")
+           f"?sslmode=disable&gssencmode=disable"
+           f"&keepalives_idle={PROXY_KEEPALIVES_IDLE}")
     try:
         base = http_web(stack, PROXY_WEB, main_port(stack) + PROXY_WEB_OFFSET,
                         {"DATABASE_URL": url, "COOKIE_SECURE": "0",
@@ -430,3 +434,29 @@ def is_unavailable_resp(resp):
     return (resp.status_code == 503 and
             json_body(resp).get("error") == "temporarily_unavailable" and
             value is not None and re.fullmatch(r"[1-9][0-9]*", value))
+
+
+def _keepalive_timers(port):
+    """Seconds left on the keepalive timers of the established TCP
+    connections to 127.0.0.1:port (/proc/net/tcp: timer kind 2, its
+    expiry in clock ticks), one per connection that has one."""
+    left = []
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        f = line.split()
+        kind, when = f[5].split(":")
+        if f[2] == f"0100007F:{port:04X}" and f[3] == "01" and kind == "02":
+            left.append(int(when, 16) / os.sysconf("SC_CLK_TCK"))
+    return left
+
+
+def test_keepalives_reach_tcp_connections(stack, proxied):
+    """lib/db.c asks for TCP keepalives, and the connection string's
+    values win over its defaults: the proxy web's connections (whose
+    DATABASE_URL says keepalives_idle=20) carry a keepalive timer, the one
+    just used more than the default's 10 s ahead, none more than 20 s."""
+    proxy, client = proxied
+    assert client.request("GET", "/api/health").status_code == 200
+    timers = _keepalive_timers(proxy.port)
+    assert timers, "no keepalive timer on latch's connections to the proxy"
+    assert max(timers) > BOUNDS["DB_KEEPALIVES_IDLE_S"], timers
+    assert all(t <= PROXY_KEEPALIVES_IDLE + 0.5 for t in timers), timers
