@@ -266,7 +266,7 @@ db_connect(struct db *db)
 		log_db_error("db_session_setup_failed", res != NULL ?
 		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
 		    db->conn != NULL ? PQerrorMessage(db->conn) :
-		    "no answer in time");
+		    "connection dropped");
 		PQclear(res);
 		db_drop(db);
 		return DB_EUNAVAILABLE;
