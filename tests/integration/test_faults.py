@@ -3,7 +3,8 @@ unresponsive (a lock held on the sessions table; its processes stopped
 with SIGSTOP), a worker killed with SIGKILL, and the refresh statement's
 connection cut before its answer (tests/integration/pgproxy.py). The load
 is loadmix's: clients logging in as cost-4 users, following their refresh
-chains, calling profile, on the main web unless said otherwise. Every test
+chains, calling profile, on a web of their own (LOAD_WEB) but for the
+killed worker's, which is the main web's. Every test
 ends with assert_invariants over its own users, and leaves PostgreSQL up
 and answering, whatever happened.
 
@@ -59,6 +60,13 @@ PROXY_WEB = "faultproxy"
 PROXY_WEB_OFFSET = 11
 PROXY_OFFSET = 12
 PROXY_KEEPALIVES_IDLE = 20  # s, in the proxy web's DATABASE_URL
+# The web of the database fault tests: the main web's settings with
+# BCRYPT_COST=4, so that a login of a cost-4 user is not also a rehash at
+# the main web's cost 12 (a third of a second of CPU, at a lower priority
+# on a shared machine), on the main web's port + 13 (web_instance's offset
+# 3 is unused). The killed-worker test runs on the main web itself.
+LOAD_WEB = "faultload"
+LOAD_WEB_OFFSET = 13
 
 
 # ------------------------------------------------------------ helpers
@@ -76,9 +84,22 @@ def _pids_of(path):
     return sorted(pids)
 
 
-def main_workers(stack):
-    """{program: [pids]} of the main web's responders."""
-    return {p: _pids_of(stack.rundir / "bin" / p) for p in PROGRAMS}
+def main_workers(stack, web=None):
+    """{program: [pids]} of the responders of the main web, or of extra
+    web `web`."""
+    bin_dir = stack.rundir / "bin" if web is None else \
+        stack.rundir / f"web-{web}" / "bin"
+    return {p: _pids_of(bin_dir / p) for p in PROGRAMS}
+
+
+@pytest.fixture(scope="module")
+def load_web(stack):
+    """The base URL of LOAD_WEB, stopped after this file's tests."""
+    try:
+        yield http_web(stack, LOAD_WEB, main_port(stack) + LOAD_WEB_OFFSET,
+                       {"COOKIE_SECURE": "0", "BCRYPT_COST": "4"})
+    finally:
+        run_stack("web-down", INSTANCE, LOAD_WEB)
 
 
 def _stack_ok(*args):
@@ -128,14 +149,14 @@ def _assert_back(answers, since):
 
 # ------------------------------------------------------------ outage
 
-def test_database_stopped_under_load(stack, db):
+def test_database_stopped_under_load(stack, db, load_web):
     """PostgreSQL stopped (pg_ctl -m fast) for two seconds under load:
     meanwhile only 503 with Retry-After, no worker dies, 2xx again within
     2 s of its return, and no session lost or rotated behind a client's
     back."""
     users = _users(stack, db, "fltout", 6)
-    before = main_workers(stack)
-    mix = _started_load(stack.base_url, users)
+    before = main_workers(stack, LOAD_WEB)
+    mix = _started_load(load_web, users)
     try:
         try:
             _stack_ok("db-stop", INSTANCE)
@@ -161,28 +182,30 @@ def test_database_stopped_under_load(stack, db):
     slow = [a for a in met if a.seconds > CONNECT_TIMEOUT + MARGIN]
     assert not slow, f"held too long: {slow[:10]}"
     _assert_back(answers, t_up + RECOVERY)
-    assert main_workers(stack) == before, "a worker died or was replaced"
+    assert main_workers(stack, LOAD_WEB) == before, \
+        "a worker died or was replaced"
     verify_chains(mix.clients)
     assert_invariants(db, users="t_fltout_%")
 
 
 # ------------------------------------------------------------ unresponsive
 
-def test_sessions_table_locked_under_load(stack, db):
+def test_sessions_table_locked_under_load(stack, db, load_web):
     """A transaction of the test holds ACCESS EXCLUSIVE on sessions: every
     request that needs the table (refresh, profile, login) is answered 503
     after lock_timeout, never later, and all is well once it is
     released. Two clients, so that no request waits in lighttpd's queue
     behind another (each pool has two processes)."""
     users = _users(stack, db, "fltlock", 2)
-    mix = _started_load(stack.base_url, users)
+    before = main_workers(stack, LOAD_WEB)
+    mix = _started_load(load_web, users)
     conn = psycopg2.connect(db.url, connect_timeout=5)
     try:
         with conn.cursor() as cur:
             cur.execute("SET lock_timeout = '10s'")
             cur.execute("LOCK TABLE sessions IN ACCESS EXCLUSIVE MODE")
             t_lock = time.monotonic()
-            health = Client(stack.base_url).request("GET", "/api/health")
+            health = Client(load_web).request("GET", "/api/health")
             time.sleep(LOCK_TIMEOUT + 2.0)
             t_release = time.monotonic()
     finally:
@@ -208,6 +231,8 @@ def test_sessions_table_locked_under_load(stack, db):
             # What answered was lock_timeout: each waited for it.
             assert a.seconds >= LOCK_TIMEOUT - 0.5, a
     _assert_back(answers, t_release + 1.0)
+    assert main_workers(stack, LOAD_WEB) == before, \
+        "a worker died or was replaced"
     verify_chains(mix.clients)
     assert_invariants(db, users="t_fltlock_%")
 
@@ -223,16 +248,16 @@ def _postmaster(stack):
                .split()[0])
 
 
-def test_database_sigstopped_under_load(stack, db):
+def test_database_sigstopped_under_load(stack, db, load_web):
     """The postmaster and the backends serving latch stopped with SIGSTOP:
     nothing answers and nothing is refused, so only lib/db.c's deadline
     ends the waits: 503 within DB_ANSWER_WAIT_MS (a connection in use) or
     connect_timeout (a new one), no worker lost, and service is back after
     SIGCONT."""
     users = _users(stack, db, "fltstop", 2)
-    log = LogTail(fcgi_log_path(stack))
-    before = main_workers(stack)
-    mix = _started_load(stack.base_url, users)
+    log = LogTail(fcgi_log_path(stack, LOAD_WEB))
+    before = main_workers(stack, LOAD_WEB)
+    mix = _started_load(load_web, users)
     stopped = []
     try:
         try:
@@ -271,7 +296,8 @@ def test_database_sigstopped_under_load(stack, db):
                in line for line in log.lines()), \
         "the client-side deadline never fired"
     _assert_back(answers, t_cont + RECOVERY)
-    assert main_workers(stack) == before, "a worker died or was replaced"
+    assert main_workers(stack, LOAD_WEB) == before, \
+        "a worker died or was replaced"
     verify_chains(mix.clients)
     assert_invariants(db, users="t_fltstop_%")
 
