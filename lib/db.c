@@ -1,4 +1,5 @@
-/* db.c: one lazily opened, self-healing libpq connection. */
+/* db.c: one lazily opened, self-healing libpq connection, every answer
+ * awaited under a deadline. */
 #include "db.h"
 
 #include <errno.h>
@@ -36,11 +37,19 @@ struct db_statement {
 struct db {
 	char *conninfo;                 /* "" for libpq defaults */
 	char *application_name;
-	PGconn *conn;
+	PGconn *conn;                   /* non-blocking once connected */
 	int64_t answered_ns;            /* monotonic, of the last answer */
+	int gave_up;                    /* this request met a server that
+					 * did not answer in time or could
+					 * not be reached: every later
+					 * statement fails at once, until
+					 * db_end_request */
 	struct db_statement stmt[DB_STATEMENTS];
 	size_t nstmt;
 };
+
+#define DB_STR_(x) #x
+#define DB_STR(x) DB_STR_(x)
 
 int
 db_new(const char *conninfo, const char *application_name, struct db **out)
@@ -59,13 +68,26 @@ db_new(const char *conninfo, const char *application_name, struct db **out)
 	return DB_OK;
 }
 
+/* Drops the connection without waiting for the server: on a non-blocking
+ * connection PQfinish only tries once to send its Terminate message, so a
+ * server that stopped reading cannot hold us here either. (A cancel
+ * request would not help: it goes to the same stopped server, and waits
+ * for its answer.) */
+static void
+db_drop(struct db *db)
+{
+	if (db->conn != NULL) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+}
+
 void
 db_free(struct db *db)
 {
 	if (db == NULL)
 		return;
-	if (db->conn != NULL)
-		PQfinish(db->conn);
+	db_drop(db);
 	for (size_t i = 0; i < db->nstmt; i++)
 		free(db->stmt[i].sql);
 	free(db->conninfo);
@@ -84,56 +106,8 @@ log_db_error(const char *event, const char *sqlstate, const char *msg)
 	    msg != NULL ? msg : "");
 }
 
-static int
-db_connect(struct db *db)
-{
-	/* Defaults first: whatever the connection string says wins
-	 * (expand_dbname applies later entries over earlier ones). */
-	const char *keys[] = { "connect_timeout", "application_name",
-	    "dbname", NULL };
-	const char *values[] = { "3", db->application_name, db->conninfo,
-	    NULL };
-	PGresult *res;
-
-	if (db->conn != NULL) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-	}
-	/* A new connection has none of our statements. */
-	for (size_t i = 0; i < db->nstmt; i++)
-		db->stmt[i].prepared = 0;
-	db->conn = PQconnectdbParams(keys, values, 1);
-	if (db->conn == NULL)
-		return DB_ENOMEM;
-	if (PQstatus(db->conn) != CONNECTION_OK) {
-		log_db_error("db_connect_failed", NULL,
-		    PQerrorMessage(db->conn));
-		PQfinish(db->conn);
-		db->conn = NULL;
-		return DB_EUNAVAILABLE;
-	}
-	/* Bound every wait, so a stuck lock or query cannot hold a worker
-	 * (and its client) for long. Session settings, not conninfo
-	 * options, because PgBouncer refuses startup options. */
-	res = PQexec(db->conn, "SELECT set_config('statement_timeout', '5s', "
-	    "false), set_config('lock_timeout', '3s', false), "
-	    "set_config('idle_in_transaction_session_timeout', '10s', false), "
-	    "set_config('TimeZone', 'UTC', false)");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_db_error("db_session_setup_failed",
-		    PQresultErrorField(res, PG_DIAG_SQLSTATE),
-		    PQerrorMessage(db->conn));
-		PQclear(res);
-		PQfinish(db->conn);
-		db->conn = NULL;
-		return DB_EUNAVAILABLE;
-	}
-	PQclear(res);
-	return DB_OK;
-}
-
 /* CLOCK_MONOTONIC_COARSE: read without a system call, and fine enough
- * for DB_PROBE_AFTER_NS. */
+ * for DB_PROBE_AFTER_NS and for deadlines of seconds. */
 static int64_t
 coarse_now_ns(void)
 {
@@ -142,6 +116,163 @@ coarse_now_ns(void)
 	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
 		return 0;
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Waits until conn's socket is ready for events or deadline (monotonic
+ * ns) passes. Returns 1 when ready, 0 at the deadline, -1 when the socket
+ * is unusable. */
+static int
+wait_socket(PGconn *conn, short events, int64_t deadline)
+{
+	struct pollfd p = { PQsocket(conn), events, 0 };
+
+	if (p.fd < 0)
+		return -1;
+	for (;;) {
+		int64_t left = deadline - coarse_now_ns();
+		int rc;
+
+		if (left <= 0)
+			return 0;
+		rc = poll(&p, 1, (int)((left + 999999) / 1000000));
+		if (rc > 0)
+			return 1;
+		if (rc < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
+/* Awaits the answer to what PQsend* just queued on db->conn (sent: what
+ * it returned), as PQexec would but never past DB_ANSWER_WAIT_MS: the
+ * server's statement_timeout ends any statement before that, so a server
+ * silent that long has stopped answering (stopped by a signal, a host or
+ * network gone, a socket that no keepalive watches). The connection is
+ * then dropped, db->gave_up set, and NULL returned. Also NULL, the
+ * connection dropped, when the command could not be sent or the
+ * connection broke before the server said it was done (ReadyForQuery),
+ * whatever it had answered: a COMMIT's fate is not known until then. Otherwise the last result (an error
+ * result included), for PQclear. The common case costs what PQexec's
+ * blocking wait did: the send, one poll, one read. */
+static PGresult *
+round_trip(struct db *db, int sent)
+{
+	PGconn *conn = db->conn;
+	PGresult *last = NULL, *res;
+	int64_t deadline;
+	int rc;
+
+	if (!sent)
+		goto broken;
+	deadline = coarse_now_ns() + (int64_t)DB_ANSWER_WAIT_MS * 1000000;
+	/* What the socket's buffer did not take at once. */
+	while ((rc = PQflush(conn)) == 1) {
+		if ((rc = wait_socket(conn, POLLIN | POLLOUT, deadline)) == 0)
+			goto silent;
+		if (rc < 0)
+			goto broken;
+		if (!PQconsumeInput(conn))
+			goto broken;
+	}
+	if (rc < 0)
+		goto broken;
+	for (;;) {
+		while (PQisBusy(conn)) {
+			/* Under TLS the answer may be decrypted already and
+			 * no longer in the socket, where poll would miss it
+			 * (libpq's own waits ask OpenSSL first): a read
+			 * before each wait, which costs a system call. */
+			if (PQsslInUse(conn)) {
+				if (!PQconsumeInput(conn))
+					goto broken;
+				if (!PQisBusy(conn))
+					break;
+			}
+			if ((rc = wait_socket(conn, POLLIN, deadline)) == 0)
+				goto silent;
+			if (rc < 0)
+				goto broken;
+			if (!PQconsumeInput(conn))
+				goto broken;
+		}
+		if ((res = PQgetResult(conn)) == NULL)
+			return last;
+		PQclear(last);
+		last = res;
+	}
+broken:
+	/* Broken before ReadyForQuery: whatever was answered, the end of
+	 * the statement (its COMMIT) was not. */
+	PQclear(last);
+	log_db_error("db_connection_lost", NULL, PQerrorMessage(conn));
+	db_drop(db);
+	return NULL;
+silent:
+	PQclear(last);
+	log_event(LOG_ERROR, "db_timeout", "waited_ms=%d action=disconnect",
+	    DB_ANSWER_WAIT_MS);
+	db_drop(db);
+	db->gave_up = 1;
+	return NULL;
+}
+
+static int
+db_connect(struct db *db)
+{
+	/* Defaults first: whatever the connection string says wins
+	 * (expand_dbname applies later entries over earlier ones). The
+	 * keepalives find the dead peer of an idle TCP connection (db_ensure
+	 * then sees the socket's error and connects afresh instead of
+	 * sending into it), the user timeout one that stopped acknowledging
+	 * what was sent. Neither means anything on a Unix socket: there
+	 * round_trip's deadline is the only bound. */
+	const char *keys[] = { "connect_timeout", "keepalives",
+	    "keepalives_idle", "keepalives_interval", "keepalives_count",
+	    "tcp_user_timeout", "application_name", "dbname", NULL };
+	const char *values[] = { DB_STR(DB_CONNECT_TIMEOUT_S), "1",
+	    DB_STR(DB_KEEPALIVES_IDLE_S), DB_STR(DB_KEEPALIVES_INTERVAL_S),
+	    DB_STR(DB_KEEPALIVES_COUNT), DB_STR(DB_TCP_USER_TIMEOUT_MS),
+	    db->application_name, db->conninfo, NULL };
+	PGresult *res;
+
+	db_drop(db);
+	/* A new connection has none of our statements. */
+	for (size_t i = 0; i < db->nstmt; i++)
+		db->stmt[i].prepared = 0;
+	db->conn = PQconnectdbParams(keys, values, 1);
+	if (db->conn == NULL)
+		return DB_ENOMEM;
+	/* From here on every command is sent, and its answer awaited, by
+	 * round_trip under its deadline. */
+	if (PQstatus(db->conn) != CONNECTION_OK ||
+	    PQsetnonblocking(db->conn, 1) != 0) {
+		log_db_error("db_connect_failed", NULL,
+		    PQerrorMessage(db->conn));
+		db_drop(db);
+		return DB_EUNAVAILABLE;
+	}
+	/* Bound every wait on the server's side too, so a stuck lock or
+	 * query cannot hold a worker (and its client) for long. Session
+	 * settings, not conninfo options, because PgBouncer refuses startup
+	 * options; set after the connection string's, so they are the ones
+	 * in force (and the ones round_trip's deadline is built on). */
+	res = round_trip(db, PQsendQuery(db->conn,
+	    "SELECT set_config('statement_timeout', '"
+	    DB_STR(DB_STATEMENT_TIMEOUT_MS) "ms', false), "
+	    "set_config('lock_timeout', '" DB_STR(DB_LOCK_TIMEOUT_MS)
+	    "ms', false), set_config('idle_in_transaction_session_timeout', '"
+	    DB_STR(DB_IDLE_TX_TIMEOUT_MS) "ms', false), "
+	    "set_config('TimeZone', 'UTC', false)"));
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_db_error("db_session_setup_failed", res != NULL ?
+		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
+		    db->conn != NULL ? PQerrorMessage(db->conn) :
+		    "connection dropped");
+		PQclear(res);
+		db_drop(db);
+		return DB_EUNAVAILABLE;
+	}
+	PQclear(res);
+	return DB_OK;
 }
 
 /* Whether the idle connection's socket has something to read: an idle
@@ -199,10 +330,15 @@ classify(const char *sqlstate, int connection_bad)
 	    strcmp(sqlstate, "57P03") == 0 ||           /* cannot connect now */
 	    strcmp(sqlstate, "53300") == 0)             /* too many conns */
 		return DB_EUNAVAILABLE;
+	/* The server's own bounds: lock_timeout, statement_timeout. The
+	 * database stayed contended for seconds; nothing was done, and a
+	 * retry at once would wait as long again. */
+	if (strcmp(sqlstate, "55P03") == 0 ||           /* lock timeout */
+	    strcmp(sqlstate, "57014") == 0)             /* statement timeout */
+		return DB_EUNAVAILABLE;
 	if (strcmp(sqlstate, "23505") == 0)
 		return DB_EUNIQUE;
-	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0 ||
-	    strcmp(sqlstate, "55P03") == 0)             /* lock timeout */
+	if (strcmp(sqlstate, "40001") == 0 || strcmp(sqlstate, "40P01") == 0)
 		return DB_ERETRY;
 	return DB_EQUERY;
 }
@@ -258,7 +394,8 @@ sqlstate_is(const PGresult *res, const char *state)
  * name, so with the same text) is simply used; after a few rounds every
  * server connection holds it. Bounded: past three rounds, or when the
  * server cannot keep it (a result type changed by a migration: 0A000),
- * the statement runs unnamed. Returns what PQexec* returned. */
+ * the statement runs unnamed. Returns what round_trip returned (NULL:
+ * the connection broke, or was dropped at the deadline). */
 static PGresult *
 run_prepared(struct db *db, struct db_statement *st, int nparams,
     const char *const *params)
@@ -267,15 +404,15 @@ run_prepared(struct db *db, struct db_statement *st, int nparams,
 
 	for (int round = 0; round < 3; round++) {
 		if (!st->prepared) {
-			res = PQprepare(db->conn, st->name, st->sql, nparams,
-			    NULL);
+			res = round_trip(db, PQsendPrepare(db->conn, st->name,
+			    st->sql, nparams, NULL));
 			if (failed(res) && !sqlstate_is(res, "42P05"))
 				return res; /* a broken connection or bad SQL */
 			PQclear(res);
 			st->prepared = 1;
 		}
-		res = PQexecPrepared(db->conn, st->name, nparams, params, NULL,
-		    NULL, 0);
+		res = round_trip(db, PQsendQueryPrepared(db->conn, st->name,
+		    nparams, params, NULL, NULL, 0));
 		if (!failed(res))
 			return res;
 		if (sqlstate_is(res, "0A000")) {
@@ -283,7 +420,10 @@ run_prepared(struct db *db, struct db_statement *st, int nparams,
 			 * it and go unnamed this once; the next request
 			 * prepares it anew. */
 			PQclear(res);
-			res = PQexec(db->conn, "DEALLOCATE ALL");
+			res = round_trip(db, PQsendQuery(db->conn,
+			    "DEALLOCATE ALL"));
+			if (res == NULL)
+				return NULL;
 			PQclear(res);
 			for (size_t i = 0; i < db->nstmt; i++)
 				db->stmt[i].prepared = 0;
@@ -294,8 +434,8 @@ run_prepared(struct db *db, struct db_statement *st, int nparams,
 		PQclear(res);
 		st->prepared = 0;
 	}
-	return PQexecParams(db->conn, st->sql, nparams, NULL, params, NULL,
-	    NULL, 0);
+	return round_trip(db, PQsendQueryParams(db->conn, st->sql, nparams,
+	    NULL, params, NULL, NULL, 0));
 }
 
 int
@@ -305,26 +445,33 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 	int attempt, rc = DB_EUNAVAILABLE;
 
 	*out = NULL;
+	/* This request already waited for a server that does not answer:
+	 * one wait per request, not one per statement. */
+	if (db->gave_up)
+		return DB_EUNAVAILABLE;
 	for (attempt = 0; attempt < 2; attempt++) {
 		struct db_statement *stmt;
 		PGresult *res;
 		const char *sqlstate;
 		int bad;
 
-		if ((rc = db_ensure(db)) != DB_OK)
+		if ((rc = db_ensure(db)) != DB_OK) {
+			if (rc == DB_EUNAVAILABLE)
+				db->gave_up = 1;
 			return rc;
+		}
 		/* A statement without parameters goes as a simple query:
 		 * one message instead of the extended protocol's five, which
 		 * is measurably cheaper for the server (GET /api/health's
 		 * "SELECT 1"). Every such statement is a constant. The
 		 * others go prepared. */
 		if (nparams == 0)
-			res = PQexec(db->conn, sql);
+			res = round_trip(db, PQsendQuery(db->conn, sql));
 		else if ((stmt = statement_of(db, sql)) != NULL)
 			res = run_prepared(db, stmt, nparams, params);
 		else
-			res = PQexecParams(db->conn, sql, nparams, NULL,
-			    params, NULL, NULL, 0);
+			res = round_trip(db, PQsendQueryParams(db->conn, sql,
+			    nparams, NULL, params, NULL, NULL, 0));
 		if (!failed(res)) {
 			db->answered_ns = coarse_now_ns();
 			*out = res;
@@ -332,7 +479,7 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 		}
 		sqlstate = res != NULL ? PQresultErrorField(res,
 		    PG_DIAG_SQLSTATE) : NULL;
-		bad = PQstatus(db->conn) != CONNECTION_OK;
+		bad = db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK;
 		rc = classify(sqlstate, bad);
 		if (rc == DB_EUNIQUE)
 			/* Expected by callers (a taken name): not a fault. */
@@ -340,15 +487,18 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 		else
 			log_db_error(rc == DB_EUNAVAILABLE ? "db_unavailable" :
 			    "db_error", sqlstate, res != NULL ?
-			    PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+			    PQresultErrorMessage(res) : db->conn != NULL ?
+			    PQerrorMessage(db->conn) : "connection lost");
 		PQclear(res);
-		if (rc != DB_EUNAVAILABLE || !(flags & DB_IDEMPOTENT))
+		/* Only a statement that failed because its connection broke
+		 * is run again, and only one that may run twice: what else
+		 * failed may have been done (a COMMIT whose answer was lost)
+		 * or will fail again (a lock still held), and a server that
+		 * did not answer in time would be waited for twice. */
+		if (rc != DB_EUNAVAILABLE || !bad || db->gave_up ||
+		    !(flags & DB_IDEMPOTENT))
 			return rc;
-		/* Connection lost: reconnect and, being idempotent, retry. */
-		if (db->conn != NULL) {
-			PQfinish(db->conn);
-			db->conn = NULL;
-		}
+		db_drop(db);
 	}
 	return rc;
 }
@@ -358,22 +508,28 @@ db_end_request(struct db *db)
 {
 	PGresult *res;
 
-	if (db == NULL || db->conn == NULL)
+	if (db == NULL)
+		return;
+	db->gave_up = 0;
+	if (db->conn == NULL)
 		return;
 	switch (PQtransactionStatus(db->conn)) {
 	case PQTRANS_IDLE:
 		return;
 	case PQTRANS_INTRANS:
 	case PQTRANS_INERROR:
-		res = PQexec(db->conn, "ROLLBACK");
+		res = round_trip(db, PQsendQuery(db->conn, "ROLLBACK"));
+		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+			db_drop(db);
 		PQclear(res);
+		/* The wait above is this request's, not the next one's. */
+		db->gave_up = 0;
 		log_event(LOG_WARN, "db_transaction_left_open",
 		    "action=rollback");
 		return;
 	default:
 		/* Unknown or active: the connection is not trustworthy. */
-		PQfinish(db->conn);
-		db->conn = NULL;
+		db_drop(db);
 		return;
 	}
 }

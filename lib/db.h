@@ -1,5 +1,5 @@
 /* db.h: the process's one PostgreSQL connection: opened lazily, re-opened
- * after the server restarts. Values never enter SQL text: a statement
+ * after the server restarts, never waited for past a deadline. Values never enter SQL text: a statement
  * with parameters runs as a named prepared statement (prepared again
  * wherever PgBouncer's transaction pooling finds it missing), one without
  * as a simple query. */
@@ -8,9 +8,39 @@
 
 #include <libpq-fe.h>
 
+/* The bounds on every connection (docs: README "Faults and timeouts").
+ * Connection keywords, defaults that the connection string overrides:
+ * connect_timeout (seconds, per address tried), TCP keepalives (an idle
+ * connection whose peer is gone is found dead after about idle +
+ * interval x count seconds) and tcp_user_timeout (ms: sent data left
+ * unacknowledged that long ends the connection). Session settings, made
+ * at every connect after the connection string's and so always in force:
+ * statement_timeout, lock_timeout, idle_in_transaction_session_timeout
+ * (ms). */
+#define DB_CONNECT_TIMEOUT_S            3
+#define DB_KEEPALIVES_IDLE_S            10
+#define DB_KEEPALIVES_INTERVAL_S        5
+#define DB_KEEPALIVES_COUNT             3
+#define DB_TCP_USER_TIMEOUT_MS          10000
+#define DB_STATEMENT_TIMEOUT_MS         5000
+#define DB_LOCK_TIMEOUT_MS              3000
+#define DB_IDLE_TX_TIMEOUT_MS           10000
+/* The client's own bound: the longest wait for the answer to one command
+ * (statement_timeout, and a second for the answer's way back). A server
+ * that stops answering (SIGSTOP, a lost host, a Unix socket nobody reads)
+ * cancels nothing; at this deadline the connection is dropped and the
+ * statement fails DB_EUNAVAILABLE. Thus, from the moment the server stops
+ * answering, a request waits at most this long (or connect_timeout when
+ * it must connect), then answers 503: a first wait fails every later
+ * statement of the same request at once (until db_end_request). */
+#define DB_ANSWER_WAIT_MS               (DB_STATEMENT_TIMEOUT_MS + 1000)
+
 enum db_err {
 	DB_OK = 0,
-	DB_EUNAVAILABLE = -1,   /* cannot reach the server: answer 503 */
+	DB_EUNAVAILABLE = -1,   /* cannot reach the server, it did not answer
+				 * in time, or it gave up waiting itself
+				 * (lock_timeout, statement_timeout): answer
+				 * 503 */
 	DB_EUNIQUE = -2,        /* a unique constraint refused the row */
 	DB_ERETRY = -3,         /* serialization failure or deadlock */
 	DB_EQUERY = -4,         /* any other error: a bug; logged */
@@ -39,7 +69,12 @@ void db_free(struct db *db);
  * of a function in SQL. Connects
  * first when needed. A connection found broken is re-opened; with
  * DB_IDEMPOTENT a statement that failed because the connection broke is
- * run once more on a fresh one. On success returns DB_OK and *res (which
+ * run once more on a fresh one (never one that met a deadline or a
+ * timeout). Each answer is awaited at most DB_ANSWER_WAIT_MS; success
+ * means the server said the statement was done (its implicit COMMIT
+ * included). A DB_EUNAVAILABLE for a statement that changes rows does
+ * not say it was not done: its answer may have been lost on the way.
+ * On success returns DB_OK and *res (which
  * the caller PQclears) holds PGRES_TUPLES_OK or PGRES_COMMAND_OK; on
  * failure returns a negative enum db_err, *res is NULL, and the error is
  * logged by SQLSTATE and message, never with parameter values. */
@@ -47,7 +82,8 @@ int db_exec(struct db *db, const char *sql, int nparams,
     const char *const *params, unsigned flags, PGresult **res);
 
 /* Ends a request: rolls back any transaction left open so that the next
- * request starts idle. */
+ * request starts idle, and lets the next request wait for the server
+ * again (see DB_ANSWER_WAIT_MS). */
 void db_end_request(struct db *db);
 
 /* Runs "SELECT 1" (idempotent). Returns DB_OK or DB_EUNAVAILABLE. */
