@@ -27,7 +27,7 @@ USERS = "t_rfx_%"         # assert_invariants: this file's users
 
 SHORT_GRACE = 1.0         # REFRESH_REUSE_GRACE of the short-grace web
 SHORT_GRACE_WEB = "grace1shttp"
-SHORT_GRACE_OFFSET = 4    # main web's port + 4
+SHORT_GRACE_OFFSET = 23   # main web's port + 23 (see test_faults.py)
 LATE_AFTER = SHORT_GRACE + 0.6   # the late half: this long after the first
 
 

@@ -27,7 +27,7 @@ import pytest
 
 import rawhttp
 from conftest import INSTANCE, assert_invariants, create_user, run_stack
-from deploy_smoke import recipe_env
+from deploy_smoke import recipe_env, recipe_port
 from latchlib import Client, login_body
 
 HEADER_TRICKLES = 200     # a byte of headers a second each
@@ -63,7 +63,6 @@ APACHE_CUT_STATUS = {"header": 408, "silent-header": 408, "body": 500,
 CUT_SLACK = 2.5           # lighttpd's once-a-second check, our 0.2 s poll
 
 APACHE_KIND = "apache"
-APACHE_OFFSET = 1         # main port + 1 (https), + 2 (its http redirect)
 APACHE_LOGIN_PROCS = 2
 
 
@@ -406,12 +405,15 @@ def test_slow_clients_under_lighttpd(stack, db, slow_user):
 
 @pytest.fixture(scope="module")
 def apache(stack):
-    main = int(stack.base_url.rsplit(":", 1)[1])
+    # The ports test_deploy_apache.py's Apache has (its module has ended
+    # and stopped it by now: one recipe of a kind runs at a time).
     env = dict(recipe_env(), LOGIN_PROCS=str(APACHE_LOGIN_PROCS),
-               APACHE_REDIRECT_PORT=str(main + APACHE_OFFSET + 1))
+               APACHE_REDIRECT_PORT=str(recipe_port(stack,
+                                                    "apache-redirect")))
     run_stack("recipe-down", INSTANCE, APACHE_KIND, env=env)
     proc = run_stack("recipe-up", INSTANCE, APACHE_KIND,
-                     str(main + APACHE_OFFSET), "COOKIE_SECURE=1", env=env)
+                     str(recipe_port(stack, "apache-tls")), "COOKIE_SECURE=1",
+                     env=env)
     assert proc.returncode == 0, \
         f"recipe-up apache failed: {proc.stderr.decode()[-3000:]}"
     out = dict(line.split("=", 1) for line in
