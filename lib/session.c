@@ -271,6 +271,7 @@ enum refresh_answer {
 	ANSWER_RECAP,
 	ANSWER_REUSE,
 	ANSWER_INVALID,
+	ANSWER_LATE,
 };
 
 static const struct {
@@ -282,6 +283,7 @@ static const struct {
 	{ "recap", ANSWER_RECAP },
 	{ "reuse", ANSWER_REUSE },
 	{ "invalid", ANSWER_INVALID },
+	{ "late", ANSWER_LATE },
 };
 
 struct refresh_reply {
@@ -306,7 +308,7 @@ refresh_reply_clear(struct refresh_reply *r)
 
 /* One call of latch_refresh with params (see session_refresh), parsed
  * into *reply. Returns SESSION_OK (*reply valid: refresh_reply_clear),
- * REFRESH_CALL_RETRY (a lock timeout or a lost deadlock), or
+ * REFRESH_CALL_RETRY (a lost deadlock or a serialization failure), or
  * SESSION_EUNAVAILABLE / SESSION_EFAIL (logged; *reply holds nothing). */
 static int
 refresh_call(struct app *app, const char *const params[11],
@@ -420,7 +422,9 @@ refresh_answer(struct app *app, const char *token, size_t len,
 	case ANSWER_INVALID:
 		break;
 	case ANSWER_RECAP:
-		/* session_refresh calls again on a recap: never here. */
+	case ANSWER_LATE:
+		/* session_refresh calls again on a recap and answers a late
+		 * call itself: never here. */
 		rc = SESSION_EFAIL;
 		break;
 	}
@@ -511,12 +515,21 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 		refresh_reply_clear(&reply);
 		rc = refresh_call(app, params, &reply);
 		if (rc == REFRESH_CALL_RETRY) {
-			/* Waited too long for the session's lock or lost a
-			 * deadlock: nothing was changed; try again. */
+			/* Lost a deadlock or a serialization race: nothing
+			 * was changed; try again. */
 			struct timespec pause = { 0, 20000000L * (attempt + 1) };
 
 			nanosleep(&pause, NULL);
 			continue;
+		}
+		if (rc == SESSION_OK && reply.answer == ANSWER_LATE) {
+			/* The call reached the database after its grace
+			 * window (migration 010): it changed nothing, and
+			 * this request has waited long enough. */
+			log_event(LOG_WARN, "refresh_late", "sid=%s",
+			    claims.sid);
+			rc = SESSION_EUNAVAILABLE;
+			break;
 		}
 		if (rc != SESSION_OK || reply.answer != ANSWER_RECAP)
 			break;

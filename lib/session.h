@@ -76,10 +76,14 @@ enum refresh_outcome {
  * absolute end; when it caps the successor below p_new_exp it answers
  * "recap" with the expiry the successor must have, changing nothing, and
  * C mints again and calls again (at most once in practice: the answer is
- * the session's end). Serialization failures and lock timeouts are also
- * retried, a few times in all. Every outcome string (rotated, duplicate,
- * recap, reuse, invalid) is matched; any other is logged as an error and
- * answered SESSION_EFAIL.
+ * the session's end). Serialization failures and lost deadlocks are also
+ * retried, a few times in all; a lock or statement timeout is not (lib/db:
+ * SESSION_EUNAVAILABLE). A call that reached the database later than the
+ * grace window after app->now answers "late", having changed nothing
+ * (migration 010): SESSION_EUNAVAILABLE, so the client retries with the
+ * same token. Every outcome string (rotated, duplicate, recap, reuse,
+ * invalid, late) is matched; any other is logged as an error and answered
+ * SESSION_EFAIL.
  *
  * Returns SESSION_OK and sets *outcome; for ROTATED and DUPLICATE *out
  * holds the tokens (session_tokens_free), otherwise nothing. Returns

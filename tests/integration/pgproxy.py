@@ -14,6 +14,14 @@ statement (latch_refresh):
                  with the statement done inside a transaction that was not
                  committed, which PostgreSQL then rolls back.
 
+  "late":        the refresh's messages are held, unsent, for `hold`
+                 seconds or until the client gives up and closes, then
+                 sent on: PostgreSQL runs the statement late, as a server
+                 stopped with SIGSTOP does when it resumes. If the client
+                 is still there, the answer goes back to it as usual; if
+                 not, the proxy waits for PostgreSQL's ReadyForQuery (the
+                 statement done) and then closes.
+
 Every connection is served by a thread of its own; stop() closes them all.
 """
 
@@ -21,6 +29,7 @@ import select
 import socket
 import struct
 import threading
+import time
 
 SSL_REQUEST = 80877103
 GSSENC_REQUEST = 80877104
@@ -84,7 +93,10 @@ class PgProxy:
         self.port = port
         self.refresh_names = set()     # statement names of latch_refresh
         self.lock = threading.Lock()
-        self.armed = None              # "committed" | "uncommitted" | None
+        self.armed = None              # "committed" | "uncommitted" |
+                                       # "late" | None
+        self.hold = None               # "late": seconds (None: until the
+                                       # client closes)
         self.cuts = []                 # modes of the cuts done
         self.cut_done = threading.Event()
         self._closing = threading.Event()
@@ -116,11 +128,12 @@ class PgProxy:
                 except OSError:
                     pass
 
-    def arm(self, mode):
-        assert mode in ("committed", "uncommitted")
+    def arm(self, mode, hold=None):
+        assert mode in ("committed", "uncommitted", "late")
         with self.lock:
             self.cut_done.clear()
             self.armed = mode
+            self.hold = hold
 
     def disarm(self):
         with self.lock:
@@ -157,6 +170,27 @@ class PgProxy:
             return REFRESH_SQL in payload
         return False
 
+    def _run_late(self, ssock, pending):
+        """The client has gone: sends its held messages on, and waits (at
+        most 15 s) for PostgreSQL to have run them."""
+        ssock.sendall(pending)
+        seen = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            r, _, _ = select.select([ssock], [], [], 0.2)
+            if not r:
+                continue
+            data = ssock.recv(65536)
+            if not data:
+                break
+            seen += data
+            types, _ = _backend_types(seen)
+            if b"Z" in types:
+                with self.lock:
+                    self.cuts.append(("late", types))
+                break
+        self.cut_done.set()
+
     def _serve(self, csock):
         ssock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -170,15 +204,32 @@ class PgProxy:
         front = _Frontend()
         cutting = None      # the mode, once this connection is the one
         held = b""          # backend bytes kept from the client meanwhile
+        pending = b""       # "late": the client's messages not yet sent
+        release_at = None   # "late": when they go (None: at the close)
         try:
             while not self._closing.is_set():
-                r, _, _ = select.select([csock, ssock], [], [], 0.2)
+                if cutting == "late" and release_at is not None and \
+                        time.monotonic() >= release_at:
+                    ssock.sendall(pending)
+                    pending = b""
+                    cutting = None      # the answer goes to the client
+                    release_at = None
+                    with self.lock:
+                        self.cuts.append(("late", b"answered"))
+                    self.cut_done.set()
+                r, _, _ = select.select([csock, ssock], [], [], 0.05)
                 if csock in r:
                     data = csock.recv(65536)
                     if not data:
+                        if cutting == "late":
+                            self._run_late(ssock, pending)
                         return
                     out = b""
                     for mtype, msg in front.feed(data):
+                        if cutting == "late":
+                            if mtype != b"X":   # not the client's goodbye
+                                pending += msg
+                            continue
                         if cutting == "uncommitted" and mtype == b"S":
                             # The Sync stays here; a Flush instead brings
                             # the statement's outcome back to us.
@@ -191,6 +242,12 @@ class PgProxy:
                                 self._is_refresh(mtype, msg):
                             with self.lock:
                                 cutting, self.armed = self.armed, None
+                                hold = self.hold
+                            if cutting == "late":
+                                pending = msg
+                                release_at = None if hold is None else \
+                                    time.monotonic() + hold
+                                continue
                         out += msg
                     if out:
                         ssock.sendall(out)

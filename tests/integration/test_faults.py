@@ -57,19 +57,23 @@ STOP_SECONDS = ANSWER_WAIT + 1.5
 PROGRAMS = ("login.fcgi", "auth.fcgi", "api.fcgi")
 
 # The web of the cut tests (through the proxy) and the proxy's port: the
-# main web's port + 11 and + 12 (web_instance's offsets 1 and 2 are CGI
-# webs, which listen on nothing).
+# main web's port + 20 and + 21 (extra webs are + 10..79: web_instance's
+# take + 10..19, and + 20..23 are this file's and the slow-client tests').
 PROXY_WEB = "faultproxy"
-PROXY_WEB_OFFSET = 11
-PROXY_OFFSET = 12
+PROXY_WEB_OFFSET = 20
+PROXY_OFFSET = 21
 PROXY_KEEPALIVES_IDLE = 20  # s, in the proxy web's DATABASE_URL
 # The web of the database fault tests: the main web's settings with
 # BCRYPT_COST=4, so that a login of a cost-4 user is not also a rehash at
 # the main web's cost 12 (a third of a second of CPU, at a lower priority
-# on a shared machine), on the main web's port + 13 (web_instance's offset
-# 3 is unused). The killed-worker test runs on the main web itself.
+# on a shared machine), on the main web's port + 22. The killed-worker test runs on the main web itself.
+# The web of the late-call tests: through the same proxy, with a grace
+# window shorter than the deadline, on the main web's port + 24.
+LATE_WEB = "faultlate"
+LATE_WEB_OFFSET = 24
+LATE_GRACE = 2              # s: REFRESH_REUSE_GRACE there
 LOAD_WEB = "faultload"
-LOAD_WEB_OFFSET = 13
+LOAD_WEB_OFFSET = 22
 
 
 # ------------------------------------------------------------ helpers
@@ -380,6 +384,14 @@ def test_worker_killed_under_load(stack, db):
 
 # ------------------------------------------------------------ lost answer
 
+def _proxy_url(stack):
+    # keepalives_idle: an override of lib/db.h's default, which
+    # test_keepalives_reach_tcp_connections looks for.
+    return (f"postgresql://latch@127.0.0.1:{main_port(stack) + PROXY_OFFSET}"
+            f"/latch?sslmode=disable&gssencmode=disable"
+            f"&keepalives_idle={PROXY_KEEPALIVES_IDLE}")
+
+
 @pytest.fixture(scope="module")
 def proxied(stack):
     """(proxy, client): a lighttpd web whose DATABASE_URL is the proxy on
@@ -387,19 +399,31 @@ def proxied(stack):
     host = re.search(r"host=([^&]+)", stack.database_url).group(1)
     port = main_port(stack) + PROXY_OFFSET
     proxy = PgProxy(f"{host}/.s.PGSQL.5432", port).start()
-    # keepalives_idle: an override of lib/db.h's default, which
-    # test_keepalives_reach_tcp_connections looks for.
-    url = (f"postgresql://latch@127.0.0.1:{port}/latch"
-           f"?sslmode=disable&gssencmode=disable"
-           f"&keepalives_idle={PROXY_KEEPALIVES_IDLE}")
     try:
         base = http_web(stack, PROXY_WEB, main_port(stack) + PROXY_WEB_OFFSET,
-                        {"DATABASE_URL": url, "COOKIE_SECURE": "0",
-                         "BCRYPT_COST": "4"})
+                        {"DATABASE_URL": _proxy_url(stack),
+                         "COOKIE_SECURE": "0", "BCRYPT_COST": "4"})
         yield proxy, Client(base)
     finally:
         run_stack("web-down", INSTANCE, PROXY_WEB)
         proxy.stop()
+
+
+@pytest.fixture(scope="module")
+def proxied_short_grace(stack, proxied):
+    """(proxy, client, web name): a second web through the same proxy,
+    whose grace window (LATE_GRACE) is shorter than lib/db.h's deadline,
+    so that a call can reach the database later than its grace window
+    both while latch still waits for it and after latch gave up."""
+    proxy, _ = proxied
+    try:
+        base = http_web(stack, LATE_WEB, main_port(stack) + LATE_WEB_OFFSET,
+                        {"DATABASE_URL": _proxy_url(stack),
+                         "COOKIE_SECURE": "0", "BCRYPT_COST": "4",
+                         "REFRESH_REUSE_GRACE": f"{LATE_GRACE}s"})
+        yield proxy, Client(base)
+    finally:
+        run_stack("web-down", INSTANCE, LATE_WEB)
 
 
 def _successor_of(db, token):
@@ -460,6 +484,58 @@ def test_refresh_connection_cut_before_its_answer(stack, db, proxied, mode):
     assert resp.status_code == 200, resp.text
     assert client.profile(json_body(resp)["access_token"]).status_code == 200
     assert_invariants(db, users="t_fltcut_%")
+
+
+@pytest.mark.parametrize("held", ["answered", "abandoned"])
+def test_refresh_reaching_the_database_too_late_changes_nothing(
+        stack, db, proxied_short_grace, held):
+    """A refresh statement that reaches PostgreSQL later than the grace
+    window after its request (a server that resumes after SIGSTOP runs
+    what waited in its socket) changes nothing (migration 010). Held past
+    the window but within latch's deadline ("answered"), latch hears
+    'late' and answers 503 itself; held until latch gave up and closed the
+    connection ("abandoned"), PostgreSQL runs it with nobody waiting. Either
+    way the client's retry with the same token rotates it, where a
+    rotation dated by the request would have made that retry a reuse
+    (more than the window after it) and ended the session."""
+    proxy, client = proxied_short_grace
+    user = create_user(stack, db, prefix="fltlate")
+    token = login_body(client, user)["refresh_token"]
+    resp = client.refresh(token)        # prepared on its connection now
+    assert resp.status_code == 200, resp.text
+    token = json_body(resp)["refresh_token"]
+    log = LogTail(fcgi_log_path(stack, LATE_WEB))
+
+    proxy.arm("late", hold=LATE_GRACE + 1.0 if held == "answered" else None)
+    t0 = time.monotonic()
+    try:
+        resp = client.refresh(token)
+    finally:
+        proxy.disarm()
+    elapsed = time.monotonic() - t0
+    assert proxy.cut_done.wait(20), "the proxy held nothing"
+    assert proxy.cuts[-1][0] == "late", proxy.cuts
+    assert is_unavailable_resp(resp), (resp.status_code, elapsed, proxy.cuts)
+    if held == "answered":
+        assert LATE_GRACE < elapsed < ANSWER_WAIT, elapsed
+        lines = log.wait_for(lambda line: "event=refresh_late" in line)
+        assert any("event=refresh_late" in line for line in lines), \
+            "latch did not log the late call"
+    else:
+        # The statement ran (its ReadyForQuery came) after latch's deadline.
+        assert b"Z" in proxy.cuts[-1][1], proxy.cuts[-1]
+        assert elapsed >= ANSWER_WAIT - 0.5, elapsed
+    rotated, successor, nrows = _successor_of(db, token)
+    assert not rotated and successor is None, "a late call rotated the token"
+
+    retry = client.refresh(token)
+    assert retry.status_code == 200, retry.text
+    new = json_body(retry)["refresh_token"]
+    assert _successor_of(db, token)[1] == token_hash(new)
+    resp = client.refresh(new)
+    assert resp.status_code == 200, resp.text
+    assert client.profile(json_body(resp)["access_token"]).status_code == 200
+    assert_invariants(db, grace=f"{LATE_GRACE}s", users="t_fltlate_%")
 
 
 def is_unavailable_resp(resp):
