@@ -41,7 +41,7 @@ run_one() {
 			echo "fuzz: fuzz_$name FAILED (exit $rc); log $log"
 			grep -E 'Test unit written to|^artifact_prefix' "$log" |
 				sed 's/^/fuzz:   /'
-			grep -n -m 1 -E '==[0-9]+==ERROR|runtime error:|ERROR: libFuzzer|^ALARM|out-of-memory' "$log" |
+			grep -n -m 1 -E 'fuzz property violated|==[0-9]+==ERROR|runtime error:|ERROR: libFuzzer|^ALARM|out-of-memory' "$log" |
 				cut -d: -f1 | while read -r at; do
 				sed -n "${at},$((at + 24))p" "$log"
 			done
