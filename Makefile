@@ -5,7 +5,8 @@
 #   make asan    the whole suite under AddressSanitizer + UBSan
 #   make stop    stop what `make run` started
 #   make bench   wrk against the real stack (see tests/bench/run.sh)
-#   make fuzz    libFuzzer on the parsers of untrusted input (clang)
+#   make fuzz    libFuzzer on the parsers of untrusted input (clang),
+#                FUZZ_SECONDS each; make fuzz-smoke: 10 s each (in check)
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -158,6 +159,7 @@ check: deps-check
 	@$(MAKE) --no-print-directory browser-deps
 	@$(MAKE) --no-print-directory all unit-build ceilings
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
 
 # Everything again, built with sanitizers into build-asan; any report in
