@@ -6,7 +6,8 @@
  *
  * Input: a first line whose first byte chooses the configuration (bit 0
  * COOKIE_SECURE, bit 1 an ALLOWED_ORIGINS list, bit 2 trusted proxies,
- * bit 3 a body read 3 bytes at a time), then "NAME=value" lines (NAME one
+ * bit 3 a body read 3 bytes at a time, bit 4 only HTTP_* parameters
+ * wiped), then "NAME=value" lines (NAME one
  * of the CGI meta-variables below; any other name picks one by its first
  * byte) until an empty line; the rest is the body.
  *
@@ -16,7 +17,8 @@
  * only from the server or a trusted proxy; the body is exactly
  * CONTENT_LENGTH bytes and never a byte more is read; a refresh cookie is
  * only handed out when the cross-site check passes; every pointer handed
- * out points into the header it came from. */
+ * out points into the header it came from; the wipe of the parameters
+ * blanks every value it must and no other byte. */
 #include <ctype.h>
 #include <strings.h>
 
@@ -285,6 +287,41 @@ check_credentials(const struct latch_config *cfg,
 	http_response_free(&resp);
 }
 
+/* http_wipe_params over the parameters as an environment: every value
+ * (or every HTTP_* one) becomes NULs of its length, names untouched. */
+static void
+check_wipe(const struct fuzz_io *f, int client_headers_only)
+{
+	char *env[MAX_PARAMS + 1];
+	size_t n = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		size_t nl = strlen(f->names[i]), vl = strlen(f->values[i]);
+
+		if ((env[n] = malloc(nl + vl + 2)) == NULL)
+			break;
+		memcpy(env[n], f->names[i], nl);
+		env[n][nl] = '=';
+		memcpy(env[n] + nl + 1, f->values[i], vl + 1);
+		n++;
+	}
+	env[n] = NULL;
+	http_wipe_params(env, client_headers_only);
+	for (size_t i = 0; i < n; i++) {
+		size_t nl = strlen(f->names[i]), vl = strlen(f->values[i]);
+		int wiped = !client_headers_only ||
+		    strncmp(f->names[i], "HTTP_", 5) == 0;
+
+		FUZZ_CHECK(memcmp(env[i], f->names[i], nl) == 0 &&
+		    env[i][nl] == '=');
+		for (size_t k = 0; k < vl; k++)
+			FUZZ_CHECK(wiped ? env[i][nl + 1 + k] == '\0' :
+			    env[i][nl + 1 + k] == f->values[i][k]);
+		free(env[i]);
+	}
+	http_wipe_params(NULL, 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -324,6 +361,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.body = "";
 	f.body_len = strlen(f.body);
 
+	check_wipe(&f, flags & 16);
 	FUZZ_CHECK(http_request_parse(&io, &cfg, &req) == HTTP_OK);
 	check_parsed(&f, &cfg, &req);
 	check_body(&f, &cfg, &req);
