@@ -4,7 +4,8 @@
  * every value in it.
  *
  * Input: the first byte's bit 0 asks for the JWT key lists
- * (CONFIG_NEED_KEYS); the rest is the file, written to a memfd that
+ * (CONFIG_NEED_KEYS), its bit 1 sets BCRYPT_COST=5 in the environment
+ * (which must win over the file); the rest is the file, written to a memfd that
  * LATCH_CONFIG names (/proc/self/fd/N), so nothing touches the disk. The
  * environment holds none of the settings (the environment would win).
  *
@@ -12,7 +13,7 @@
  * within ten years, positive where they must be, ranges of BCRYPT_COST
  * and MAX_BODY_BYTES, origins that normalise to themselves, proxies whose
  * canonical text parses back, key lists of valid unique kids when asked
- * for); a refusal is one line that never shows a value: no value written
+ * for), and the environment's value where it set one; a refusal is one line that never shows a value: no value written
  * with a '~' in it (no message, key or path has one) appears in it. */
 #include <arpa/inet.h>
 #include <sys/mman.h>
@@ -131,12 +132,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	flags = (data[0] & 1) ? CONFIG_NEED_KEYS : 0;
 	FUZZ_CHECK(ftruncate(memfd, 0) == 0);
 	FUZZ_CHECK(pwrite(memfd, data + 1, size - 1, 0) == (ssize_t)(size - 1));
+	/* Bit 1: one setting in the environment too, which must win over
+	 * whatever the file says of it; unset again after every input. */
+	if (data[0] & 2)
+		FUZZ_CHECK(setenv("BCRYPT_COST", "5", 1) == 0);
 	memset(err, 0, sizeof err);
 	if (config_load(&cfg, flags, err, sizeof err) == 0) {
 		check_loaded(&cfg, flags);
+		if (data[0] & 2)
+			FUZZ_CHECK(cfg.bcrypt_cost == 5);
 		config_free(&cfg);
 	} else {
 		check_refusal(err, data + 1, size - 1);
 	}
+	unsetenv("BCRYPT_COST");
 	return 0;
 }
