@@ -4,7 +4,10 @@
  *      audience, and the bytes given to b64url both ways;
  *   1  a header and claims, as JSON text or anything else, separated by
  *      the first '\n': encoded and signed here with a listed key, so that
- *      verification gets past the signature to the JSON and the claims;
+ *      verification gets past the signature to the JSON and the claims
+ *      (and the header again with a space after its '{', which must be
+ *      answered alike: the shortcut for jwt_sign's own header agrees
+ *      with the JSON path);
  *   2  sub, sid, jti, iss and aud lines and two time bytes, signed by
  *      jwt_sign and verified back.
  * Properties: b64url decode(encode(x)) == x, and a string that decodes
@@ -73,13 +76,14 @@ check_claims(const struct jwt_verify_opts *o, const struct jwt_claims *c)
 }
 
 /* Verifies token under every combination of kind, issuer, audience and
- * sid requirement; returns how many accepted it. */
+ * sid requirement; returns how many accepted it, and each answer in rcs
+ * (NULL: not wanted). */
 static int
-verify_all(const char *token, size_t len)
+verify_all(const char *token, size_t len, int rcs[8])
 {
 	struct jwt_verify_opts o;
 	struct jwt_claims c;
-	int ok = 0;
+	int ok = 0, rc;
 
 	for (int v = 0; v < 8; v++) {
 		memset(&o, 0, sizeof o);
@@ -89,39 +93,69 @@ verify_all(const char *token, size_t len)
 		o.issuer = (v & 2) ? "https://id.example" : NULL;
 		o.audience = (v & 4) ? "api" : NULL;
 		o.require_sid = v == 7;
-		if (jwt_verify(token, len, &o, &c) == JWT_OK) {
+		if ((rc = jwt_verify(token, len, &o, &c)) == JWT_OK) {
 			check_claims(&o, &c);
 			ok++;
 		}
+		if (rcs != NULL)
+			rcs[v] = rc;
 	}
 	return ok;
 }
 
-/* Mode 1: b64url(header) "." b64url(claims) "." HMAC under k1 or k2. */
-static void
-forge(const uint8_t *data, size_t size, int key)
+/* b64url(header) "." b64url(claims) "." HMAC under k, verified; the
+ * answers in rcs. Returns 0, or -1 when it does not fit. */
+static int
+forge_one(const uint8_t *h, size_t hlen, const uint8_t *cl, size_t clen,
+    const struct key *k, int rcs[8])
 {
 	static char tok[JWT_MAX_LEN * 2];
-	const uint8_t *nl = memchr(data, '\n', size);
-	size_t hlen = nl != NULL ? (size_t)(nl - data) : size;
-	size_t clen = nl != NULL ? size - hlen - 1 : 0;
-	const struct key *k = &keys.keys[key];
 	char sig[44];
 	int a, b;
 
-	if ((a = b64url_encode(data, hlen, tok, sizeof tok)) < 0)
-		return;
+	if ((a = b64url_encode(h, hlen, tok, sizeof tok)) < 0)
+		return -1;
 	tok[a] = '.';
-	if ((b = b64url_encode(data + hlen + (nl != NULL), clen, tok + a + 1,
+	if ((b = b64url_encode(cl, clen, tok + a + 1,
 	    sizeof tok - (size_t)a - 1)) < 0)
-		return;
+		return -1;
 	FUZZ_CHECK(jwt_hs256_b64(k->secret, k->secret_len, tok,
 	    (size_t)a + 1 + (size_t)b, sig) == 0);
 	if ((size_t)a + (size_t)b + 2 + 43 >= sizeof tok)
-		return;
+		return -1;
 	tok[a + 1 + b] = '.';
 	memcpy(tok + a + 2 + b, sig, 43);
-	(void)verify_all(tok, (size_t)a + 2 + (size_t)b + 43);
+	(void)verify_all(tok, (size_t)a + 2 + (size_t)b + 43, rcs);
+	return 0;
+}
+
+/* Mode 1: a header and claims signed under k1 or k2. A header that opens
+ * with '{' is also tried with a space after it: the same JSON, which
+ * jwt_verify must then read through its JSON path, never the shortcut it
+ * takes for the header exactly as jwt_sign writes it (issued_header), and
+ * both must answer alike. */
+static void
+forge(const uint8_t *data, size_t size, int key)
+{
+	static uint8_t spaced[JWT_MAX_LEN * 2];
+	const uint8_t *nl = memchr(data, '\n', size);
+	size_t hlen = nl != NULL ? (size_t)(nl - data) : size;
+	size_t clen = nl != NULL ? size - hlen - 1 : 0;
+	const uint8_t *cl = data + hlen + (nl != NULL);
+	const struct key *k = &keys.keys[key];
+	int rcs[8], again[8];
+
+	if (forge_one(data, hlen, cl, clen, k, rcs) != 0 || hlen == 0 ||
+	    data[0] != '{' || hlen + 1 > sizeof spaced)
+		return;
+	spaced[0] = '{';
+	spaced[1] = ' ';
+	memcpy(spaced + 2, data + 1, hlen - 1);
+	if (forge_one(spaced, hlen + 1, cl, clen, k, again) != 0)
+		return;
+	for (int v = 0; v < 8; v++)
+		FUZZ_CHECK(rcs[v] == again[v] || (rcs[v] == JWT_ETOOLONG) !=
+		    (again[v] == JWT_ETOOLONG));
 }
 
 /* 1 when s (NULL is fine) is all ASCII: then it is UTF-8 for sure. */
@@ -215,7 +249,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 3) {
 	case 0:
 		check_b64(data + 1, size - 1);
-		(void)verify_all((const char *)data + 1, size - 1);
+		(void)verify_all((const char *)data + 1, size - 1, NULL);
 		break;
 	case 1:
 		forge(data + 1, size - 1, (data[0] >> 2) & 1);
