@@ -142,6 +142,37 @@ inside(const char *p, size_t len, const char *s)
 	return s != NULL && p >= s && p + len <= s + strlen(s);
 }
 
+/* The client address, worked out again: from the peer (canonical text
+ * in ip) leftwards through X-Forwarded-For while the address in hand is
+ * a trusted proxy, stopping at an entry that is no address. */
+static void
+ref_client_ip(const struct latch_config *cfg, char ip[NET_IP_MAX],
+    const char *xff)
+{
+	size_t end;
+
+	if (xff == NULL)
+		return;
+	end = strlen(xff);
+	while (net_in_networks(cfg->proxies, cfg->n_proxies, ip)) {
+		size_t start = end, a, b;
+		char next[NET_IP_MAX];
+
+		while (start > 0 && xff[start - 1] != ',')
+			start--;
+		for (a = start; a < end && (xff[a] == ' ' || xff[a] == '\t');)
+			a++;
+		for (b = end; b > a && (xff[b - 1] == ' ' || xff[b - 1] == '\t');)
+			b--;
+		if (net_canonical_ip(xff + a, b - a, next) != 0)
+			return;
+		memcpy(ip, next, NET_IP_MAX);
+		if (start == 0)
+			return;
+		end = start - 1;
+	}
+}
+
 static void
 check_parsed(struct fuzz_io *f, const struct latch_config *cfg,
     const struct http_request *req)
@@ -195,11 +226,13 @@ check_parsed(struct fuzz_io *f, const struct latch_config *cfg,
 	if (remote == NULL || net_canonical_ip(remote, strlen(remote),
 	    canon) != 0) {
 		FUZZ_CHECK(strcmp(req->client_ip, "0.0.0.0") == 0);
-	} else if (!net_in_networks(cfg->proxies, cfg->n_proxies, remote)) {
-		/* Nobody we trust vouches for X-Forwarded-*. */
+	} else {
+		ref_client_ip(cfg, canon, fz_param(f, "HTTP_X_FORWARDED_FOR"));
 		FUZZ_CHECK(strcmp(req->client_ip, canon) == 0);
-		FUZZ_CHECK(req->https == (https != NULL &&
-		    strcasecmp(https, "on") == 0));
+		/* Nobody we trust vouches for X-Forwarded-Proto. */
+		if (!net_in_networks(cfg->proxies, cfg->n_proxies, remote))
+			FUZZ_CHECK(req->https == (https != NULL &&
+			    strcasecmp(https, "on") == 0));
 	}
 }
 
