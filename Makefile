@@ -5,7 +5,8 @@
 #   make asan    the whole suite under AddressSanitizer + UBSan
 #   make stop    stop what `make run` started
 #   make bench   wrk against the real stack (see tests/bench/run.sh)
-#   make fuzz    libFuzzer on the parsers of untrusted input (clang)
+#   make fuzz    libFuzzer on the parsers of untrusted input (clang),
+#                FUZZ_SECONDS each; make fuzz-smoke: 10 s each (in check)
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -60,7 +61,7 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
         browser-deps \
         asan-integration \
         install uninstall clean deps deps-check deps-bench bench ceilings \
-        clang fuzz FORCE
+        clang fuzz fuzz-build fuzz-smoke FORCE
 
 all: $(PROGRAMS)
 
@@ -158,6 +159,7 @@ check: deps-check
 	@$(MAKE) --no-print-directory browser-deps
 	@$(MAKE) --no-print-directory all unit-build ceilings
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
 
 # Everything again, built with sanitizers into build-asan; any report in
@@ -195,24 +197,47 @@ bench: deps-bench
 deps-bench:
 	@deploy/dev/deps.sh bench
 
-# libFuzzer harnesses for the parsers of untrusted input, each run for
-# FUZZ_SECONDS (clang only; not part of check).
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, docs/readme/fuzz.md) for
+# the parsers of untrusted and operator input, with ASan and UBSan, no
+# recovery. lib/ is compiled once per fuzz build into one archive that
+# every harness links. `make fuzz` runs each harness FUZZ_SECONDS, one
+# after the other (FUZZ_JOBS at a time); `make fuzz-smoke` runs each for
+# 10 s, two at a time. Any crash, leak, timeout or OOM fails the target
+# with the input's path and the report's head (tests/fuzz/run.sh).
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS = -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_JOBS ?= 1
+FUZZ_CC  ?= clang
+FUZZ_DIR  = build-fuzz
+FUZZ_NAMES = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS = $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_LIB_OBJ = $(LIB_SRC:lib/%.c=$(FUZZ_DIR)/lib/%.o)
+FUZZ_CFLAGS = -std=c17 -D_GNU_SOURCE -pthread $(WARN) -O1 -g \
+            -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=all -Ilib $(PKG_CFLAGS)
+
+$(FUZZ_DIR)/lib/%.o: lib/%.c $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/liblatch.a: $(FUZZ_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h \
+            $(FUZZ_DIR)/liblatch.a $(wildcard lib/*.h)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< $(FUZZ_DIR)/liblatch.a \
+		-o $@ $(PKG_LIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
 fuzz:
-	@mkdir -p build-fuzz
-	@for h in json jwt http; do \
-		clang -std=c17 -D_GNU_SOURCE $(FUZZ_FLAGS) -Ilib $(PKG_CFLAGS) \
-			tests/fuzz/fuzz_$$h.c $(LIB_SRC) -o build-fuzz/fuzz_$$h \
-			$(PKG_LIBS) || exit 1; \
-		mkdir -p build-fuzz/corpus-$$h; \
-		echo "== fuzz_$$h ($(FUZZ_SECONDS)s)"; \
-		build-fuzz/fuzz_$$h -max_total_time=$(FUZZ_SECONDS) \
-			-max_len=16384 build-fuzz/corpus-$$h tests/fuzz/seeds/$$h \
-			>build-fuzz/fuzz_$$h.log 2>&1 || \
-			{ tail -n 40 build-fuzz/fuzz_$$h.log; exit 1; }; \
-		tail -n 1 build-fuzz/fuzz_$$h.log; \
-	done
+	@$(MAKE) --no-print-directory -j2 fuzz-build
+	@FUZZ_DIR=$(FUZZ_DIR) tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_JOBS) \
+		$(FUZZ_NAMES)
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory -j2 fuzz-build
+	@FUZZ_DIR=$(FUZZ_DIR) tests/fuzz/run.sh 10 2 $(FUZZ_NAMES)
 
 # gcc is the default compiler; this proves clang builds clean too.
 clang:

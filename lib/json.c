@@ -210,6 +210,17 @@ thread_tokener(int *kept)
 	if (tokener_key_ready &&
 	    (tok = pthread_getspecific(tokener_key)) != NULL) {
 		json_tokener_reset(tok);
+		/* json_tokener_reset leaves these as the last parse left
+		 * them: a body cut after "\ud800" kept high_surrogate, and
+		 * the next body's first \u escape (another client's,
+		 * perhaps) gained a U+FFFD. A kept tokener must start as a
+		 * new one. */
+		tok->high_surrogate = 0;
+		tok->ucs_char = 0;
+		tok->st_pos = 0;
+		tok->is_double = 0;
+		tok->quote_char = '\0';
+		tok->char_offset = 0;
 		*kept = 1;
 		return tok;
 	}

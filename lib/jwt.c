@@ -497,7 +497,7 @@ opt_claim_ok(const char *s)
 int
 jwt_sign(const struct jwt_sign_input *in, char **out)
 {
-	json_object *header = NULL, *claims = NULL;
+	json_object *header = NULL, *claims = NULL, *back = NULL;
 	const char *hjson, *cjson, *typ;
 	size_t hjlen, cjlen, hlen, clen, total = 0, o;
 	char *tok = NULL;
@@ -550,6 +550,17 @@ jwt_sign(const struct jwt_sign_input *in, char **out)
 	total = hlen + 1 + clen + 1 + HS256_B64_LEN;
 	if (total > JWT_MAX_LEN)
 		goto fail;
+
+	/* The claims must be JSON that jwt_verify reads: json-c writes a
+	 * string's bytes as they are, and the parser refuses invalid UTF-8
+	 * (a JWT_ISSUER of Latin-1 bytes would make every token
+	 * unverifiable). The same parser, so the same rule. */
+	if ((rc = json_parse_object(cjson, cjlen, &back)) != JSON_OK) {
+		rc = rc == JSON_ENOMEM ? JWT_ENOMEM : JWT_ECLAIMS;
+		goto fail;
+	}
+	json_object_put(back);
+	back = NULL;
 
 	rc = JWT_ENOMEM;
 	if ((tok = malloc(total + 1)) == NULL)

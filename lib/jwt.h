@@ -88,7 +88,10 @@ struct jwt_sign_input {
  * claims sub, sid, jti, iat, exp (and iss, aud when given).
  * On success returns JWT_OK and sets *out to a malloc'd NUL-terminated
  * token that the caller frees (after OPENSSL_cleanse for refresh tokens);
- * otherwise returns a negative enum jwt_err and leaves *out untouched. */
+ * otherwise returns a negative enum jwt_err and leaves *out untouched:
+ * JWT_ECLAIMS for claims jwt_verify would refuse (an empty or overlong
+ * sub, an overlong sid or jti, a time out of range, a string that is not
+ * UTF-8). */
 int jwt_sign(const struct jwt_sign_input *in, char **out);
 
 /* HMAC-SHA-256 of the n bytes at input under key, base64url-encoded into

@@ -26,6 +26,10 @@ check_pkgs=(
 	python3-cryptography
 	apache2 libapache2-mod-fcgid nginx spawn-fcgi openssl pgbouncer
 	groff-base lighttpd-mod-openssl
+	# make fuzz-smoke (tests/fuzz): clang, and libFuzzer's runtime with
+	# ASan's and UBSan's (libclang_rt.fuzzer-x86_64.a), which clang-14
+	# only recommends, so --no-install-recommends leaves it out.
+	clang libclang-rt-14-dev
 	# The browser tests (tests/browser): Node for playwright-core, Debian's
 	# Chromium (never a browser download) and a font for its screenshots.
 	nodejs npm chromium fonts-dejavu-core

@@ -137,6 +137,34 @@ test_rejects_deep_nesting(void **state)
 	assert_int_equal(json_parse_object(deep, n, &o), JSON_ETOODEEP);
 }
 
+/* One parse must not leak into the next on the same thread (found by
+ * tests/fuzz/fuzz_json.c, seeds/json/regress-tokener-state): a body cut
+ * after a high surrogate and half an escape left json-c's tokener, which
+ * each thread keeps, holding the surrogate, and the next body's first
+ * \u escape read as U+FFFD and the character. */
+static void
+test_parse_keeps_nothing_from_the_last_one(void **state)
+{
+	static const char *const cut[] = {
+		"{\"a\":\"\\ud800\\u00", "{\"a\":\"\\ud800", "{\"a\":\"\\u00",
+		"{\"a\":1.", "{\"a\":\"x",
+	};
+	const char *next = "{\"b\":\"\\u0041\"}";
+	json_object *o, *v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++) {
+		o = NULL;
+		assert_int_equal(json_parse_object(cut[i], strlen(cut[i]), &o),
+		    JSON_EINVALID);
+		assert_int_equal(json_parse_object(next, strlen(next), &o),
+		    JSON_OK);
+		assert_true(json_object_object_get_ex(o, "b", &v));
+		assert_string_equal(json_object_get_string(v), "A");
+		json_object_put(o);
+	}
+}
+
 static void
 test_read_fields_types_and_limits(void **state)
 {
@@ -310,6 +338,7 @@ main(void)
 		cmocka_unit_test(test_rejects_raw_nul_byte),
 		cmocka_unit_test(test_rejects_duplicate_top_level_keys),
 		cmocka_unit_test(test_rejects_deep_nesting),
+		cmocka_unit_test(test_parse_keeps_nothing_from_the_last_one),
 		cmocka_unit_test(test_read_fields_types_and_limits),
 		cmocka_unit_test(test_serialize_writes_what_json_c_writes),
 		cmocka_unit_test(test_serialize_doubles_read_back),

@@ -680,6 +680,18 @@ test_sign_refuses_what_verify_would_refuse(void **state)
 	bad = in;
 	bad.issuer = longstr;
 	assert_int_equal(jwt_sign(&bad, &tok), JWT_ETOOLONG);
+	/* Not UTF-8 (found by tests/fuzz/fuzz_jwt.c, seeds/jwt/regress-
+	 * sign-not-utf8): json-c would write the bytes as they are, and
+	 * jwt_verify's parser refuses them. */
+	bad = in;
+	bad.sub = "42\xff";
+	assert_int_equal(jwt_sign(&bad, &tok), JWT_ECLAIMS);
+	bad = in;
+	bad.issuer = "https://id.example/\xe9";
+	assert_int_equal(jwt_sign(&bad, &tok), JWT_ECLAIMS);
+	bad = in;
+	bad.audience = "\xed\xa0\x80";     /* a UTF-16 surrogate */
+	assert_int_equal(jwt_sign(&bad, &tok), JWT_ECLAIMS);
 	assert_string_equal(tok, "untouched");
 }
 
