@@ -37,9 +37,11 @@ hex4(const char *s, size_t len, size_t at)
 }
 
 /* json-c's strict mode still takes single-quoted strings, NaN and
- * Infinity and lone UTF-16 surrogate escapes, and it merges duplicate
- * keys. This pass over text json-c has already accepted enforces RFC
- * 8259's tokens outside strings, refuses lone surrogates, and counts the
+ * Infinity, control characters unescaped inside strings and lone UTF-16
+ * surrogate escapes, and it merges duplicate keys. This pass over text
+ * json-c has already accepted enforces RFC 8259's tokens outside strings,
+ * refuses raw control characters (U+0000 to U+001F) inside them, and
+ * lone surrogates, and counts the
  * top-level object's keys, so a duplicate shows as a count larger than
  * the parsed object's member count. Returns the count, or -1 when a token
  * is not RFC 8259 JSON. */
@@ -54,6 +56,8 @@ scan_top_level(const char *s, size_t len)
 		char c = s[i];
 
 		if (in_string) {
+			if ((unsigned char)c < 0x20)
+				return -1;      /* RFC 8259: escaped, always */
 			if (c == '\\' && i + 1 < len && s[i + 1] == 'u') {
 				/* json-c turns a lone surrogate into U+FFFD
 				 * silently: refuse it, as invalid UTF-8 is. */

@@ -428,6 +428,20 @@ def test_login_with_many_unknown_members_is_400(client, user):
     assert_error(_post(client, "/auth/login", raw), 400, "invalid_request")
 
 
+@pytest.mark.parametrize("where", ["password", "username"])
+def test_raw_control_character_in_a_string_is_400(client, user, where):
+    """RFC 8259: a control character inside a string must be escaped; a
+    body with one raw is not JSON, even where the rest would log in."""
+    fields = {"username": user["username"], "password": user["password"]}
+    raw = json.dumps(fields, separators=(",", ":")).encode()
+    raw = raw.replace(fields[where].encode(),
+                      fields[where][:3].encode() + b"\x01" +
+                      fields[where][3:].encode())
+    assert_error(_post(client, "/auth/login", raw), 400, "invalid_request")
+    escaped = json.dumps(fields).encode()       # the same user, as JSON
+    assert _post(client, "/auth/login", escaped).status_code == 200
+
+
 def test_binary_garbage_body_is_400(client):
     raw = bytes(range(256)) * 8
     assert_error(_post(client, "/auth/login", raw), 400, "invalid_request")

@@ -93,6 +93,35 @@ test_rejects_invalid_utf8(void **state)
 }
 
 static void
+test_rejects_raw_control_characters_in_strings(void **state)
+{
+	/* RFC 8259 section 7: U+0000 to U+001F must be escaped in strings.
+	 * Outside strings, only space, tab, CR and LF may separate tokens. */
+	static const char *const inputs[] = {
+		"{\"pa\x11ss\":\"x\"}",
+		"{\"a\":\"x\x01\"}",
+		"{\"a\":\"line\nbreak\"}",
+		"{\"a\":\"tab\there\"}",
+		"{\"a\":\"\x1f\"}",
+		"{\"a\":\x0b\"x\"}",
+	};
+	json_object *o = NULL;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof inputs / sizeof inputs[0]; i++)
+		if (parse(inputs[i], &o) != JSON_EINVALID)
+			fail_msg("input %zu accepted", i);
+	/* Escaped, they are fine; so is whitespace between tokens. */
+	assert_int_equal(parse("{\"a\":\"line\\nbreak\\t\\u0011\"}", &o),
+	    JSON_OK);
+	assert_string_equal(json_object_get_string(json_object_object_get(o,
+	    "a")), "line\nbreak\t\x11");
+	json_object_put(o);
+	assert_int_equal(parse("{\t\"a\"\r\n:\n\"x\" }", &o), JSON_OK);
+	json_object_put(o);
+}
+
+static void
 test_rejects_raw_nul_byte(void **state)
 {
 	json_object *o = NULL;
@@ -335,6 +364,7 @@ main(void)
 		cmocka_unit_test(test_rejects_non_objects),
 		cmocka_unit_test(test_rejects_invalid_json),
 		cmocka_unit_test(test_rejects_invalid_utf8),
+		cmocka_unit_test(test_rejects_raw_control_characters_in_strings),
 		cmocka_unit_test(test_rejects_raw_nul_byte),
 		cmocka_unit_test(test_rejects_duplicate_top_level_keys),
 		cmocka_unit_test(test_rejects_deep_nesting),
