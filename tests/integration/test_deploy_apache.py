@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import INSTANCE, create_user, run_stack
+from conftest import INSTANCE, assert_invariants, create_user, run_stack
 from deploy_smoke import contract_smoke, recipe_env, recipe_port
 from latchlib import Client, json_body, rotate_body
 from test_memory_hygiene import workers_of
@@ -175,6 +175,7 @@ def test_killed_responders_are_replaced(stack, db, apache):
     for binary, pids in killed.items():
         now = workers_of(bin_dir / binary)
         assert not set(now) & set(pids), (binary, pids, now)
+    assert_invariants(db, users="t_apkill_%")
 
 
 class LoginInFlight:
@@ -243,6 +244,7 @@ def test_responder_killed_mid_request_is_replaced(stack, db, apache):
                         token_delivery="body")
     assert resp.status_code == 200, resp.text
     assert flight.busy not in workers_of(login_bin)
+    assert_invariants(db, users="t_apmid_%")
 
 
 def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
@@ -268,6 +270,7 @@ def test_graceful_restart_lets_a_busy_login_finish(stack, db, apache):
             pass
         assert time.monotonic() < deadline, "no health answer after restart"
         time.sleep(0.2)
+    assert_invariants(db, users="t_apgrace_%")
 
 
 def test_web_server_errors_are_json(apache):
@@ -360,3 +363,5 @@ def test_login_flood_does_not_stall_refresh(stack, db, apache):
     assert all(status == 200 for status, _ in refreshes), refreshes
     slowest = max(seconds for _, seconds in refreshes)
     assert slowest < REFRESH_MAX, refreshes
+    assert_invariants(db, users="t_apflood_%")
+    assert_invariants(db, users="t_aprefresh_%")

@@ -27,8 +27,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (INSTANCE, create_user, http_web, main_port,
-                      run_stack)
+from conftest import (INSTANCE, assert_invariants, create_user, http_web,
+                      main_port, run_stack)
 from latchlib import ForwardedClient, claims_of, fresh_address, parse_cgi
 from test_cgi import cgi_env, run_cgi
 from test_memory_hygiene import FREED_HEAD, _copies, workers_of
@@ -221,6 +221,7 @@ def test_logins_past_capacity_are_refused_unhashed_and_uncounted(
     again = ForwardedClient(admit_web, addr).login(
         username=user["username"], password=user["password"])
     assert again.status_code == 200, again.text
+    assert_invariants(db, users="t_admitflood_%")
 
 
 def test_refused_login_leaves_no_copy_of_the_password(stack, db, admit_web):

@@ -37,8 +37,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import (INSTANCE, LogTail, create_user, http_web, main_port,
-                      run_stack)
+from conftest import (INSTANCE, LogTail, assert_invariants, create_user,
+                      http_web, main_port, run_stack)
 from latchlib import Client
 
 SIG_WEB = "sig"
@@ -225,6 +225,7 @@ def test_sigterm_lets_the_login_in_hand_finish(stack, db, sig_web):
                             "token_delivery": "body"})
     assert again.status_code == 200, again.text
     assert pid not in _pids(web_dir, "login.fcgi")
+    assert_invariants(db, users="t_sigterm_%")
 
 
 # --------------------------------------------------------- api.fcgi
