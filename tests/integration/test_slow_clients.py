@@ -169,15 +169,18 @@ def _drive(conns, stop, errors):
 
 
 def _responder_connections(prefix):
-    """Connected Unix sockets whose path starts with prefix: the
-    responders' ends of the web server's connections to them."""
+    """Connected Unix sockets named by a path right in directory prefix
+    (not below it: PostgreSQL's socket is in a subdirectory of the run
+    directory, and every process of every web has a connection to it):
+    the responders' ends of the web server's connections to them."""
     n = 0
     with open("/proc/net/unix") as f:
         next(f)
         for line in f:
             fields = line.split()
             if len(fields) >= 8 and fields[5] == "03" and \
-                    fields[7].startswith(prefix):
+                    fields[7].startswith(prefix) and \
+                    "/" not in fields[7][len(prefix):]:
                 n += 1
     return n
 
