@@ -12,18 +12,21 @@ import time
 import pytest
 import requests
 
-from conftest import (INSTANCE, assert_invariants, http_web, main_port,
-                      run_stack, session_row, token_rows)
+from conftest import (INSTANCE, assert_invariants, create_user, http_web,
+                      main_port, run_stack, session_row, token_rows)
 from latchlib import (TIMEOUT, Client, assert_error, cookie_header,
                       json_body, login_body, login_cookie, record_tokens,
                       refresh_cookie, refreshed_body, set_cookie_headers,
                       sid_of, token_hash)
+from loadmix import LoadMix, verify_chains
 
 THREADS = 50
 SESSIONS = 20
 ROTATE_SECONDS = 10.0
 ROTATE_MAX_PER_SESSION = 400
 USERS = "t_rfx_%"         # assert_invariants: this file's users
+MIX_CLIENTS = 3           # the mixed load beside the stampedes
+MIX_USERS = "t_mixrfx_%"
 
 SHORT_GRACE = 1.0         # REFRESH_REUSE_GRACE of the short-grace web
 SHORT_GRACE_WEB = "grace1shttp"
@@ -34,6 +37,25 @@ LATE_AFTER = SHORT_GRACE + 0.6   # the late half: this long after the first
 @pytest.fixture
 def user(make_user):
     return make_user(prefix="rfx")
+
+
+@pytest.fixture
+def mixed_load(stack, db, web):
+    """Other users at the same time, on the same web (issue 13: under mixed
+    load): MIX_CLIENTS clients logging in, following their refresh chains
+    and calling profile (loadmix) for the whole test. Afterwards every one
+    of their answers was a 200, every chain still refreshes, and their
+    rows keep the invariants."""
+    users = [create_user(stack, db, prefix="mixrfx")
+             for _ in range(MIX_CLIENTS)]
+    mix = LoadMix(web.base_url, users, seconds=60).start()
+    assert mix.wait_answers(3, 30), "the load did not get going"
+    yield mix
+    answers = mix.stop()
+    assert answers and not [a for a in answers if a.status != 200], \
+        [a for a in answers if a.status != 200][:10]
+    verify_chains(mix.clients)
+    assert_invariants(db, users=MIX_USERS)
 
 
 def _post_refresh(http, base_url, token, delivery):
@@ -108,7 +130,7 @@ def _check_stampede(web, db, token, delivery):
 
 
 def test_refresh_50_concurrent_duplicates_in_body_share_one_successor(
-        web, db, user):
+        web, db, user, mixed_load):
     token = login_body(web, user)["refresh_token"]
     successor = _check_stampede(web, db, token, "body")
     after = refreshed_body(web.refresh(successor))
@@ -117,7 +139,7 @@ def test_refresh_50_concurrent_duplicates_in_body_share_one_successor(
 
 
 def test_refresh_50_concurrent_duplicates_in_cookie_share_one_successor(
-        web, db, user):
+        web, db, user, mixed_load):
     _, token, _ = login_cookie(web, user)
     successor = _check_stampede(web, db, token, "cookie")
     resp = web.refresh(cookie=successor)
