@@ -197,7 +197,7 @@ bench: deps-bench
 deps-bench:
 	@deploy/dev/deps.sh bench
 
-# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, docs/readme/fuzz.md) for
+# libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, README "Fuzzing") for
 # the parsers of untrusted and operator input, with ASan and UBSan, no
 # recovery. lib/ is compiled once per fuzz build into one archive that
 # every harness links. `make fuzz` runs each harness FUZZ_SECONDS, one

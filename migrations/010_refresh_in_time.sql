@@ -9,7 +9,7 @@
 -- for the answer any more; latch_refresh dated that rotation by its
 -- request (p_now), so a retry arriving after the resume was more than the
 -- grace window after it: a reuse, and the session was revoked
--- (tests/integration/test_faults.py, docs: README "Timeouts"). Now a call
+-- (tests/integration/test_faults.py, README "Faults and timeouts"). Now a call
 -- older than the grace window by the database's clock answers 'late' and
 -- changes nothing; lib/session.c answers it 503.
 --

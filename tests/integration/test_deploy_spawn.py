@@ -155,7 +155,7 @@ def test_contract_through_nginx_over_tls_with_secure_cookies(stack, db,
 
 
 def test_sockets_belong_to_the_web_servers_user_mode_0600(recipe):
-    """docs/readme/spawn.md: owner the web server's user (here the
+    """README "The spawn-fcgi pools": owner the web server's user (here the
     service user, who runs the recipe's web server), mode 0600, one
     socket per process of the shipped target, nothing else there."""
     user, group = service_user()

@@ -5,7 +5,7 @@ mod_fcgid (the recipe of deploy/apache/), while normal clients go on:
 GET /api/health and GET /api/profile keep their p99 within 3x of the same
 clients' p99 measured quiet just before, in this run.
 
-Also measured and asserted, per server (docs/readme/slow.md has the
+Also measured and asserted, per server (README "Slow clients" has the
 figures): when the web server cuts a slow or silent connection (the bound
 its shipped settings give), that no slow connection ever reaches a latch
 process (the connections to the responders' sockets stay those of the
@@ -399,7 +399,7 @@ def test_slow_clients_under_lighttpd(stack, db, slow_user):
             assert bound - 0.5 <= c.since_last_byte() <= bound + CUT_SLACK, \
                 (kind, c.since_last_byte())
     # ...but a trickle is not (lighttpd times the gaps between reads, not
-    # a request's duration: docs/readme/slow.md): every one was still
+    # a request's duration: README "Slow clients"): every one was still
     # open when the storm ended, held by lighttpd alone.
     for kind in ("header", "body"):
         assert all(c.cut_at is None for c in _kind(r, kind)), kind
