@@ -13,11 +13,15 @@ from latchlib import login_body, rotate_body, sid_of, token_hash
 # session's unrotated token's hash) and %(old)s (its predecessor's), the
 # invariant the script must then report).
 CASES = {
+    # (Its expiry moved too: a login's token and its successor may be
+    # issued within one second and so expire alike, or not.)
     "predecessor unrotated": (
         "UPDATE refresh_tokens SET rotated_at = NULL, successor_sealed = NULL,"
-        " sealed_until = NULL WHERE token_hash = %(old)s",
+        " sealed_until = NULL, expires_at = expires_at - interval '1 minute'"
+        " WHERE token_hash = %(old)s",
         ["a token with a successor is rotated",
-         "at most one unrotated token per session"]),
+         "at most one unrotated token per session",
+         "the unrotated token expires with its session's idle expiry"]),
     "seal past the grace window": (
         "UPDATE refresh_tokens SET sealed_until = rotated_at + interval '1h'"
         " WHERE token_hash = %(old)s",
