@@ -1,6 +1,7 @@
 /* config.c: environment and file configuration, validated once. */
 #include "config.h"
 #include "crypto.h"
+#include "json.h"
 
 #include <openssl/crypto.h>
 
@@ -654,6 +655,19 @@ config_load_from(struct latch_config *cfg, unsigned flags,
 	    dup_optional(lookup(ctx, "JWT_ISSUER"), &cfg->issuer) ||
 	    dup_optional(lookup(ctx, "JWT_AUDIENCE"), &cfg->audience)) {
 		snprintf(err, errsz, "configuration: out of memory");
+		goto fail;
+	}
+	/* Both go into every token's claims, which jwt_sign refuses unless
+	 * they are UTF-8 (as jwt_verify would): say so now, not at the first
+	 * login. */
+	if (cfg->issuer != NULL &&
+	    !json_utf8_valid(cfg->issuer, strlen(cfg->issuer))) {
+		snprintf(err, errsz, "JWT_ISSUER: not valid UTF-8");
+		goto fail;
+	}
+	if (cfg->audience != NULL &&
+	    !json_utf8_valid(cfg->audience, strlen(cfg->audience))) {
+		snprintf(err, errsz, "JWT_AUDIENCE: not valid UTF-8");
 		goto fail;
 	}
 	if (flags & CONFIG_NEED_KEYS) {

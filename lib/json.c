@@ -236,6 +236,12 @@ thread_tokener(int *kept)
 }
 
 int
+json_utf8_valid(const char *s, size_t len)
+{
+	return utf8_valid((const unsigned char *)s, len);
+}
+
+int
 json_parse_object(const char *buf, size_t len, json_object **out)
 {
 	struct json_tokener *tok = NULL;

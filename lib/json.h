@@ -26,6 +26,12 @@ enum json_err {
  * otherwise a negative enum json_err and *out is untouched. */
 int json_parse_object(const char *buf, size_t len, json_object **out);
 
+/* Whether the len bytes at s are RFC 3629 UTF-8 (no overlong forms, no
+ * surrogates, nothing above U+10FFFF): what json_parse_object accepts in
+ * a string, and so what a value must be to go into a JSON text latch
+ * writes and reads back (a JWT's claims). 1 or 0. */
+int json_utf8_valid(const char *s, size_t len);
+
 enum json_field_type {
 	JSON_FIELD_STRING,
 };

@@ -22,6 +22,7 @@
 
 #include "config.h"
 #include "fuzz_common.h"
+#include "json.h"
 #include "net.h"
 
 #define TEN_YEARS (3650LL * 86400)
@@ -60,6 +61,11 @@ check_loaded(const struct latch_config *cfg, unsigned flags)
 	FUZZ_CHECK(cfg->allow_signup == 0 || cfg->allow_signup == 1);
 	FUZZ_CHECK(cfg->database_url == NULL || cfg->database_url[0] != '\0');
 	FUZZ_CHECK(cfg->issuer == NULL || cfg->issuer[0] != '\0');
+	/* They go into every token's claims: UTF-8, or refused at load. */
+	FUZZ_CHECK(cfg->issuer == NULL ||
+	    json_utf8_valid(cfg->issuer, strlen(cfg->issuer)));
+	FUZZ_CHECK(cfg->audience == NULL ||
+	    json_utf8_valid(cfg->audience, strlen(cfg->audience)));
 	FUZZ_CHECK(cfg->n_origins <= CONFIG_ORIGINS_MAX);
 	for (size_t i = 0; i < cfg->n_origins; i++) {
 		char again[NET_ORIGIN_MAX + 1];

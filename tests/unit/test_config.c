@@ -37,6 +37,31 @@ load(const char *const *kv, struct latch_config *cfg, char *err, size_t errsz)
 }
 
 static void
+test_issuer_and_audience_must_be_utf8(void **state)
+{
+	struct latch_config cfg;
+	char err[256];
+	const char *latin1_iss[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, "JWT_ISSUER=https://caf\xe9.example",
+	    NULL };
+	const char *overlong_aud[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, "JWT_AUDIENCE=\xc0\xaf", NULL };
+	const char *utf8[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH,
+	    "JWT_ISSUER=https://caf\xc3\xa9.example",
+	    "JWT_AUDIENCE=caf\xc3\xa9", NULL };
+
+	(void)state;
+	assert_int_equal(load(latin1_iss, &cfg, err, sizeof err), -1);
+	assert_string_equal(err, "JWT_ISSUER: not valid UTF-8");
+	assert_int_equal(load(overlong_aud, &cfg, err, sizeof err), -1);
+	assert_string_equal(err, "JWT_AUDIENCE: not valid UTF-8");
+	assert_int_equal(load(utf8, &cfg, err, sizeof err), 0);
+	assert_string_equal(cfg.issuer, "https://caf\xc3\xa9.example");
+	config_free(&cfg);
+}
+
+static void
 test_durations(void **state)
 {
 	int64_t s;
@@ -444,6 +469,7 @@ main(void)
 		cmocka_unit_test(test_refusal_without_file_says_where_it_looked),
 		cmocka_unit_test(test_file_messages_never_show_a_value),
 		cmocka_unit_test(test_file_value_messages_never_show_a_value),
+		cmocka_unit_test(test_issuer_and_audience_must_be_utf8),
 	};
 
 	/* The environment must not leak into the file test. */
