@@ -1,0 +1,674 @@
+"""Issue 14, browsers: the DBSC protocol (W3C webappsec-dbsc, as Chromium
+speaks it: ../shared/notes/dbsc.md) driven without a browser, with proofs
+made in Python (proofs.py), over real HTTPS: recipe lighttpd-tls (the
+shipped lighttpd files, a CA made for the start), once for this module,
+with a 3 s DBSC_COOKIE_LIFETIME and a 1 s REFRESH_REUSE_GRACE so that a
+cookie's life and the grace window can be waited out.
+
+What is checked is API.md "Sender-constrained sessions" and the lead's
+contract: the registration offer on a cookie login over HTTPS (and on no
+other), registration (binding, rotation, the session instructions, the
+short cookie), the DBSC refresh (403 + challenge without a proof, 200 +
+cookie + next challenge with one, 403 and nothing changed for every bad
+proof, 401 with the clearing cookie once the session has ended), and
+POST /auth/refresh of a bound session, which never extends it.
+
+An expired challenge would take DBSC_COOKIE_LIFETIME + 120 s to come by;
+the test makes one instead, as latch does (lib/dbsc.h: "<exp>.<random>.
+<mac>", HMAC-SHA-256 under HKDF(refresh key, "latch dbsc challenge v1")
+of "sid NUL exp NUL random"), and first shows that an unexpired one made
+so is accepted, so that the refusal is the expiry's."""
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from conftest import (INSTANCE, assert_invariants, create_user, main_port,
+                      revoke_session, run_stack, session_row, token_rows)
+from deploy_smoke import recipe_env
+from latchlib import (SECURE_COOKIE_NAME, Client, assert_clears_cookie,
+                      assert_error, assert_no_store, b64url_encode,
+                      claims_of, json_body, refresh_cookie,
+                      set_cookie_headers, sid_of, token_hash)
+from proofs import (DROP, ClientKey, canonical_jwk, dbsc_proof, dpop_proof,
+                    parse_challenge, parse_registration)
+
+KIND = "lighttpd-tls"
+# The recipe's https port (and +1, its redirecting http socket): the main
+# web's port + 5 and + 6, among the browser tests' webs (1..9), which are
+# up one module at a time as this one is.
+TLS_OFFSET = 5
+LIFETIME = 3              # DBSC_COOKIE_LIFETIME of the recipe, seconds
+GRACE = 1                 # REFRESH_REUSE_GRACE of the recipe, seconds
+CHALLENGE_SLACK = 120     # lib/dbsc.h DBSC_CHALLENGE_SLACK
+REFRESH_EXPIRES = 7 * 24 * 3600
+PREFIX = "dbscp"
+REGISTER = "/auth/dbsc/register"
+DBSC_REFRESH = "/auth/dbsc/refresh"
+COOKIE_ATTRIBUTES = "Path=/auth; HttpOnly; Secure; SameSite=Strict"
+
+
+@pytest.fixture(scope="module")
+def tls(stack):
+    """(Client of the https origin, its base URL)."""
+    port = main_port(stack) + TLS_OFFSET
+    env = recipe_env()
+    run_stack("recipe-down", INSTANCE, KIND, env=env)  # leftovers of a crash
+    proc = run_stack("recipe-up", INSTANCE, KIND, str(port), "BCRYPT_COST=4",
+                     f"DBSC_COOKIE_LIFETIME={LIFETIME}s",
+                     f"REFRESH_REUSE_GRACE={GRACE}s", env=env)
+    assert proc.returncode == 0, \
+        f"recipe-up {KIND} failed: {proc.stderr.decode()[-3000:]}"
+    base_url = proc.stdout.decode().strip().rpartition("BASE_URL=")[2]
+    assert base_url == f"https://127.0.0.1:{port}", proc.stdout
+    ca = stack.rundir / f"recipe-{KIND}" / "tls" / "ca.pem"
+    try:
+        yield Client(base_url, verify=str(ca))
+    finally:
+        down = run_stack("recipe-down", INSTANCE, KIND, env=env)
+        assert down.returncode == 0, down.stderr.decode()[-2000:]
+
+
+# ---------------------------------------------------------------- helpers
+
+def browser_headers(client, cookie=None):
+    """What Chromium's DBSC requests carry besides the DBSC headers."""
+    hdrs = {"Origin": client.base_url, "Sec-Fetch-Site": "same-origin"}
+    if cookie is not None:
+        hdrs["Cookie"] = f"{SECURE_COOKIE_NAME}={cookie}"
+    return hdrs
+
+
+def cookie_login(client, user, headers=None):
+    """A cookie login: (answer, access token, refresh cookie, offer or
+    None)."""
+    resp = client.login(username=user["username"], password=user["password"],
+                        headers=headers)
+    assert resp.status_code == 200, resp.text
+    token, _ = refresh_cookie(resp, secure=True)
+    offer = resp.headers.get("Secure-Session-Registration")
+    return (resp, json_body(resp)["access_token"], token,
+            None if offer is None else parse_registration(offer))
+
+
+def register(client, cookie, proof):
+    hdrs = browser_headers(client, cookie)
+    if proof is not None:
+        hdrs["Secure-Session-Response"] = proof
+    return client.request("POST", REGISTER, headers=hdrs)
+
+
+def dbsc_refresh(client, sid, cookie=None, proof=None):
+    hdrs = browser_headers(client, cookie)
+    hdrs["Sec-Secure-Session-Id"] = sid
+    if proof is not None:
+        hdrs["Secure-Session-Response"] = proof
+    return client.request("POST", DBSC_REFRESH, headers=hdrs)
+
+
+def challenge_of(resp, sid):
+    """The Secure-Session-Challenge of resp, which must name sid."""
+    value = resp.headers.get("Secure-Session-Challenge")
+    assert value is not None, f"no challenge: {resp.status_code} " \
+        f"{dict(resp.headers)}"
+    parsed = parse_challenge(value)
+    assert parsed["id"] == sid and parsed["params"] == {"id": sid}, value
+    assert 1 <= len(parsed["challenge"]) <= 96, value
+    return parsed["challenge"]
+
+
+def set_cookie_attributes(resp):
+    """(token, Max-Age, attributes without Max-Age) of the one refresh
+    Set-Cookie of resp."""
+    token, max_age = refresh_cookie(resp, secure=True)
+    line = [c for c in set_cookie_headers(resp)
+            if c.startswith(SECURE_COOKIE_NAME + "=")]
+    assert len(line) == 1, set_cookie_headers(resp)
+    attrs = [a.strip() for a in line[0].split(";")[1:]]
+    kept = "; ".join(a for a in attrs if not a.lower().startswith("max-age="))
+    return token, max_age, kept
+
+
+def assert_instructions(client, resp, sid):
+    """resp is the 200 of a registration or refresh: JSON, no-store, a
+    short cookie, the next challenge, the session instructions exactly
+    as the contract writes them. Returns (new cookie, next challenge)."""
+    assert resp.status_code == 200, f"{resp.status_code} {resp.text[:300]}"
+    body = json_body(resp)
+    assert_no_store(resp)
+    token, max_age, attributes = set_cookie_attributes(resp)
+    assert max_age == LIFETIME, f"cookie Max-Age {max_age}"
+    assert attributes == COOKIE_ATTRIBUTES, attributes
+    assert sid_of(token) == sid
+    claims = claims_of(token)
+    assert claims["exp"] - claims["iat"] <= LIFETIME, claims
+    assert abs(claims["exp"] - (time.time() + LIFETIME)) <= 2, claims
+    assert set(body) == {"session_identifier", "refresh_url", "scope",
+                         "credentials"}, body
+    assert body["session_identifier"] == sid, body
+    assert body["refresh_url"] == DBSC_REFRESH, body
+    scope = body["scope"]
+    assert set(scope) == {"origin", "include_site", "scope_specification"}, \
+        scope
+    assert scope["origin"] == client.base_url, scope
+    assert scope["include_site"] is False, scope
+    rules = scope["scope_specification"]
+    assert isinstance(rules, list) and rules, scope
+    for rule in rules:
+        assert set(rule) == {"type", "domain", "path"}, rule
+        assert rule["type"] in ("include", "exclude"), rule
+        assert rule["domain"] == "127.0.0.1", rule
+    includes = [r["path"] for r in rules if r["type"] == "include"]
+    excludes = [r["path"] for r in rules if r["type"] == "exclude"]
+    # only /auth/ is in scope: the origin's default scope excluded, the
+    # paths under /auth/ included and nothing else
+    assert "/" in excludes, rules
+    assert includes and all(p.startswith("/auth/") for p in includes), rules
+    assert body["credentials"] == [{
+        "type": "cookie", "name": SECURE_COOKIE_NAME,
+        "attributes": attributes}], body
+    return token, challenge_of(resp, sid)
+
+
+def binding(db, sid):
+    row = db.one("SELECT kind, alg, jkt, public_jwk FROM session_keys "
+                 "WHERE session_id = %s", (sid,))
+    return None if row is None else (row[0], row[1], bytes(row[2]), row[3])
+
+
+def snapshot(db, sid):
+    return session_row(db, sid), token_rows(db, sid), binding(db, sid)
+
+
+def assert_untouched(db, sid, before):
+    now = snapshot(db, sid)
+    assert now[0]["revoked_at"] is None, now[0]
+    assert now == before, "a refused request changed the session"
+
+
+def token_expiry(db, token):
+    return db.scalar("SELECT expires_at FROM refresh_tokens "
+                     "WHERE token_hash = %s", (token_hash(token),))
+
+
+def assert_retry(resp, sid):
+    """403 asking for a (new) proof: its fresh challenge."""
+    assert resp.status_code == 403, f"{resp.status_code} {resp.text[:300]}"
+    assert_no_store(resp)
+    return challenge_of(resp, sid)
+
+
+def assert_ended(resp):
+    """401 invalid_grant with the clearing cookie: the browser ends its
+    DBSC session."""
+    assert_error(resp, 401, "invalid_grant")
+    assert_clears_cookie(resp, secure=True)
+
+
+class Browser:
+    """A DBSC browser's state for one session: its key, its cookie, the
+    challenge it cached."""
+
+    def __init__(self, client, user, alg="ES256"):
+        self.client = client
+        self.key = ClientKey(alg)
+        _, self.access, self.cookie, offer = cookie_login(client, user)
+        assert offer is not None, "no registration offered"
+        self.sid = sid_of(self.cookie)
+        self.offer = offer
+        self.challenge = None
+
+    def register(self):
+        resp = register(self.client, self.cookie,
+                        dbsc_proof(self.key, self.offer["challenge"]))
+        self.cookie, self.challenge = assert_instructions(
+            self.client, resp, self.sid)
+        return resp
+
+    def proof(self, challenge=None):
+        return dbsc_proof(self.key, challenge or self.challenge,
+                          registration=False)
+
+    def refresh(self, send_cookie=True):
+        resp = dbsc_refresh(self.client, self.sid,
+                            self.cookie if send_cookie else None,
+                            self.proof())
+        self.cookie, self.challenge = assert_instructions(
+            self.client, resp, self.sid)
+        return resp
+
+
+def _user(stack, db):
+    return create_user(stack, db, prefix=PREFIX)
+
+
+def make_challenge(stack, sid, exp, secret=None):
+    """A challenge as lib/dbsc.c makes it, for session sid, expiring at
+    exp (Unix seconds), under the stack's refresh signing key."""
+    secret = secret or stack.refresh_secret
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+               info=b"latch dbsc challenge v1").derive(secret)
+    rnd = b64url_encode(secrets.token_bytes(16))
+    msg = sid.encode() + b"\0" + str(exp).encode() + b"\0" + rnd.encode()
+    mac = b64url_encode(hmac.new(key, msg, hashlib.sha256).digest())
+    return f"{exp}.{rnd}.{mac}"
+
+
+# ---------------------------------------------------------------- offer
+
+def test_cookie_login_over_https_offers_registration(stack, db, tls):
+    """Secure-Session-Registration: (ES256 RS256);path="/auth/dbsc/
+    register";challenge="..." on a cookie login over HTTPS, a challenge
+    of latch's shape, new for every login."""
+    user = _user(stack, db)
+    resp, _, token, offer = cookie_login(tls, user)
+    assert offer is not None, dict(resp.headers)
+    raw = resp.headers["Secure-Session-Registration"]
+    assert offer["algs"] == ["ES256", "RS256"], raw
+    assert offer["path"] == REGISTER, raw
+    assert set(offer["params"]) == {"path", "challenge"}, raw
+    assert re.fullmatch(r"[0-9]{1,12}\.[A-Za-z0-9_-]{1,31}\.[A-Za-z0-9_-]{43}",
+                        offer["challenge"]), raw
+    exp = int(offer["challenge"].split(".")[0])
+    assert abs(exp - (time.time() + LIFETIME + CHALLENGE_SLACK)) <= 3, raw
+    assert binding(db, sid_of(token)) is None, "bound before registering"
+    _, _, _, again = cookie_login(tls, user)
+    assert again["challenge"] != offer["challenge"]
+
+
+def test_no_offer_without_https_cookie_login(stack, db, tls, web):
+    """No registration offer on a plain-http cookie login, a body-delivery
+    login over https, or a DPoP login over https (cookie or body
+    delivery)."""
+    user = _user(stack, db)
+    resp = web.login(username=user["username"], password=user["password"])
+    assert resp.status_code == 200, resp.text
+    assert "Secure-Session-Registration" not in resp.headers
+
+    resp = tls.login(username=user["username"], password=user["password"],
+                     token_delivery="body")
+    assert resp.status_code == 200, resp.text
+    assert "Secure-Session-Registration" not in resp.headers
+
+    key = ClientKey()
+    for delivery in (None, "body"):
+        resp = tls.login(username=user["username"],
+                         password=user["password"], token_delivery=delivery,
+                         headers={"DPoP": dpop_proof(
+                             key, "POST", tls.base_url + "/auth/login")})
+        assert resp.status_code == 200, resp.text
+        assert "Secure-Session-Registration" not in resp.headers, delivery
+        assert json_body(resp)["token_type"] == "DPoP", delivery
+
+
+# ---------------------------------------------------------------- register
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256"])
+def test_registration_binds_and_answers_instructions(stack, db, tls, alg):
+    """Registration with a proof of the offered challenge binds the session
+    (kind dbsc, the key's alg, its thumbprint and canonical key), rotates
+    the refresh token to a short one (DBSC_COOKIE_LIFETIME) and answers
+    the session instructions with the next challenge; GET /auth/sessions
+    says binding "dbsc"."""
+    user = _user(stack, db)
+    b = Browser(tls, user, alg)
+    first = b.cookie
+    b.register()
+    assert binding(db, b.sid) == ("dbsc", alg, b.key.thumbprint(),
+                                  canonical_jwk(b.key.public_jwk()).decode())
+    rows = token_rows(db, b.sid)
+    assert len(rows) == 2 and rows[0][1] == token_hash(first) and \
+        rows[0][2] is not None and rows[1][1] == token_hash(b.cookie), rows
+    assert b.challenge != b.offer["challenge"]
+    left = (token_expiry(db, b.cookie).timestamp() - time.time())
+    assert 0 < left <= LIFETIME + 1, left
+    resp = tls.sessions(b.access)
+    assert resp.status_code == 200, resp.text
+    ours = [s for s in json_body(resp)["sessions"] if s["id"] == b.sid]
+    assert len(ours) == 1 and ours[0]["binding"] == "dbsc", ours
+    b.refresh()                                  # and the key refreshes
+
+
+def _refused_registration(resp, sid):
+    """A refused registration: 400 invalid_request, or 403 with a fresh
+    challenge (the contract allows both)."""
+    if resp.status_code == 403:
+        return assert_retry(resp, sid)
+    assert_error(resp, 400, "invalid_request")
+    return None
+
+
+def _bad_registrations(stack, b, other_sid):
+    key, c = b.key, b.offer["challenge"]
+    return {
+        "no_proof": None,
+        "garbage": "not a jws",
+        "alg_none": dbsc_proof(key, c, header={"alg": "none"}, signature=""),
+        "eddsa_key": dbsc_proof(ClientKey("EdDSA"), c),
+        "no_jwk": dbsc_proof(key, c, registration=False),
+        "private_jwk": dbsc_proof(key, c, header={"jwk": key.private_jwk()}),
+        "typ_dpop": dbsc_proof(key, c, header={"typ": "dpop+jwt"}),
+        "no_typ": dbsc_proof(key, c, header={"typ": DROP}),
+        "bad_signature": dbsc_proof(key, c, signer=ClientKey()),
+        "no_jti": dbsc_proof(key, c, claims={"jti": DROP}),
+        "jti_number": dbsc_proof(key, c, claims={"jti": 7}),
+        "unknown_challenge": dbsc_proof(key, c[:-4] + "AAAA"),
+        "other_sessions_challenge": dbsc_proof(
+            key, make_challenge(stack, other_sid, int(time.time()) + 60)),
+        "expired_challenge": dbsc_proof(
+            key, make_challenge(stack, b.sid, int(time.time()) - 1)),
+    }
+
+
+BAD_REGISTRATIONS = sorted([
+    "no_proof", "garbage", "alg_none", "eddsa_key", "no_jwk", "private_jwk",
+    "typ_dpop", "no_typ", "bad_signature", "no_jti", "jti_number",
+    "unknown_challenge", "other_sessions_challenge", "expired_challenge"])
+
+
+def test_bad_registrations_change_nothing(stack, db, tls):
+    """Every bad registration is refused (400 invalid_request or 403 +
+    challenge), binds nothing and rotates nothing; the good one then
+    works."""
+    user = _user(stack, db)
+    other = Browser(tls, user)
+    b = Browser(tls, user)
+    cases = _bad_registrations(stack, b, other.sid)
+    assert sorted(cases) == BAD_REGISTRATIONS
+    failed = []
+    for name in BAD_REGISTRATIONS:
+        before = snapshot(db, b.sid)
+        resp = register(tls, b.cookie, cases[name])
+        try:
+            _refused_registration(resp, b.sid)
+            assert_untouched(db, b.sid, before)
+        except AssertionError as exc:
+            failed.append(f"{name}: {exc}")
+    assert not failed, "\n".join(failed)
+    b.register()
+
+
+def test_made_challenge_is_accepted(stack, db, tls):
+    """The test's own challenge (the shape and MAC of lib/dbsc.c, an
+    expiry a minute ahead) registers: so the refusal of an expired one
+    made alike is the expiry's."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    made = make_challenge(stack, b.sid, int(time.time()) + 60)
+    resp = register(tls, b.cookie, dbsc_proof(b.key, made))
+    b.cookie, b.challenge = assert_instructions(tls, resp, b.sid)
+    assert binding(db, b.sid)[0] == "dbsc"
+
+
+def test_registration_needs_the_live_cookie(stack, db, tls):
+    """No cookie, a cookie of nothing, or the session's rotated token:
+    403 invalid_grant, nothing bound."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    proof = dbsc_proof(b.key, b.offer["challenge"])
+    assert_error(register(tls, None, proof), 403, "invalid_grant")
+    assert_error(register(tls, "x.y.z", proof), 403, "invalid_grant")
+    old = b.cookie
+    resp = tls.refresh(cookie=old, secure=True)
+    assert resp.status_code == 200, resp.text
+    b.cookie, _ = refresh_cookie(resp, secure=True)
+    before = snapshot(db, b.sid)
+    resp = register(tls, old, proof)
+    assert resp.status_code in (400, 401, 403), resp.text
+    assert binding(db, b.sid) is None
+    assert_untouched(db, b.sid, before)
+
+
+def test_second_registration_is_refused(stack, db, tls):
+    """A bound session stays bound to its key: registering another key
+    (with a fresh challenge) is 400 and changes nothing; the first key
+    still refreshes."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    before = snapshot(db, b.sid)
+    thief = ClientKey()
+    resp = register(tls, b.cookie, dbsc_proof(thief, b.challenge))
+    assert resp.status_code == 400, f"{resp.status_code} {resp.text[:300]}"
+    assert_untouched(db, b.sid, before)
+    b.refresh()
+
+
+# ---------------------------------------------------------------- refresh
+
+def test_refresh_without_proof_asks_for_one(stack, db, tls):
+    """No Secure-Session-Response: 403 dbsc_proof_required with a fresh
+    challenge, nothing changed; a proof of that challenge then rotates,
+    and the 200's challenge serves the next refresh at once."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    before = snapshot(db, b.sid)
+    resp = dbsc_refresh(tls, b.sid, b.cookie)
+    assert_error(resp, 403, "dbsc_proof_required")
+    asked = challenge_of(resp, b.sid)
+    assert asked != b.challenge
+    assert_untouched(db, b.sid, before)
+
+    b.challenge = asked
+    idle_before = session_row(db, b.sid)["idle_expires_at"]
+    old = b.cookie
+    b.refresh()
+    rows = token_rows(db, b.sid)
+    assert rows[-2][1] == token_hash(old) and rows[-2][2] is not None
+    assert rows[-1][1] == token_hash(b.cookie)
+    idle = session_row(db, b.sid)["idle_expires_at"]
+    assert idle >= idle_before
+    assert abs(idle.timestamp() - (time.time() + REFRESH_EXPIRES)) <= 5, idle
+    b.refresh()
+    b.refresh(send_cookie=False)                # a browser that dropped it
+
+
+def _bad_refresh_proofs(stack, b, other):
+    now = int(time.time())
+    return {
+        "replayed_challenge": b.proof(b.used),
+        "other_sessions_challenge": b.proof(other.challenge),
+        "expired_challenge": b.proof(make_challenge(stack, b.sid, now - 1)),
+        "unknown_challenge": b.proof(b.challenge[:-4] + "AAAA"),
+        "other_key": dbsc_proof(ClientKey(), b.challenge,
+                                registration=False),
+        "other_key_with_jwk": dbsc_proof(ClientKey(), b.challenge),
+        "other_sessions_key": other.proof(b.challenge),
+        "bad_signature": dbsc_proof(b.key, b.challenge, registration=False,
+                                    signer=ClientKey()),
+        "alg_none": dbsc_proof(b.key, b.challenge, registration=False,
+                               header={"alg": "none"}, signature=""),
+        "typ_dpop": dbsc_proof(b.key, b.challenge, registration=False,
+                               header={"typ": "dpop+jwt"}),
+        "garbage": "garbage",
+    }
+
+
+BAD_REFRESHES = sorted([
+    "replayed_challenge", "other_sessions_challenge", "expired_challenge",
+    "unknown_challenge", "other_key", "other_key_with_jwk",
+    "other_sessions_key", "bad_signature", "alg_none", "typ_dpop",
+    "garbage"])
+
+
+def test_bad_refresh_proofs_change_nothing(stack, db, tls):
+    """Every failing proof: 403 with a fresh challenge, nothing changed
+    (tokens, session, binding); the browser's good proof then rotates."""
+    user = _user(stack, db)
+    other = Browser(tls, user)
+    other.register()
+    b = Browser(tls, user)
+    b.register()
+    b.used = b.challenge
+    b.refresh()                       # b.used is now spent
+    cases = _bad_refresh_proofs(stack, b, other)
+    assert sorted(cases) == BAD_REFRESHES
+    failed = []
+    for name in BAD_REFRESHES:
+        before = snapshot(db, b.sid)
+        resp = dbsc_refresh(tls, b.sid, b.cookie, cases[name])
+        try:
+            fresh = assert_retry(resp, b.sid)
+            assert fresh not in (b.used, b.challenge), "a spent challenge"
+            assert set_cookie_headers(resp) == [], "a cookie on a 403"
+            assert_untouched(db, b.sid, before)
+        except AssertionError as exc:
+            failed.append(f"{name}: {exc}")
+    assert not failed, "\n".join(failed)
+    b.refresh()
+    other.refresh()
+    assert_invariants(db, grace=f"{GRACE}s", users=f"t_{PREFIX}_%")
+
+
+def test_refresh_of_unknown_or_unbound_session(stack, db, tls):
+    """An unknown session id: 401 with the clearing cookie. An unbound
+    session's DBSC refresh with a proof: not 200, nothing changed."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    assert_ended(dbsc_refresh(tls, "00000000-0000-4000-8000-000000000000",
+                              None, b.proof()))
+    unbound = Browser(tls, user)
+    before = snapshot(db, unbound.sid)
+    challenge = make_challenge(stack, unbound.sid, int(time.time()) + 60)
+    resp = dbsc_refresh(tls, unbound.sid, unbound.cookie,
+                        unbound.proof(challenge))
+    assert resp.status_code in (401, 403), resp.text
+    assert_untouched(db, unbound.sid, before)
+
+
+# ---------------------------------------------------------------- cookies
+
+def test_page_refresh_of_bound_session_never_extends(stack, db, tls):
+    """POST /auth/refresh with the bound cookie rotates, but the successor
+    expires no later than the presented token (cookie Max-Age, token exp
+    and row alike), and the session's idle expiry stays."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    token = b.cookie
+    for _ in range(3):
+        exp = token_expiry(db, token)
+        idle = session_row(db, b.sid)["idle_expires_at"]
+        time.sleep(0.4)
+        resp = tls.refresh(cookie=token, secure=True)
+        assert resp.status_code == 200, resp.text
+        successor, max_age = refresh_cookie(resp, secure=True)
+        assert "Secure-Session-Registration" not in resp.headers
+        assert token_expiry(db, successor) <= exp
+        assert claims_of(successor)["exp"] <= claims_of(token)["exp"]
+        assert max_age <= LIFETIME
+        assert session_row(db, b.sid)["idle_expires_at"] == idle
+        token = successor
+
+
+def test_copied_cookie_dies_after_one_lifetime(stack, db, tls):
+    """A thief copies the cookie right after a signed refresh and keeps
+    refreshing it with POST /auth/refresh: it works until that cookie's
+    expiry and never after. The browser, whose cookie has expired and is
+    gone, refreshes with its key alone and keeps its session."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    b.refresh()
+    stolen = b.cookie
+    deadline = claims_of(stolen)["exp"]
+    rotations = 0
+    for _ in range(4 * LIFETIME):
+        if time.time() >= deadline - 0.6:
+            break
+        resp = tls.refresh(cookie=stolen, secure=True)
+        assert resp.status_code == 200, resp.text
+        stolen, _ = refresh_cookie(resp, secure=True)
+        assert claims_of(stolen)["exp"] <= deadline
+        rotations += 1
+        time.sleep(0.5)
+    assert rotations >= 2
+    time.sleep(max(0.0, deadline + 1.1 - time.time()))
+    resp = tls.refresh(cookie=stolen, secure=True)
+    assert_error(resp, 401, "invalid_grant")
+    assert session_row(db, b.sid)["revoked_at"] is None
+
+    b.refresh(send_cookie=False)
+    b.refresh()
+    assert session_row(db, b.sid)["revoked_at"] is None
+    assert_error(tls.refresh(cookie=stolen, secure=True), 401,
+                 "invalid_grant")
+    assert_invariants(db, grace=f"{GRACE}s", users=f"t_{PREFIX}_%")
+
+
+def test_predecessor_in_grace_gets_no_longer_life(stack, db, tls):
+    """A copy of the cookie presented to POST /auth/refresh just after the
+    browser's signed refresh rotated it (inside REFRESH_REUSE_GRACE: a
+    duplicate) gets nothing that outlives the copy: the page's refresh
+    never extends a bound session."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    stolen = b.cookie
+    b.refresh()
+    resp = tls.refresh(cookie=stolen, secure=True)
+    if resp.status_code == 200:
+        successor, _ = refresh_cookie(resp, secure=True)
+        assert claims_of(successor)["exp"] <= claims_of(stolen)["exp"], \
+            "a copy in the grace window got the browser's fresh cookie"
+    else:
+        assert resp.status_code == 401, resp.text
+
+
+# ---------------------------------------------------------------- endings
+
+def _ended_session_refresh(db, tls, b, how):
+    before_ok = b.cookie
+    if how == "logout":
+        resp = tls.logout(cookie=b.cookie, secure=True)
+        assert resp.status_code in (200, 204), resp.text
+    elif how == "logout_all":
+        resp = tls.logout_all(b.access)
+        assert resp.status_code in (200, 204), resp.text
+    elif how == "revoke":
+        resp = tls.delete_session(b.access, b.sid)
+        assert resp.status_code == 204, resp.text
+    elif how == "operator_revoke":
+        revoke_session(db, b.sid)
+    elif how == "reuse":
+        old = b.cookie
+        b.refresh()
+        time.sleep(GRACE + 0.4)
+        assert_error(tls.refresh(cookie=old, secure=True), 401,
+                     "invalid_grant")
+        before_ok = b.cookie
+    assert session_row(db, b.sid)["revoked_at"] is not None, how
+    return before_ok
+
+
+@pytest.mark.parametrize("how", ["logout", "logout_all", "revoke",
+                                 "operator_revoke", "reuse"])
+def test_ended_session_ends_dbsc(stack, db, tls, how):
+    """Logout, logout-all, a session revoked by its owner or an operator,
+    and reuse detection: the DBSC refresh answers 401 invalid_grant with
+    the clearing cookie, with and without a cookie, and nothing is
+    issued."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    cookie = _ended_session_refresh(db, tls, b, how)
+    n = len(token_rows(db, b.sid))
+    assert_ended(dbsc_refresh(tls, b.sid, cookie, b.proof()))
+    assert_ended(dbsc_refresh(tls, b.sid, None, b.proof()))
+    # without a proof: 401 at once, or 403 asking for the proof that the
+    # 401 above answers (the contract lists both rules)
+    resp = dbsc_refresh(tls, b.sid, cookie)
+    if resp.status_code == 403:
+        assert_error(resp, 403, "dbsc_proof_required")
+        assert set_cookie_headers(resp) == []
+    else:
+        assert_ended(resp)
+    assert len(token_rows(db, b.sid)) == n, "a token issued after the end"

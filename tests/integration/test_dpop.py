@@ -1,0 +1,521 @@
+"""Issue 14, apps: DPoP-bound refresh tokens (RFC 9449; API.md
+"Sender-constrained sessions"), proofs made in Python (proofs.py).
+
+A body-delivery login carrying a DPoP proof binds its session to the
+proof's key (session_keys kind dpop, jkt = the RFC 7638 thumbprint), the
+answer says token_type DPoP; every refresh of that session must carry a
+fresh proof from the same key (htm POST, htu the refresh URL, iat within
+60 s, a jti never used before, in PostgreSQL so that every process
+agrees). A refresh without one, or with a bad one, is 401
+invalid_dpop_proof and changes nothing: the owner's next good refresh
+rotates as usual.
+
+On the lifecycle web (conftest `web`: lighttpd, two auth.fcgi processes,
+BCRYPT_COST=4). The replay across processes stops one responder with
+SIGSTOP so that lighttpd must hand the next request to the other (the
+stopped one cannot answer), and continues it afterwards."""
+
+import hashlib
+import hmac
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import assert_invariants, create_user, session_row, token_rows
+from latchlib import (Client, assert_error, b64url_encode, json_body,
+                      refreshed_body, sid_of)
+from proofs import (DROP, ClientKey, canonical_jwk, dpop_proof, new_jti,
+                    thumbprint)
+from rawhttp import Conn, Target, request_bytes
+
+PREFIX = "dpop"
+IAT_WINDOW = 60           # contract: iat within 60 s of the server's clock
+WWW_DPOP_PREFIX = ('Bearer realm="latch", DPoP algs="ES256 RS256 EdDSA", '
+                   'error="invalid_dpop_proof", error_description="')
+
+
+def _user(stack, db):
+    return create_user(stack, db, prefix=PREFIX)
+
+
+def _url(web, path):
+    return web.base_url + path
+
+
+def login(web, user, dpop=None, headers=None):
+    hdrs = dict(headers or {})
+    if dpop is not None:
+        hdrs["DPoP"] = dpop
+    return web.login(username=user["username"], password=user["password"],
+                     token_delivery="body", headers=hdrs)
+
+
+def bound_login(web, user, key):
+    """A DPoP login of user with key: (answer body, sid)."""
+    resp = login(web, user, dpop_proof(key, "POST",
+                                       _url(web, "/auth/login")))
+    assert resp.status_code == 200, resp.text
+    body = json_body(resp)
+    return body, sid_of(body["refresh_token"])
+
+
+def refresh(web, token, dpop=None):
+    headers = {} if dpop is None else {"DPoP": dpop}
+    return web.refresh(token, headers=headers)
+
+
+def good_proof(web, key, **kw):
+    return dpop_proof(key, "POST", _url(web, "/auth/refresh"), **kw)
+
+
+def binding(db, sid):
+    """(kind, alg, jkt bytes, public_jwk text) of session sid, or None."""
+    row = db.one("SELECT kind, alg, jkt, public_jwk FROM session_keys "
+                 "WHERE session_id = %s", (sid,))
+    return None if row is None else (row[0], row[1], bytes(row[2]), row[3])
+
+
+def listed_binding(client, access, sid):
+    """The "binding" GET /auth/sessions gives session sid."""
+    resp = client.sessions(access)
+    assert resp.status_code == 200, resp.text
+    ours = [s for s in json_body(resp)["sessions"] if s["id"] == sid]
+    assert len(ours) == 1, resp.text
+    assert "binding" in ours[0], ours[0]
+    return ours[0]["binding"]
+
+
+def assert_dpop_refused(resp):
+    """401 invalid_dpop_proof as the contract writes it."""
+    body = assert_error(resp, 401, "invalid_dpop_proof")
+    www = resp.headers.get("WWW-Authenticate", "")
+    assert www.startswith(WWW_DPOP_PREFIX) and www.endswith('"') and \
+        len(www) > len(WWW_DPOP_PREFIX) + 1, f"WWW-Authenticate {www!r}"
+    return body
+
+
+def snapshot(db, sid):
+    """What a refused refresh must leave as it was: the session's row and
+    its tokens."""
+    return session_row(db, sid), token_rows(db, sid)
+
+
+def assert_untouched(db, sid, before):
+    row, tokens = snapshot(db, sid)
+    assert row["revoked_at"] is None, f"session revoked: {row}"
+    assert (row, tokens) == before, "a refused refresh changed the session"
+
+
+def rotate(web, db, token, key):
+    """A good refresh of token with key's proof: the successor."""
+    sid = sid_of(token)
+    n = len(token_rows(db, sid))
+    body = refreshed_body(refresh(web, token, good_proof(web, key)))
+    assert body["token_type"] == "DPoP", body
+    assert sid_of(body["refresh_token"]) == sid
+    rows = token_rows(db, sid)
+    assert len(rows) == n + 1 and rows[-2][2] is not None, \
+        "the presented token was not rotated"
+    return body["refresh_token"]
+
+
+# ---------------------------------------------------------------- proofs.py
+
+# RFC 7638 section 3.1: its RSA key and that key's thumbprint.
+RFC7638_N = (
+    "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7"
+    "aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXA"
+    "rwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7"
+    "d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lF"
+    "d2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw")
+RFC7638_THUMBPRINT = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+
+
+def test_own_thumbprint_is_rfc7638s():
+    """The tests' thumbprint (what they compare session_keys.jkt with)
+    gives RFC 7638's answer for its example key, extra members ignored."""
+    jwk = {"kty": "RSA", "n": RFC7638_N, "e": "AQAB", "alg": "RS256",
+           "kid": "2011-04-29"}
+    assert b64url_encode(thumbprint(jwk)) == RFC7638_THUMBPRINT
+
+
+# ---------------------------------------------------------------- login
+
+@pytest.mark.parametrize("alg", ["ES256", "RS256", "EdDSA"])
+def test_dpop_login_binds_the_session_and_refreshes(stack, db, web, alg):
+    """A DPoP login answers token_type DPoP and stores the binding (kind
+    dpop, the key's alg, jkt = its RFC 7638 thumbprint, the canonical
+    key); GET /auth/sessions says binding "dpop"; the access token is a
+    Bearer token as before; refreshes with proofs rotate."""
+    user = _user(stack, db)
+    key = ClientKey(alg)
+    body, sid = bound_login(web, user, key)
+    assert body["token_type"] == "DPoP", body
+    assert binding(db, sid) == ("dpop", alg, key.thumbprint(),
+                                canonical_jwk(key.public_jwk()).decode())
+
+    assert listed_binding(web, body["access_token"], sid) == "dpop"
+    assert web.profile(token=body["access_token"]).status_code == 200
+
+    token = body["refresh_token"]
+    for _ in range(3):
+        token = rotate(web, db, token, key)
+    assert binding(db, sid)[2] == key.thumbprint(), "the binding changed"
+
+
+def test_login_without_dpop_is_unbound(stack, db, web):
+    """No DPoP header: token_type Bearer, no session_keys row, binding
+    null: version 1 unchanged."""
+    user = _user(stack, db)
+    resp = login(web, user)
+    assert resp.status_code == 200, resp.text
+    body = json_body(resp)
+    assert body["token_type"] == "Bearer", body
+    sid = sid_of(body["refresh_token"])
+    assert binding(db, sid) is None
+    assert listed_binding(web, body["access_token"], sid) is None
+
+
+def _sessions_of(db, user):
+    return db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s",
+                     (user["id"],))
+
+
+@pytest.mark.parametrize("case", ["wrong_htu", "stale_iat", "alg_none",
+                                  "other_signer", "replayed_jti"])
+def test_bad_proof_on_login_creates_nothing(stack, db, web, case):
+    """A login whose proof is bad is 401 invalid_dpop_proof and opens no
+    session; the same login with a good proof then works."""
+    user = _user(stack, db)
+    key = ClientKey()
+    url = _url(web, "/auth/login")
+    if case == "wrong_htu":
+        proof = dpop_proof(key, "POST", _url(web, "/auth/refresh"))
+    elif case == "stale_iat":
+        proof = dpop_proof(key, "POST", url, iat=int(time.time()) - 300)
+    elif case == "alg_none":
+        proof = dpop_proof(key, "POST", url, header={"alg": "none"},
+                           signature="")
+    elif case == "other_signer":
+        proof = dpop_proof(key, "POST", url, signer=ClientKey())
+    else:
+        jti = new_jti()
+        first = login(web, user, dpop_proof(key, "POST", url, jti=jti))
+        assert first.status_code == 200, first.text
+        proof = dpop_proof(key, "POST", url, jti=jti)
+    before = _sessions_of(db, user)
+    assert_dpop_refused(login(web, user, proof))
+    assert _sessions_of(db, user) == before, "a refused login opened one"
+    good = login(web, user, dpop_proof(key, "POST", url))
+    assert good.status_code == 200, good.text
+    assert json_body(good)["token_type"] == "DPoP"
+
+
+# ---------------------------------------------------------------- refresh
+
+def _hs256(web, key):
+    proof = good_proof(web, key, header={"alg": "HS256"})
+    signing_input = proof.rsplit(".", 1)[0]
+    mac = hmac.new(b"k" * 32, signing_input.encode(), hashlib.sha256)
+    return signing_input + "." + b64url_encode(mac.digest())
+
+
+def _segments(*parts):
+    return ".".join(b64url_encode(p) for p in parts)
+
+
+def _bad_proofs(web, key, used_jti):
+    """name -> a function of nothing giving the DPoP header value of a
+    refresh that must be refused (made at call time, so iat is fresh)."""
+    url = _url(web, "/auth/refresh")
+    base = web.base_url
+    host_port = base.split("://", 1)[1]
+    port = int(host_port.rsplit(":", 1)[1])
+    other = ClientKey()
+    now = lambda: int(time.time())  # noqa: E731
+    good_header = {"typ": "dpop+jwt", "alg": "ES256",
+                   "jwk": key.public_jwk()}
+    good_claims = lambda: {"jti": new_jti(), "htm": "POST",  # noqa: E731
+                           "htu": url, "iat": now()}
+    return {
+        "empty": lambda: "",
+        "another_key": lambda: good_proof(web, other),
+        "bad_signature": lambda: good_proof(web, key, signer=other),
+        "replayed_jti": lambda: good_proof(web, key, jti=used_jti),
+        "htm_get": lambda: dpop_proof(key, "GET", url),
+        "htu_login": lambda: dpop_proof(key, "POST",
+                                        _url(web, "/auth/login")),
+        "htu_https": lambda: dpop_proof(key, "POST",
+                                        "https://" + host_port +
+                                        "/auth/refresh"),
+        "htu_other_port": lambda: dpop_proof(
+            key, "POST", f"http://127.0.0.1:{port + 1}/auth/refresh"),
+        "htu_other_host": lambda: dpop_proof(
+            key, "POST", f"http://localhost:{port}/auth/refresh"),
+        "stale_iat": lambda: good_proof(web, key,
+                                        iat=now() - 2 * IAT_WINDOW),
+        "future_iat": lambda: good_proof(web, key,
+                                         iat=now() + 2 * IAT_WINDOW),
+        "iat_string": lambda: good_proof(web, key, claims={"iat": str(now())}),
+        "no_iat": lambda: good_proof(web, key, claims={"iat": DROP}),
+        "no_jti": lambda: good_proof(web, key, claims={"jti": DROP}),
+        "empty_jti": lambda: good_proof(web, key, claims={"jti": ""}),
+        "long_jti": lambda: good_proof(web, key, jti="j" * 129),
+        "no_htm": lambda: good_proof(web, key, claims={"htm": DROP}),
+        "no_htu": lambda: good_proof(web, key, claims={"htu": DROP}),
+        "alg_none": lambda: good_proof(web, key, header={"alg": "none"},
+                                       signature=""),
+        "alg_hs256": lambda: _hs256(web, key),
+        "alg_not_the_keys": lambda: good_proof(web, key,
+                                               header={"alg": "RS256"}),
+        "typ_jwt": lambda: good_proof(web, key, header={"typ": "JWT"}),
+        "no_typ": lambda: good_proof(web, key, header={"typ": DROP}),
+        "no_jwk": lambda: good_proof(web, key, header={"jwk": DROP}),
+        "private_jwk": lambda: good_proof(
+            web, key, header={"jwk": key.private_jwk()}),
+        "header_not_json": lambda: _segments(
+            b"not json", json.dumps(good_claims()).encode(), b"x" * 64),
+        "claims_not_json": lambda: _segments(
+            json.dumps(good_header).encode(), b"{\"jti\":", b"x" * 64),
+        "bad_base64": lambda: good_proof(web, key)[:-3] + "+/=",
+        "two_segments": lambda: good_proof(web, key).rsplit(".", 1)[0],
+        "four_segments": lambda: good_proof(web, key) + ".e30",
+        "two_proofs_joined": lambda: good_proof(web, key) + ", " +
+        good_proof(web, key),
+    }
+
+
+BAD_PROOF_CASES = sorted([
+    "empty", "another_key", "bad_signature", "replayed_jti", "htm_get",
+    "htu_login", "htu_https", "htu_other_port", "htu_other_host",
+    "stale_iat", "future_iat", "iat_string", "no_iat", "no_jti",
+    "empty_jti", "long_jti", "no_htm", "no_htu", "alg_none", "alg_hs256",
+    "alg_not_the_keys", "typ_jwt", "no_typ", "no_jwk", "private_jwk",
+    "header_not_json", "claims_not_json", "bad_base64", "two_segments",
+    "four_segments", "two_proofs_joined"])
+
+
+@pytest.fixture(scope="module")
+def bound_session(stack, db, web):
+    """One DPoP-bound session for the refused-refresh cases: a dict with
+    key, token (its live refresh token, kept current) and the jti of a
+    proof already accepted."""
+    user = _user(stack, db)
+    key = ClientKey()
+    body, sid = bound_login(web, user, key)
+    jti = new_jti()
+    resp = refresh(web, body["refresh_token"], good_proof(web, key, jti=jti))
+    token = refreshed_body(resp)["refresh_token"]
+    return {"key": key, "token": token, "sid": sid, "used_jti": jti,
+            "user": user}
+
+
+def test_bad_proof_cases_are_all_made(web):
+    """Every case name has a maker (and no maker goes untested)."""
+    assert sorted(_bad_proofs(web, ClientKey(), "j")) == BAD_PROOF_CASES
+
+
+@pytest.mark.parametrize("case", BAD_PROOF_CASES)
+def test_refresh_with_bad_proof_changes_nothing(db, web, bound_session,
+                                                case):
+    """401 invalid_dpop_proof, the session and its tokens as they were
+    (nothing consumed, nothing revoked), and the owner's next refresh with
+    a good proof rotates."""
+    s = bound_session
+    before = snapshot(db, s["sid"])
+    proof = _bad_proofs(web, s["key"], s["used_jti"])[case]()
+    assert_dpop_refused(refresh(web, s["token"], proof))
+    assert_untouched(db, s["sid"], before)
+    s["token"] = rotate(web, db, s["token"], s["key"])
+
+
+def test_refresh_without_proof_changes_nothing(db, web, bound_session):
+    s = bound_session
+    before = snapshot(db, s["sid"])
+    assert_dpop_refused(refresh(web, s["token"]))
+    assert_untouched(db, s["sid"], before)
+    s["token"] = rotate(web, db, s["token"], s["key"])
+
+
+def test_two_dpop_headers_are_refused(db, web, bound_session):
+    """Two DPoP header lines (raw HTTP: requests merges them): whatever
+    the web server makes of them (lighttpd joins them with ", "), never a
+    proof."""
+    s = bound_session
+    before = snapshot(db, s["sid"])
+    target = Target(web.base_url)
+    body = json.dumps({"refresh_token": s["token"]}).encode()
+    conn = Conn(target)
+    try:
+        resp = conn.exchange(request_bytes(
+            target, "POST", "/auth/refresh",
+            [("Content-Type", "application/json"),
+             ("DPoP", good_proof(web, s["key"])),
+             ("DPoP", good_proof(web, s["key"])),
+             ("Connection", "close")], body))[0]
+    finally:
+        conn.close()
+    assert resp.status == 401, (resp.status, resp.body[:300])
+    assert json.loads(resp.body)["error"] == "invalid_dpop_proof", resp.body
+    assert resp.headers.get("www-authenticate", "").startswith(
+        WWW_DPOP_PREFIX), resp.headers
+    assert_untouched(db, s["sid"], before)
+    s["token"] = rotate(web, db, s["token"], s["key"])
+
+
+def test_oversize_proof_changes_nothing(db, web, bound_session):
+    """A DPoP header over JWS_MAX_LEN (8 KiB, as long as latch lets any
+    header value be): refused, by the proof's rule (401
+    invalid_dpop_proof) or by the header rule every route has (400
+    invalid_request: any header value over 8 KiB), and nothing changes."""
+    s = bound_session
+    before = snapshot(db, s["sid"])
+    proof = good_proof(web, s["key"], claims={"pad": "p" * 6200})
+    assert 8192 < len(proof) < 9000, len(proof)
+    resp = refresh(web, s["token"], proof)
+    if resp.status_code == 400:
+        assert_error(resp, 400, "invalid_request")
+    else:
+        assert_dpop_refused(resp)
+    assert_untouched(db, s["sid"], before)
+    s["token"] = rotate(web, db, s["token"], s["key"])
+
+
+def test_bound_session_survives_the_refused_cases(db, web, bound_session):
+    """After all of the above, the session is live, bound to its key, and
+    its owner refreshes; the rows keep every invariant."""
+    s = bound_session
+    s["token"] = rotate(web, db, s["token"], s["key"])
+    assert session_row(db, s["sid"])["revoked_at"] is None
+    assert binding(db, s["sid"])[:3] == ("dpop", "ES256",
+                                         s["key"].thumbprint())
+    assert_invariants(db, users=f"t_{PREFIX}_%")
+
+
+def test_stolen_token_is_useless_without_the_key(stack, db, web):
+    """A thief holding the live refresh token and a key of their own: every
+    refresh refused, the session untouched; its owner refreshes."""
+    user = _user(stack, db)
+    key = ClientKey()
+    body, sid = bound_login(web, user, key)
+    token = body["refresh_token"]
+    thief = ClientKey()
+    before = snapshot(db, sid)
+    for _ in range(3):
+        assert_dpop_refused(refresh(web, token, good_proof(web, thief)))
+        assert_dpop_refused(refresh(web, token))
+    assert_untouched(db, sid, before)
+    rotate(web, db, token, key)
+
+
+# ---------------------------------------------------------------- unbound
+
+def test_dpop_header_on_unbound_refresh_binds_nothing(stack, db, web):
+    """An unbound session's refresh with a good proof rotates but binds
+    nothing (a thief must not bind a stolen token to their key): the next
+    refresh needs no proof; with a bad proof it is 401 and nothing
+    changes."""
+    user = _user(stack, db)
+    body = json_body(login(web, user))
+    token, sid = body["refresh_token"], sid_of(body["refresh_token"])
+    key = ClientKey()
+    resp = refresh(web, token, good_proof(web, key))
+    token = refreshed_body(resp)["refresh_token"]
+    assert binding(db, sid) is None, "a refresh bound the session"
+    assert json_body(resp)["token_type"] == "Bearer"
+
+    before = snapshot(db, sid)
+    assert_dpop_refused(refresh(web, token, good_proof(
+        web, key, iat=int(time.time()) - 2 * IAT_WINDOW)))
+    assert_untouched(db, sid, before)
+
+    token = refreshed_body(refresh(web, token))["refresh_token"]
+    assert binding(db, sid) is None
+    refreshed_body(refresh(web, token, good_proof(web, ClientKey())))
+    assert binding(db, sid) is None
+
+
+# ---------------------------------------------------------------- processes
+
+def _auth_workers(stack, web_name):
+    from test_memory_hygiene import workers_of
+    return sorted(workers_of(stack.rundir / f"web-{web_name}" / "bin" /
+                             "auth.fcgi"))
+
+
+def _served_while_stopped(web, stopped, send, seconds=8.0):
+    """send()'s answer, got while process `stopped` (one of the web's two
+    auth.fcgi processes) is stopped: so the other one answered. A request
+    that waits on the stopped process first (an unauthenticated GET
+    /auth/sessions) makes lighttpd, which gives a request to its least
+    loaded process, hand send()'s request to the other."""
+    out = {}
+
+    def blocker():
+        try:
+            out["blocker"] = Client(web.base_url).request(
+                "GET", "/auth/sessions").status_code
+        except Exception as exc:        # reported below
+            out["blocker"] = exc
+
+    def run():
+        out["answer"] = send()
+
+    os.kill(stopped, signal.SIGSTOP)
+    b = threading.Thread(target=blocker, daemon=True)
+    t = threading.Thread(target=run, daemon=True)
+    try:
+        b.start()
+        time.sleep(0.3)
+        t.start()
+        t.join(seconds)
+        answered = not t.is_alive()
+    finally:
+        os.kill(stopped, signal.SIGCONT)
+    b.join(15)
+    t.join(15)
+    assert answered, "the request waited for the stopped process"
+    assert out.get("blocker") == 401, out
+    return out["answer"]
+
+
+def test_jti_replay_is_refused_across_two_processes(stack, db, web):
+    """A proof accepted by one auth.fcgi process is refused by the other:
+    the jti is remembered in PostgreSQL, not in a process. The same proof
+    bytes are sent twice (as a thief who saw them would), the second time
+    to the other process with the successor token; then the owner's
+    fresh proof rotates."""
+    from conftest import LIFECYCLE
+    workers = _auth_workers(stack, LIFECYCLE)
+    assert len(workers) == 2, workers
+    first, second = workers
+    user = _user(stack, db)
+    key = ClientKey()
+    body, sid = bound_login(web, user, key)
+    token = body["refresh_token"]
+    for _ in range(3):
+        proof = good_proof(web, key)
+        resp = _served_while_stopped(web, first,
+                                     lambda: refresh(web, token, proof))
+        successor = refreshed_body(resp)["refresh_token"]
+        before = snapshot(db, sid)
+        resp = _served_while_stopped(web, second,
+                                     lambda: refresh(web, successor, proof))
+        assert_dpop_refused(resp)
+        assert_untouched(db, sid, before)
+        # and the other way round: a proof first seen by the first
+        # process, replayed at the second
+        proof = good_proof(web, key)
+        token = refreshed_body(_served_while_stopped(
+            web, second, lambda: refresh(web, successor, proof)))[
+                "refresh_token"]
+        before = snapshot(db, sid)
+        assert_dpop_refused(_served_while_stopped(
+            web, first, lambda: refresh(web, token, proof)))
+        assert_untouched(db, sid, before)
+    rotate(web, db, token, key)
+    assert_invariants(db, users=f"t_{PREFIX}_%")
