@@ -174,12 +174,6 @@ BEGIN
             RETURN;
         END IF;
     END IF;
-    IF p_proof_hash IS NOT NULL
-       AND NOT latch_proof_use(p_proof_hash, p_proof_until, p_now) THEN
-        RETURN QUERY SELECT 'replayed'::text, NULL::bytea, NULL::timestamptz, 0, NULL::text;
-        RETURN;
-    END IF;
-
     IF t.rotated_at IS NULL THEN
         -- With its key the browser may bring back an expired token (or
         -- none, above): the session, not the cookie, is what lives on.
@@ -189,7 +183,9 @@ BEGIN
             RETURN;
         END IF;
         IF v_bound = 'dbsc' AND p_proof = 'dbsc' THEN
-            v_exp := LEAST(p_now + p_bound_life, s.absolute_expires_at);
+            -- Whole seconds, as the web host computes it from its clock.
+            v_exp := LEAST(date_trunc('second', p_now) + p_bound_life,
+                           s.absolute_expires_at);
             v_idle := GREATEST(LEAST(p_uncapped_exp, s.absolute_expires_at),
                                v_exp);
         ELSIF v_bound = 'dbsc' THEN
@@ -200,7 +196,16 @@ BEGIN
             v_idle := v_exp;
         END IF;
         IF v_exp <> p_new_exp THEN
-            RETURN QUERY SELECT 'recap'::text, NULL::bytea, v_exp, 0, NULL::text;
+            RETURN QUERY SELECT 'recap'::text, NULL::bytea, v_exp, 0,
+                                NULL::text;
+            RETURN;
+        END IF;
+        -- Spent only by a call that goes on to change something: a recap
+        -- is called again with the same proof.
+        IF p_proof_hash IS NOT NULL
+           AND NOT latch_proof_use(p_proof_hash, p_proof_until, p_now) THEN
+            RETURN QUERY SELECT 'replayed'::text, NULL::bytea,
+                                NULL::timestamptz, 0, NULL::text;
             RETURN;
         END IF;
         IF p_bind_jwk IS NOT NULL AND k.session_id IS NULL THEN
@@ -236,6 +241,13 @@ BEGIN
     IF FOUND AND t.rotated_at > p_now - p_grace AND succ.rotated_at IS NULL
        AND succ.expires_at > p_now THEN
         IF t.successor_sealed IS NOT NULL AND t.sealed_until > p_now THEN
+            IF p_proof_hash IS NOT NULL
+               AND NOT latch_proof_use(p_proof_hash, p_proof_until,
+                                       p_now) THEN
+                RETURN QUERY SELECT 'replayed'::text, NULL::bytea,
+                                    NULL::timestamptz, 0, NULL::text;
+                RETURN;
+            END IF;
             RETURN QUERY SELECT 'duplicate'::text, t.successor_sealed,
                                 succ.expires_at, 0, v_bound;
         ELSE
