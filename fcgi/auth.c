@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "authn.h"
+#include "binding.h"
+#include "dbsc.h"
 #include "device.h"
 #include "errors.h"
 #include "json.h"
@@ -43,7 +45,9 @@ handle_refresh(struct app *app, const struct http_request *req,
 	struct authn_refresh pt;
 	struct session_tokens tokens;
 	enum refresh_outcome outcome;
-	int rc;
+	struct refresh_proof proof;
+	struct dpop_proof dp;
+	int rc, has_proof;
 
 	(void)arg;
 	if (authn_refresh_token(app->cfg, req, body, &pt, resp) != 0)
@@ -55,10 +59,20 @@ handle_refresh(struct app *app, const struct http_request *req,
 		    "Bearer realm=\"latch\"");
 		return;
 	}
-	rc = session_refresh(app, pt.token, pt.len, req->client_ip, &tokens,
-	    &outcome);
+	/* Checked before the token is consumed: a bad proof changes
+	 * nothing, and the owner can still refresh. */
+	if (binding_dpop(app, req, &proof, &dp, &has_proof, resp) != 0)
+		return;
+	rc = session_refresh(app, pt.token, pt.len, req->client_ip,
+	    has_proof ? &proof : NULL, &tokens, &outcome);
 	if (rc != SESSION_OK) {
 		errors_respond(resp, rc);
+		return;
+	}
+	if (outcome == REFRESH_UNPROVEN) {
+		binding_refuse_dpop(resp, has_proof ? "The DPoP proof is not "
+		    "of this session's key, or was used before" : "This "
+		    "session is bound to a DPoP key: a proof is required");
 		return;
 	}
 	if (outcome == REFRESH_ROTATED || outcome == REFRESH_DUPLICATE) {
@@ -176,7 +190,8 @@ sessions_json(const struct session_list *list, const char *current_sid)
 		    put_string_or_null(o, "user_agent", s->user_agent) != 0 ||
 		    put_string_or_null(o, "ip", s->ip) != 0 ||
 		    reply_put(o, "current", json_object_new_boolean(
-		    strcmp(s->id, current_sid) == 0)) != 0)
+		    strcmp(s->id, current_sid) == 0)) != 0 ||
+		    put_string_or_null(o, "binding", s->binding) != 0)
 			goto fail;
 	}
 	return root;
@@ -237,11 +252,260 @@ handle_session_delete(struct app *app, const struct http_request *req,
 	http_response_json(resp, 204, NULL);
 }
 
+/* A DBSC answer that a proof is needed (or was not good): 403 with a
+ * fresh challenge for sid, nothing changed (the draft: 403 means sign
+ * this and try again). */
+static void
+dbsc_ask_proof(struct app *app, const char *sid, const char *why,
+    struct http_response *resp)
+{
+	char challenge[DBSC_CHALLENGE_MAX + 1];
+
+	if (dbsc_challenge_make(app->cfg, sid, app->now, challenge) != 0) {
+		errors_respond(resp, LATCH_EFAIL);
+		return;
+	}
+	http_response_error(resp, 403, "dbsc_proof_required", why);
+	dbsc_send_challenge(resp, challenge, sid);
+}
+
+/* The end of a DBSC session (ended, revoked, reused, unknown): 401, which
+ * makes the browser drop it, and the clearing cookie. */
+static void
+dbsc_end(struct app *app, struct http_response *resp)
+{
+	http_response_error(resp, 401, "invalid_grant",
+	    "The session has ended");
+	http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"latch\"");
+	clear_refresh_cookie(app->cfg, resp);
+}
+
+/* 200 after a registration or a signed refresh: the new short-lived
+ * cookie, the next challenge (so the browser's next refresh signs at
+ * once) and the session instructions. */
+static void
+dbsc_answer(struct app *app, const struct http_request *req,
+    const struct session_tokens *t, struct http_response *resp)
+{
+	char challenge[DBSC_CHALLENGE_MAX + 1], origin[NET_ORIGIN_MAX + 1];
+	char host[NET_ORIGIN_MAX + 1];
+	const char *h;
+
+	/* The scope's domain is the origin's host, without the port. */
+	if (authn_own_origin(req, origin, sizeof origin) != 0 ||
+	    dbsc_challenge_make(app->cfg, t->sid, app->now, challenge) != 0) {
+		errors_respond(resp, LATCH_EFAIL);
+		return;
+	}
+	h = strstr(origin, "://") + 3;
+	snprintf(host, sizeof host, "%.*s", (int)(h[0] == '[' ?
+	    strcspn(h, "]") + 1 : strcspn(h, ":")), h);
+	if (reply_refresh_cookie(app->cfg, resp, t->refresh_token,
+	    t->refresh_expires_in) != 0 ||
+	    dbsc_send_challenge(resp, challenge, t->sid) != 0) {
+		errors_respond(resp, LATCH_EFAIL);
+		return;
+	}
+	reply_json(resp, 200, dbsc_instructions(t->sid, origin, host,
+	    authn_refresh_cookie_name(app->cfg),
+	    reply_refresh_cookie_attributes(app->cfg)), 0);
+}
+
+/* The refresh proof of a verified DBSC proof p whose challenge ch passed,
+ * signed by the key with thumbprint. */
+static void
+dbsc_proof_fill(struct refresh_proof *proof, const struct dbsc_challenge *ch,
+    const unsigned char thumbprint[JWK_THUMBPRINT_LEN])
+{
+	memset(proof, 0, sizeof *proof);
+	proof->kind = "dbsc";
+	crypto_hex(thumbprint, JWK_THUMBPRINT_LEN, proof->jkt_hex);
+	memcpy(proof->hash_hex, ch->hash_hex, sizeof proof->hash_hex);
+	proof->until = ch->expires_at;
+}
+
+/* POST /auth/dbsc/register: the browser's key for the session of the
+ * refresh cookie, proven over the challenge the login offered. */
+static void
+handle_dbsc_register(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct authn_refresh pt;
+	struct jwt_claims claims;
+	struct dbsc_proof p;
+	struct dbsc_challenge ch;
+	struct refresh_proof proof;
+	struct session_tokens tokens;
+	enum refresh_outcome outcome;
+	int64_t user_id;
+	int rc;
+
+	(void)body;
+	(void)arg;
+	memset(&p, 0, sizeof p);
+	if (authn_refresh_token(app->cfg, req, NULL, &pt, resp) != 0)
+		return;
+	if (pt.token == NULL || session_verify_refresh(app, pt.token, pt.len,
+	    &claims, &user_id) != 0) {
+		http_response_error(resp, 403, "invalid_grant",
+		    "No valid refresh cookie: log in first");
+		return;
+	}
+	if (req->dbsc_response == NULL) {
+		http_response_error(resp, 400, "invalid_request",
+		    "No Secure-Session-Response proof was sent");
+		return;
+	}
+	rc = dbsc_verify_proof(req->dbsc_response, strlen(req->dbsc_response),
+	    NULL, &p);
+	if (rc != JWK_OK) {
+		log_event(LOG_INFO, "dbsc_register_refused", "sid=%s why=%d",
+		    claims.sid, rc);
+		http_response_error(resp, 400, "invalid_request",
+		    jwk_strerror(rc));
+		return;
+	}
+	if (dbsc_challenge_check(app->cfg, claims.sid, p.challenge,
+	    p.challenge_len, app->now, &ch) != 0) {
+		http_response_error(resp, 400, "invalid_request", "The proof "
+		    "does not answer a current challenge of this session");
+		goto out;
+	}
+	dbsc_proof_fill(&proof, &ch, p.jws.key.thumbprint);
+	proof.bind_alg = jws_alg_name(p.jws.alg);
+	proof.bind_jwk = p.jws.key.canonical;
+	rc = session_refresh(app, pt.token, pt.len, req->client_ip, &proof,
+	    &tokens, &outcome);
+	if (rc != SESSION_OK) {
+		errors_respond(resp, rc);
+		goto out;
+	}
+	switch (outcome) {
+	case REFRESH_ROTATED:
+	case REFRESH_DUPLICATE:
+		log_event(LOG_INFO, "dbsc_registered", "user=%" PRId64
+		    " sid=%s alg=%s", user_id, claims.sid, proof.bind_alg);
+		dbsc_answer(app, req, &tokens, resp);
+		session_tokens_free(&tokens);
+		break;
+	case REFRESH_UNPROVEN:
+		http_response_error(resp, 400, "invalid_request", "The session "
+		    "is bound to another key, or the challenge was used");
+		break;
+	default:
+		http_response_error(resp, 403, "invalid_grant",
+		    "The refresh token is invalid, expired or revoked");
+		clear_refresh_cookie(app->cfg, resp);
+		break;
+	}
+out:
+	dbsc_proof_clear(&p);
+}
+
+/* POST /auth/dbsc/refresh: the browser's signed refresh of a bound
+ * session, asked for with 403 and a challenge when it came unsigned. */
+static void
+handle_dbsc_refresh(struct app *app, const struct http_request *req,
+    json_object *body, const char *arg, struct http_response *resp)
+{
+	struct authn_refresh pt;
+	struct jwt_claims claims;
+	struct session_key key;
+	struct jwk jwk;
+	struct dbsc_proof p;
+	struct dbsc_challenge ch;
+	struct refresh_proof proof;
+	struct session_tokens tokens;
+	enum refresh_outcome outcome;
+	const char *sid = req->dbsc_session_id;
+	int64_t user_id;
+	int rc, found;
+
+	(void)body;
+	(void)arg;
+	memset(&jwk, 0, sizeof jwk);
+	memset(&p, 0, sizeof p);
+	if (sid == NULL || !crypto_is_uuid(sid)) {
+		http_response_error(resp, 400, "invalid_request",
+		    "Sec-Secure-Session-Id must name a session");
+		return;
+	}
+	if (authn_refresh_token(app->cfg, req, NULL, &pt, resp) != 0)
+		return;
+	if (req->dbsc_response == NULL) {
+		/* Stateless: a challenge costs no row. */
+		dbsc_ask_proof(app, sid, "Sign the challenge with the "
+		    "session's key", resp);
+		return;
+	}
+	rc = session_dbsc_key(app, sid, &key, &found);
+	if (rc != SESSION_OK) {
+		errors_respond(resp, rc);
+		return;
+	}
+	if (!found) {
+		dbsc_end(app, resp);
+		return;
+	}
+	if (jwk_parse_text(key.jwk, strlen(key.jwk), &jwk) != JWK_OK) {
+		log_event(LOG_ERROR, "dbsc_stored_key_unreadable", "sid=%s",
+		    sid);
+		errors_respond(resp, LATCH_EFAIL);
+		return;
+	}
+	rc = dbsc_verify_proof(req->dbsc_response, strlen(req->dbsc_response),
+	    &jwk, &p);
+	if (rc != JWK_OK || dbsc_challenge_check(app->cfg, sid, p.challenge,
+	    p.challenge_len, app->now, &ch) != 0) {
+		log_event(LOG_INFO, "dbsc_proof_refused", "sid=%s why=%d", sid,
+		    rc);
+		dbsc_ask_proof(app, sid, rc != JWK_OK ? jwk_strerror(rc) :
+		    "The proof does not answer a current challenge", resp);
+		goto out;
+	}
+	dbsc_proof_fill(&proof, &ch, jwk.thumbprint);
+	/* The cookie when it is this session's (reuse detection as on
+	 * /auth/refresh); none, or an expired one, when the browser comes
+	 * back after its cookie ran out: the key alone proves it. */
+	if (pt.token != NULL && session_verify_refresh(app, pt.token, pt.len,
+	    &claims, &user_id) == 0 && strcmp(claims.sid, sid) == 0)
+		rc = session_refresh(app, pt.token, pt.len, req->client_ip,
+		    &proof, &tokens, &outcome);
+	else
+		rc = session_refresh_proven(app, sid, key.user_id,
+		    req->client_ip, &proof, &tokens, &outcome);
+	if (rc != SESSION_OK) {
+		errors_respond(resp, rc);
+		goto out;
+	}
+	switch (outcome) {
+	case REFRESH_ROTATED:
+	case REFRESH_DUPLICATE:
+		dbsc_answer(app, req, &tokens, resp);
+		session_tokens_free(&tokens);
+		break;
+	case REFRESH_UNPROVEN:
+		dbsc_ask_proof(app, sid, "The challenge was used before",
+		    resp);
+		break;
+	default:
+		dbsc_end(app, resp);
+		break;
+	}
+out:
+	dbsc_proof_clear(&p);
+	jwk_clear(&jwk);
+}
+
 static const struct route auth_routes[] = {
 	{ .method = HTTP_POST, .path = "/auth/refresh",
 	    .body = ROUTE_BODY_JSON_OR_EMPTY, .handler = handle_refresh },
 	{ .method = HTTP_POST, .path = "/auth/logout",
 	    .body = ROUTE_BODY_JSON_OR_EMPTY, .handler = handle_logout },
+	{ .method = HTTP_POST, .path = DBSC_REGISTER_PATH,
+	    .body = ROUTE_BODY_NONE, .handler = handle_dbsc_register },
+	{ .method = HTTP_POST, .path = DBSC_REFRESH_PATH,
+	    .body = ROUTE_BODY_NONE, .handler = handle_dbsc_refresh },
 	{ .method = HTTP_POST, .path = "/auth/logout-all",
 	    .body = ROUTE_BODY_NONE, .handler = handle_logout_all,
 	    .bearer = 1 },

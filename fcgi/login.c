@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "authn.h"
+#include "binding.h"
+#include "dbsc.h"
 #include "device.h"
 #include "errors.h"
 #include "json.h"
@@ -148,8 +150,12 @@ handle_login(struct app *app, const struct http_request *req,
 	unsigned char device_hash[CRYPTO_SHA256_LEN];
 	const char *device_token;
 	char why[128], new_hash[PASSWORD_HASH_MAX], *new_device = NULL;
+	char challenge[DBSC_CHALLENGE_MAX + 1];
+	struct refresh_proof dpop;
+	struct dpop_proof dpop_key;
+	struct session_binding bind;
 	size_t device_len;
-	int rc, needs_rehash, have_device;
+	int rc, needs_rehash, have_device, has_dpop, fresh;
 
 	(void)arg;
 	memset(&who, 0, sizeof who);
@@ -159,6 +165,10 @@ handle_login(struct app *app, const struct http_request *req,
 	}
 	if (authn_device_token(app->cfg, req, login.device_token,
 	    login.device_token_len, &device_token, &device_len, resp) != 0)
+		return;
+	/* A proof that cannot be good is refused before any bcrypt, and is
+	 * no failed guess of the password. */
+	if (binding_dpop(app, req, &dpop, &dpop_key, &has_dpop, resp) != 0)
 		return;
 	/* A malformed token or one of an unlisted kid is simply no trusted
 	 * device; the lookup says whether it is a live one of the account. */
@@ -198,8 +208,26 @@ handle_login(struct app *app, const struct http_request *req,
 	needs_rehash = password_needs_rehash(who.cred.password_hash,
 	    app->cfg->bcrypt_cost) && password_hash(app->pw, login.password,
 	    login.password_len, new_hash, sizeof new_hash) == 0;
+	if (has_dpop) {
+		/* The jti once the password matched, so that garbage writes
+		 * nothing; a replayed proof opens no session. */
+		rc = session_proof_use(app, dpop.hash_hex, dpop.until, &fresh);
+		if (rc != SESSION_OK) {
+			errors_respond(resp, rc);
+			goto out;
+		}
+		if (!fresh) {
+			binding_refuse_dpop(resp, "The DPoP proof was used "
+			    "before");
+			goto out;
+		}
+		bind.kind = "dpop";
+		bind.alg = jws_alg_name(dpop_key.alg);
+		bind.jkt_hex = dpop.jkt_hex;
+		bind.jwk = dpop_key.canonical;
+	}
 	rc = session_open(app, who.cred.id, req->user_agent, req->client_ip,
-	    needs_rehash ? &rehash : NULL, &tokens);
+	    needs_rehash ? &rehash : NULL, has_dpop ? &bind : NULL, &tokens);
 	OPENSSL_cleanse(new_hash, sizeof new_hash);
 	if (rc == SESSION_EGONE) {
 		/* Disabled or deleted between the check and the insert: a
@@ -221,6 +249,15 @@ handle_login(struct app *app, const struct http_request *req,
 	    NULL, &new_device) != DB_OK)
 		log_event(LOG_WARN, "device_token_not_issued", "user=%" PRId64,
 		    who.cred.id);
+	/* A browser's login over TLS is offered DBSC (issue 14): one that
+	 * supports it registers a key at DBSC_REGISTER_PATH. Apps, plain
+	 * http and DPoP-bound sessions are not; a failure to offer is no
+	 * failure of the login. */
+	if (login.delivery == REPLY_DELIVERY_COOKIE && req->https &&
+	    app->cfg->dbsc_cookie_lifetime > 0 && !has_dpop &&
+	    (dbsc_challenge_make(app->cfg, tokens.sid, app->now,
+	    challenge) != 0 || dbsc_offer_registration(resp, challenge) != 0))
+		log_event(LOG_WARN, "dbsc_not_offered", "sid=%s", tokens.sid);
 	reply_tokens(app, &tokens, new_device, login.delivery, resp);
 	session_tokens_free(&tokens);
 out:

@@ -151,6 +151,22 @@ authn_device_cookie_name(const struct latch_config *cfg)
 	return cfg->cookie_secure ? "__Secure-latch_device" : "latch_device";
 }
 
+int
+authn_own_origin(const struct http_request *req, char *out, size_t outsz)
+{
+	char raw[NET_ORIGIN_MAX + 16];
+	int n;
+
+	if (req->host == NULL)
+		return -1;
+	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
+	    req->host);
+	if (n < 0 || (size_t)n >= sizeof raw ||
+	    net_normalize_origin(raw, out, outsz) != 0)
+		return -1;
+	return 0;
+}
+
 /* Cross-site request forgery defence for cookie-authenticated requests:
  * an Origin outside ALLOWED_ORIGINS (by default the server's own origin)
  * or Sec-Fetch-Site: cross-site is refused. A request with neither header
@@ -159,8 +175,6 @@ static int
 origin_allowed(const struct latch_config *cfg, const struct http_request *req)
 {
 	char origin[NET_ORIGIN_MAX + 1], own[NET_ORIGIN_MAX + 1];
-	char raw[NET_ORIGIN_MAX + 16];
-	int n;
 
 	if (req->sec_fetch_site != NULL &&
 	    strcasecmp(req->sec_fetch_site, "cross-site") == 0)
@@ -175,12 +189,7 @@ origin_allowed(const struct latch_config *cfg, const struct http_request *req)
 				return 1;
 		return 0;
 	}
-	if (req->host == NULL)
-		return 0;
-	n = snprintf(raw, sizeof raw, "%s://%s", req->https ? "https" : "http",
-	    req->host);
-	if (n < 0 || (size_t)n >= sizeof raw ||
-	    net_normalize_origin(raw, own, sizeof own) != 0)
+	if (authn_own_origin(req, own, sizeof own) != 0)
 		return 0;
 	return strcmp(own, origin) == 0;
 }

@@ -40,6 +40,13 @@ int authn_bearer(struct app *app, const struct http_request *req,
 void authn_challenge(struct http_response *resp, const char *error,
     const char *description);
 
+/* The server's own origin as req reached it (RFC 6454 serialisation of
+ * the scheme, https when req->https, and the Host header): the default
+ * of ALLOWED_ORIGINS, the origin of a DBSC scope and of a DPoP htu.
+ * Returns 0 with the NUL-terminated origin in out (outsz bytes, at least
+ * NET_ORIGIN_MAX + 1), or -1 when there is no Host or it is no host. */
+int authn_own_origin(const struct http_request *req, char *out, size_t outsz);
+
 /* The names of the refresh and device cookies: the __Secure- prefix needs
  * Secure, so with COOKIE_SECURE=0 they are refresh_token and
  * latch_device. The server reads only the names it sets; the device

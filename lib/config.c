@@ -26,7 +26,7 @@ const char *const config_keys[] = {
 	"JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
 	"REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
 	"BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-	"TRUSTED_PROXIES", "MAX_BODY_BYTES", NULL,
+	"TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME", NULL,
 };
 
 /* The file's KEY=VALUE pairs, pointing into one owned buffer. */
@@ -690,8 +690,15 @@ config_load_from(struct latch_config *cfg, unsigned flags,
 	    load_duration(lookup, ctx, "SESSION_MAX_AGE", "30d", 0,
 	    &cfg->session_max_age, err, errsz) ||
 	    load_duration(lookup, ctx, "REFRESH_REUSE_GRACE", "10s", 1,
-	    &cfg->reuse_grace, err, errsz))
+	    &cfg->reuse_grace, err, errsz) ||
+	    load_duration(lookup, ctx, "DBSC_COOKIE_LIFETIME", "10m", 1,
+	    &cfg->dbsc_cookie_lifetime, err, errsz))
 		goto fail;
+	/* A bound session's cookie never lives longer than an unbound
+	 * one's: past the inactivity lifetime it would be a session kept
+	 * alive without its key. */
+	if (cfg->dbsc_cookie_lifetime > cfg->refresh_ttl)
+		cfg->dbsc_cookie_lifetime = cfg->refresh_ttl;
 
 	v = lookup(ctx, "REUSE_REVOKES");
 	if (v == NULL || v[0] == '\0' || strcmp(v, "session") == 0) {

@@ -32,6 +32,8 @@ struct latch_config {
 	int64_t refresh_ttl;
 	int64_t session_max_age;
 	int64_t reuse_grace;            /* may be 0: no grace window */
+	int64_t dbsc_cookie_lifetime;   /* 0: DBSC off; capped at
+					 * refresh_ttl */
 	enum reuse_revokes reuse_revokes;
 	char *issuer;                   /* owned; NULL: unset */
 	char *audience;                 /* owned; NULL: unset */

@@ -170,7 +170,13 @@ http_request_parse(const struct http_io *io, const struct latch_config *cfg,
 	    copy_bounded(io->param(io->ctx, "HTTP_HOST"), &req->host,
 	    &big) != 0 ||
 	    copy_bounded(io->param(io->ctx, "HTTP_USER_AGENT"),
-	    &req->user_agent, &big) != 0)
+	    &req->user_agent, &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_DPOP"), &req->dpop,
+	    &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_SECURE_SESSION_RESPONSE"),
+	    &req->dbsc_response, &big) != 0 ||
+	    copy_bounded(io->param(io->ctx, "HTTP_SEC_SECURE_SESSION_ID"),
+	    &req->dbsc_session_id, &big) != 0)
 		return HTTP_ENOMEM;
 	req->header_too_large = big;
 
@@ -251,6 +257,9 @@ http_request_free(struct http_request *req)
 	free(req->sec_fetch_site);
 	free(req->host);
 	free(req->user_agent);
+	free(req->dpop);
+	free(req->dbsc_response);
+	free(req->dbsc_session_id);
 	crypto_wipe_free(req->body, req->body_len);
 	memset(req, 0, sizeof *req);
 }

@@ -47,6 +47,10 @@ struct http_request {
 	char *sec_fetch_site;
 	char *host;
 	char *user_agent;
+	char *dpop;                     /* DPoP: a proof (RFC 9449) */
+	char *dbsc_response;            /* Secure-Session-Response: a DBSC
+					 * proof */
+	char *dbsc_session_id;          /* Sec-Secure-Session-Id */
 	char client_ip[HTTP_IP_MAX];    /* canonical text of the client */
 	int https;                      /* reached over TLS: HTTPS=on, or
 					 * X-Forwarded-Proto of a trusted

@@ -8,14 +8,28 @@
 #include "errors.h"
 #include "log.h"
 
+/* The refresh cookie's attributes after its Path (API.md). */
+#define REFRESH_COOKIE_PATH "Path=/auth"
+#define REFRESH_COOKIE_SECURE "HttpOnly; Secure; SameSite=Strict"
+#define REFRESH_COOKIE_PLAIN "HttpOnly; SameSite=Strict"   /* COOKIE_SECURE=0 */
+
+const char *
+reply_refresh_cookie_attributes(const struct latch_config *cfg)
+{
+	return cfg->cookie_secure ?
+	    REFRESH_COOKIE_PATH "; " REFRESH_COOKIE_SECURE :
+	    REFRESH_COOKIE_PATH "; " REFRESH_COOKIE_PLAIN;
+}
+
 int
 reply_refresh_cookie(const struct latch_config *cfg,
     struct http_response *resp, const char *value, int64_t max_age)
 {
+	/* The attributes above, Max-Age after the Path. */
 	return http_response_header(resp, "Set-Cookie",
-	    "%s=%s; Path=/auth; Max-Age=%" PRId64 "; HttpOnly;%s "
-	    "SameSite=Strict", authn_refresh_cookie_name(cfg), value, max_age,
-	    cfg->cookie_secure ? " Secure;" : "");
+	    "%s=%s; " REFRESH_COOKIE_PATH "; Max-Age=%" PRId64 "; %s",
+	    authn_refresh_cookie_name(cfg), value, max_age,
+	    cfg->cookie_secure ? REFRESH_COOKIE_SECURE : REFRESH_COOKIE_PLAIN);
 }
 
 static int
@@ -59,7 +73,8 @@ reply_tokens(const struct app *app, const struct session_tokens *t,
 	json_object *o = json_object_new_object();
 	int failed = o == NULL ||
 	    reply_put(o, "access_token", json_object_new_string(t->access_token)) ||
-	    reply_put(o, "token_type", json_object_new_string("Bearer")) ||
+	    reply_put(o, "token_type", json_object_new_string(
+	    t->dpop_bound ? "DPoP" : "Bearer")) ||
 	    reply_put(o, "expires_in", json_object_new_int64(t->access_expires_in));
 
 	if (!failed && delivery == REPLY_DELIVERY_BODY)

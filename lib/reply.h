@@ -33,8 +33,16 @@ void reply_json(struct http_response *resp, int status, json_object *o,
 int reply_refresh_cookie(const struct latch_config *cfg,
     struct http_response *resp, const char *value, int64_t max_age);
 
+/* The refresh cookie's attributes as its Set-Cookie carries them, but for
+ * Max-Age ("Path=/auth; HttpOnly; Secure; SameSite=Strict"): what a DBSC
+ * registration names as the bound credential, which must match exactly.
+ * A static string. */
+const char *reply_refresh_cookie_attributes(const struct latch_config *cfg);
+
 /* 200 with a token pair, the refresh token (and after a login the device
- * token, when there is one: device_token, else NULL) delivered as asked. */
+ * token, when there is one: device_token, else NULL) delivered as asked;
+ * token_type "DPoP" when the session is bound to a DPoP key (t->dpop_bound),
+ * else "Bearer". */
 void reply_tokens(const struct app *app, const struct session_tokens *t,
     const char *device_token, enum reply_delivery delivery,
     struct http_response *resp);

@@ -63,7 +63,7 @@ mint(const struct app *app, enum jwt_kind kind, const char *sub,
 int
 session_open(struct app *app, int64_t user_id, const char *user_agent,
     const char *ip, const struct session_rehash *rehash,
-    struct session_tokens *out)
+    const struct session_binding *bind, struct session_tokens *out)
 {
 	static const char sql[] =
 	    "WITH rehash AS ("
@@ -78,7 +78,12 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	    "  to_timestamp($3::float8), to_timestamp($4::bigint),"
 	    "  to_timestamp($5::bigint), $6, $7::inet"
 	    " FROM users u WHERE u.id = $2::bigint AND u.disabled_at IS NULL"
-	    " RETURNING id)"
+	    " RETURNING id), "
+	    "k AS ("
+	    " INSERT INTO session_keys (session_id, kind, alg, jkt, public_jwk,"
+	    "  bound_at)"
+	    " SELECT s.id, $11, $12, decode($13, 'hex'), $14,"
+	    "  to_timestamp($3::float8) FROM s WHERE $11::text IS NOT NULL)"
 	    " INSERT INTO refresh_tokens (session_id, token_hash, issued_at,"
 	    "  expires_at)"
 	    " SELECT s.id, decode($8, 'hex'), to_timestamp($3::float8),"
@@ -87,7 +92,7 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	char sub[24], now_s[32], abs_s[24], idle_s[24];
 	char ua[USER_AGENT_MAX + 1];
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
-	const char *params[10];
+	const char *params[14];
 	int64_t absolute_end, refresh_exp;
 	PGresult *res = NULL;
 	int rc = SESSION_EFAIL, dbrc;
@@ -139,7 +144,11 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 	params[7] = hash;
 	params[8] = rehash != NULL ? rehash->new_hash : NULL;
 	params[9] = rehash != NULL ? rehash->old_hash : NULL;
-	dbrc = db_exec(app->db, sql, 10, params, 0, &res);
+	params[10] = bind != NULL ? bind->kind : NULL;
+	params[11] = bind != NULL ? bind->alg : NULL;
+	params[12] = bind != NULL ? bind->jkt_hex : NULL;
+	params[13] = bind != NULL ? bind->jwk : NULL;
+	dbrc = db_exec(app->db, sql, 14, params, 0, &res);
 	if (dbrc != DB_OK) {
 		rc = map_db(dbrc);
 		goto fail;
@@ -149,8 +158,10 @@ session_open(struct app *app, int64_t user_id, const char *user_agent,
 		goto fail;
 	}
 	PQclear(res);
-	log_event(LOG_INFO, "session_opened", "user=%" PRId64 " sid=%s ip=%s",
-	    user_id, out->sid, ip);
+	out->dpop_bound = bind != NULL && strcmp(bind->kind, "dpop") == 0;
+	log_event(LOG_INFO, "session_opened", "user=%" PRId64 " sid=%s ip=%s"
+	    " binding=%s", user_id, out->sid, ip, bind != NULL ? bind->kind :
+	    "none");
 	return SESSION_OK;
 fail:
 	PQclear(res);
@@ -158,9 +169,30 @@ fail:
 	return rc;
 }
 
-/* Verifies a refresh token and pulls out its user and session. */
-static int
-verify_refresh(const struct app *app, const char *token, size_t len,
+int
+session_proof_use(struct app *app, const char *hash_hex, int64_t until,
+    int *fresh)
+{
+	char until_s[24], now_s[32];
+	const char *params[3] = { hash_hex, until_s, now_s };
+	PGresult *res;
+	int rc;
+
+	*fresh = 0;
+	snprintf(until_s, sizeof until_s, "%" PRId64, until);
+	app_now_text(app, now_s);
+	rc = db_exec(app->db, "SELECT latch_proof_use(decode($1, 'hex'),"
+	    " to_timestamp($2::bigint), to_timestamp($3::float8))", 3, params,
+	    0, &res);
+	if (rc != DB_OK)
+		return map_db(rc);
+	*fresh = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return SESSION_OK;
+}
+
+int
+session_verify_refresh(const struct app *app, const char *token, size_t len,
     struct jwt_claims *claims, int64_t *user_id)
 {
 	struct jwt_verify_opts opts;
@@ -211,8 +243,9 @@ successor_free(struct successor *s)
 
 /* Mints the successor of the token pred (pred_len bytes, whose verified
  * claims are claims) expiring at exp, and seals it under pred for the
- * grace window (unless there is none). Returns 0 and fills *out
- * (successor_free), or -1 with nothing to free. */
+ * grace window (unless there is none, or no pred: a refresh proven by a
+ * key alone). Returns 0 and fills *out (successor_free), or -1 with
+ * nothing to free. */
 static int
 successor_make(const struct app *app, const char *pred, size_t pred_len,
     const struct jwt_claims *claims, int64_t exp, struct successor *out)
@@ -229,7 +262,7 @@ successor_make(const struct app *app, const char *pred, size_t pred_len,
 	    &out->token) != 0 ||
 	    crypto_sha256_hex(out->token, strlen(out->token), out->hash) != 0)
 		goto out;
-	if (app->cfg->reuse_grace > 0) {
+	if (app->cfg->reuse_grace > 0 && pred != NULL) {
 		if (seal_key_for(app, claims, key) != 0 ||
 		    seal_encrypt(key, pred, pred_len, claims->sid, out->token,
 		    strlen(out->token), &sealed, &sealed_len) != 0 ||
@@ -272,6 +305,8 @@ enum refresh_answer {
 	ANSWER_REUSE,
 	ANSWER_INVALID,
 	ANSWER_LATE,
+	ANSWER_UNPROVEN,
+	ANSWER_REPLAYED,
 };
 
 static const struct {
@@ -284,6 +319,8 @@ static const struct {
 	{ "reuse", ANSWER_REUSE },
 	{ "invalid", ANSWER_INVALID },
 	{ "late", ANSWER_LATE },
+	{ "unproven", ANSWER_UNPROVEN },
+	{ "replayed", ANSWER_REPLAYED },
 };
 
 struct refresh_reply {
@@ -294,6 +331,7 @@ struct refresh_reply {
 	int64_t expires_at;     /* ROTATED, DUPLICATE: the successor's;
 				 * RECAP: the one it must have */
 	long long revoked;      /* REUSE: sessions revoked */
+	int dpop_bound;         /* ROTATED, DUPLICATE: the session is */
 };
 
 static void
@@ -310,30 +348,36 @@ refresh_reply_clear(struct refresh_reply *r)
  * into *reply. Returns SESSION_OK (*reply valid: refresh_reply_clear),
  * REFRESH_CALL_RETRY (a lost deadlock or a serialization failure), or
  * SESSION_EUNAVAILABLE / SESSION_EFAIL (logged; *reply holds nothing). */
+#define REFRESH_PARAMS 18
+
 static int
-refresh_call(struct app *app, const char *const params[11],
+refresh_call(struct app *app, const char *const params[REFRESH_PARAMS],
     struct refresh_reply *reply)
 {
 	static const char sql[] =
 	    "SELECT r_outcome, encode(r_sealed, 'hex'),"
-	    " floor(extract(epoch FROM r_expires_at))::bigint, r_revoked"
+	    " floor(extract(epoch FROM r_expires_at))::bigint, r_revoked,"
+	    " r_binding"
 	    " FROM latch_refresh(decode($1, 'hex'), $2::uuid, $3::bigint,"
 	    "  to_timestamp($4::float8), make_interval(secs => $5::bigint),"
 	    "  to_timestamp($6::bigint), to_timestamp($7::bigint),"
-	    "  decode($8, 'hex'), decode($9, 'hex'), $10::inet, $11::boolean)";
+	    "  decode($8, 'hex'), decode($9, 'hex'), $10::inet, $11::boolean,"
+	    "  $12, decode($13, 'hex'), decode($14, 'hex'),"
+	    "  to_timestamp($15::bigint), make_interval(secs => $16::bigint),"
+	    "  $17, $18)";
 	PGresult *res = NULL;
 	const char *text;
 	size_t i, n = sizeof refresh_answers / sizeof refresh_answers[0];
 	int rc;
 
 	memset(reply, 0, sizeof *reply);
-	rc = db_exec(app->db, sql, 11, params, 0, &res);
+	rc = db_exec(app->db, sql, REFRESH_PARAMS, params, 0, &res);
 	if (rc == DB_ERETRY)
 		return REFRESH_CALL_RETRY;
 	if (rc != DB_OK)
 		return map_db(rc);
 	rc = SESSION_EFAIL;
-	if (PQntuples(res) != 1 || PQnfields(res) != 4) {
+	if (PQntuples(res) != 1 || PQnfields(res) != 5) {
 		log_event(LOG_ERROR, "refresh_bad_result", "rows=%d",
 		    PQntuples(res));
 		goto out;
@@ -350,6 +394,7 @@ refresh_call(struct app *app, const char *const params[11],
 	if (!PQgetisnull(res, 0, 2))
 		reply->expires_at = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	reply->revoked = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	reply->dpop_bound = strcmp(PQgetvalue(res, 0, 4), "dpop") == 0;
 	if (reply->answer == ANSWER_DUPLICATE && !PQgetisnull(res, 0, 1)) {
 		size_t len = (size_t)PQgetlength(res, 0, 1) / 2;
 
@@ -421,6 +466,15 @@ refresh_answer(struct app *app, const char *token, size_t len,
 		break;
 	case ANSWER_INVALID:
 		break;
+	case ANSWER_UNPROVEN:
+	case ANSWER_REPLAYED:
+		/* Not theft: nothing was consumed, and the owner's next
+		 * refresh with a proof of its key goes through. */
+		*outcome = REFRESH_UNPROVEN;
+		log_event(LOG_WARN, reply->answer == ANSWER_UNPROVEN ?
+		    "refresh_unproven" : "refresh_proof_replayed",
+		    "user=%" PRId64 " sid=%s ip=%s", user_id, claims->sid, ip);
+		break;
 	case ANSWER_RECAP:
 	case ANSWER_LATE:
 		/* session_refresh calls again on a recap and answers a late
@@ -431,6 +485,7 @@ refresh_answer(struct app *app, const char *token, size_t len,
 	if (rc == SESSION_OK && (*outcome == REFRESH_ROTATED ||
 	    *outcome == REFRESH_DUPLICATE)) {
 		memcpy(out->sid, claims->sid, sizeof out->sid);
+		out->dpop_bound = reply->dpop_bound;
 		out->access_expires_in = app->cfg->access_ttl;
 		if (mint(app, JWT_ACCESS, claims->sub, claims->sid,
 		    app->now + app->cfg->access_ttl, &out->access_token) != 0) {
@@ -444,63 +499,82 @@ refresh_answer(struct app *app, const char *token, size_t len,
 
 #define REFRESH_ATTEMPTS 4
 
-int
-session_refresh(struct app *app, const char *token, size_t len, const char *ip,
-    struct session_tokens *out, enum refresh_outcome *outcome)
+/* session_refresh and session_refresh_proven: the presented token (len
+ * bytes; NULL when a DBSC proof stands alone) whose verified claims, or
+ * for no token the session's sid and sub, are claims. */
+static int
+refresh_run(struct app *app, const char *token, size_t len,
+    const struct jwt_claims *claims, int64_t user_id, const char *ip,
+    const struct refresh_proof *proof, struct session_tokens *out,
+    enum refresh_outcome *outcome)
 {
 	const struct latch_config *cfg = app->cfg;
-	struct jwt_claims claims;
 	struct successor succ;
 	struct refresh_reply reply;
 	char hash[2 * CRYPTO_SHA256_LEN + 1];
 	char now_s[32], grace_s[24], uncapped_s[24], exp_s[24];
-	const char *params[11];
-	int64_t user_id, uncapped, exp;
+	char until_s[24], life_s[24];
+	const char *params[REFRESH_PARAMS];
+	int64_t uncapped, exp;
 	int rc = SESSION_OK, attempt;
+	int dbsc = proof != NULL && strcmp(proof->kind, "dbsc") == 0;
 
-	memset(out, 0, sizeof *out);
 	memset(&succ, 0, sizeof succ);
 	memset(&reply, 0, sizeof reply);
 	reply.answer = ANSWER_INVALID;
-	*outcome = REFRESH_REFUSED;
-	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
-	    crypto_sha256_hex(token, len, hash) != 0)
+	if (token != NULL && crypto_sha256_hex(token, len, hash) != 0)
 		goto out;
 
 	/* The successor's expiry: the inactivity lifetime, capped at the
-	 * session's absolute end. A token that was itself capped carries
-	 * that end as its exp; otherwise the database corrects us (recap)
-	 * the one time it matters. */
+	 * session's absolute end; a DBSC proof's, the cookie lifetime. A
+	 * token that was itself capped (or is a DBSC-bound session's)
+	 * carries its end as its exp; otherwise the database corrects us
+	 * (recap) the one time it matters. */
 	uncapped = app->now + cfg->refresh_ttl;
 	exp = uncapped;
-	if (claims.exp - claims.iat < cfg->refresh_ttl && claims.exp < exp)
-		exp = claims.exp;
+	if (dbsc)
+		exp = app->now + cfg->dbsc_cookie_lifetime;
+	else if (token != NULL && claims->exp - claims->iat < cfg->refresh_ttl &&
+	    claims->exp < exp)
+		exp = claims->exp;
 
 	app_now_text(app, now_s);
 	snprintf(grace_s, sizeof grace_s, "%" PRId64, cfg->reuse_grace);
 	snprintf(uncapped_s, sizeof uncapped_s, "%" PRId64, uncapped);
-	params[0] = hash;
-	params[1] = claims.sid;
-	params[2] = claims.sub;
+	snprintf(life_s, sizeof life_s, "%" PRId64, cfg->dbsc_cookie_lifetime);
+	memset(params, 0, sizeof params);
+	params[0] = token != NULL ? hash : NULL;
+	params[1] = claims->sid;
+	params[2] = claims->sub;
 	params[3] = now_s;
 	params[4] = grace_s;
 	params[5] = uncapped_s;
 	params[9] = ip;
 	params[10] = cfg->reuse_revokes == REUSE_REVOKES_USER ? "true" :
 	    "false";
+	if (proof != NULL) {
+		snprintf(until_s, sizeof until_s, "%" PRId64, proof->until);
+		params[11] = proof->kind;
+		params[12] = proof->jkt_hex;
+		params[13] = proof->hash_hex;
+		params[14] = until_s;
+		params[16] = proof->bind_alg;
+		params[17] = proof->bind_jwk;
+	}
+	params[15] = life_s;
 
 	for (attempt = 0;; attempt++) {
 		if (attempt == REFRESH_ATTEMPTS) {
 			/* Still contended after every attempt: nothing
 			 * changed, the client may simply try again. */
 			log_event(LOG_ERROR, "refresh_gave_up",
-			    "sid=%s attempts=%d", claims.sid, attempt);
+			    "sid=%s attempts=%d", claims->sid, attempt);
 			rc = SESSION_EUNAVAILABLE;
 			break;
 		}
 		if (succ.token == NULL || succ.exp != exp) {
 			successor_free(&succ);
-			if (successor_make(app, token, len, &claims, exp,
+			if (successor_make(app, token, len, claims, exp,
 			    &succ) != 0) {
 				log_event(LOG_ERROR, "token_mint_failed",
 				    "user=%" PRId64, user_id);
@@ -527,18 +601,19 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 			 * window (migration 010): it changed nothing, and
 			 * this request has waited long enough. */
 			log_event(LOG_WARN, "refresh_late", "sid=%s",
-			    claims.sid);
+			    claims->sid);
 			rc = SESSION_EUNAVAILABLE;
 			break;
 		}
 		if (rc != SESSION_OK || reply.answer != ANSWER_RECAP)
 			break;
 		/* The session's end, which is still ahead (the session is
-		 * live): mint a successor expiring then. */
+		 * live), or a bound token's: mint a successor expiring
+		 * then. */
 		exp = reply.expires_at;
 	}
 	if (rc == SESSION_OK)
-		rc = refresh_answer(app, token, len, &claims, user_id, ip,
+		rc = refresh_answer(app, token, len, claims, user_id, ip,
 		    &succ, &reply, out, outcome);
 out:
 	if (rc != SESSION_OK || (*outcome != REFRESH_ROTATED &&
@@ -549,6 +624,77 @@ out:
 	refresh_reply_clear(&reply);
 	successor_free(&succ);
 	return rc;
+}
+
+int
+session_refresh(struct app *app, const char *token, size_t len, const char *ip,
+    const struct refresh_proof *proof, struct session_tokens *out,
+    enum refresh_outcome *outcome)
+{
+	struct jwt_claims claims;
+	int64_t user_id;
+
+	memset(out, 0, sizeof *out);
+	*outcome = REFRESH_REFUSED;
+	if (session_verify_refresh(app, token, len, &claims, &user_id) != 0)
+		return SESSION_OK;
+	return refresh_run(app, token, len, &claims, user_id, ip, proof, out,
+	    outcome);
+}
+
+int
+session_refresh_proven(struct app *app, const char *sid, int64_t user_id,
+    const char *ip, const struct refresh_proof *proof,
+    struct session_tokens *out, enum refresh_outcome *outcome)
+{
+	struct jwt_claims claims;
+
+	memset(out, 0, sizeof *out);
+	memset(&claims, 0, sizeof claims);
+	*outcome = REFRESH_REFUSED;
+	if (!crypto_is_uuid(sid) || proof == NULL ||
+	    strcmp(proof->kind, "dbsc") != 0)
+		return SESSION_EFAIL;
+	snprintf(claims.sid, sizeof claims.sid, "%s", sid);
+	snprintf(claims.sub, sizeof claims.sub, "%" PRId64, user_id);
+	return refresh_run(app, NULL, 0, &claims, user_id, ip, proof, out,
+	    outcome);
+}
+
+int
+session_dbsc_key(struct app *app, const char *sid, struct session_key *out,
+    int *found)
+{
+	static const char sql[] =
+	    "SELECT s.user_id, k.alg, k.public_jwk"
+	    " FROM session_keys k JOIN sessions s ON s.id = k.session_id"
+	    " WHERE k.session_id = $1::uuid AND k.kind = 'dbsc'"
+	    " AND latch_session_live(s, to_timestamp($2::float8))";
+	char now_s[32];
+	const char *params[2] = { sid, now_s };
+	PGresult *res;
+	int rc;
+
+	memset(out, 0, sizeof *out);
+	*found = 0;
+	if (!crypto_is_uuid(sid))
+		return SESSION_OK;
+	app_now_text(app, now_s);
+	rc = db_exec(app->db, sql, 2, params, DB_IDEMPOTENT, &res);
+	if (rc != DB_OK)
+		return map_db(rc);
+	if (PQntuples(res) == 1 && PQnfields(res) == 3 &&
+	    user_id_parse(PQgetvalue(res, 0, 0), &out->user_id) == 0 &&
+	    (size_t)PQgetlength(res, 0, 1) < sizeof out->alg &&
+	    (size_t)PQgetlength(res, 0, 2) < sizeof out->jwk) {
+		memcpy(out->alg, PQgetvalue(res, 0, 1),
+		    (size_t)PQgetlength(res, 0, 1) + 1);
+		memcpy(out->jwk, PQgetvalue(res, 0, 2),
+		    (size_t)PQgetlength(res, 0, 2) + 1);
+		*found = 1;
+	}
+	PQclear(res);
+	return SESSION_OK;
 }
 
 int
@@ -569,7 +715,7 @@ session_logout(struct app *app, const char *token, size_t len, const char *ip)
 
 	/* Logout is idempotent and no oracle: a token that does not verify
 	 * revokes nothing and the caller answers the same. */
-	if (verify_refresh(app, token, len, &claims, &user_id) != 0 ||
+	if (session_verify_refresh(app, token, len, &claims, &user_id) != 0 ||
 	    crypto_sha256_hex(token, len, hash) != 0)
 		return SESSION_OK;
 	app_now_text(app, now_s);
@@ -621,7 +767,8 @@ session_list(struct app *app, int64_t user_id, const char *username,
 	    " floor(extract(epoch FROM s.last_used_at))::bigint,"
 	    " floor(extract(epoch FROM LEAST(s.idle_expires_at,"
 	    "  s.absolute_expires_at)))::bigint,"
-	    " s.user_agent, host(s.ip)"
+	    " s.user_agent, host(s.ip),"
+	    " (SELECT k.kind FROM session_keys k WHERE k.session_id = s.id)"
 	    " FROM sessions s JOIN users u ON u.id = s.user_id"
 	    " WHERE latch_session_live(s, to_timestamp($4::float8))"
 	    " AND ($1::bigint IS NULL OR s.user_id = $1::bigint)"
@@ -658,6 +805,7 @@ session_list(struct app *app, int64_t user_id, const char *username,
 		s->expires_at = strtoll(PQgetvalue(res, i, 4), NULL, 10);
 		s->user_agent = db_value_or_null(res, i, 5);
 		s->ip = db_value_or_null(res, i, 6);
+		s->binding = db_value_or_null(res, i, 7);
 	}
 	out->n = (size_t)n;
 	out->res = res;

@@ -15,6 +15,8 @@
 #include "app.h"
 #include "crypto.h"
 #include "errors.h"
+#include "jwk.h"
+#include "jwt.h"
 
 /* What a client receives after login or refresh. */
 struct session_tokens {
@@ -23,6 +25,17 @@ struct session_tokens {
 	int64_t access_expires_in;      /* seconds */
 	char *refresh_token;            /* owned, wiped on free */
 	int64_t refresh_expires_in;     /* seconds, capped by the session */
+	int dpop_bound;                 /* the session is bound to a DPoP
+					 * key: token_type "DPoP" */
+};
+
+/* A key a session is bound to, or is being bound to (migration 011). The
+ * strings are borrowed from the caller. */
+struct session_binding {
+	const char *kind;               /* "dpop" or "dbsc" */
+	const char *alg;                /* "ES256", "RS256", "EdDSA" */
+	const char *jkt_hex;            /* the RFC 7638 thumbprint, hex */
+	const char *jwk;                /* its canonical text (lib/jwk) */
 };
 
 /* The module's errors, in the shared vocabulary (lib/errors.h) where they
@@ -44,22 +57,50 @@ struct session_rehash {
 /* Opens a session for user_id (which must exist and be enabled at commit
  * time) from a client at ip (canonical text) with user_agent (may be NULL,
  * truncated to 512 bytes), in one statement: the session row, its first
- * refresh token's hash and, when rehash is not NULL, the user's new
- * password hash. The refresh token expires after the
+ * refresh token's hash, when bind is not NULL the key it is bound to (a
+ * DPoP login: out->dpop_bound is then set), and when rehash is not NULL
+ * the user's new password hash. The refresh token expires after the
  * inactivity lifetime, capped at the session's absolute end. On success
  * returns SESSION_OK and *out is owned by the caller
  * (session_tokens_free); otherwise a negative enum session_err and *out
  * holds nothing to free. */
 int session_open(struct app *app, int64_t user_id, const char *user_agent,
     const char *ip, const struct session_rehash *rehash,
-    struct session_tokens *out);
+    const struct session_binding *bind, struct session_tokens *out);
+
+/* Records the single-use proof whose id is hash_hex (a DPoP jti with its
+ * key, lib/dpop; a DBSC challenge, lib/dbsc) as used until until. Returns
+ * SESSION_OK with *fresh 1 the first time, 0 when it was used before; or
+ * SESSION_EUNAVAILABLE / SESSION_EFAIL. */
+int session_proof_use(struct app *app, const char *hash_hex, int64_t until,
+    int *fresh);
+
+/* The proof a refresh carries, already verified by lib/dpop or lib/dbsc
+ * (signature and claims); latch_refresh decides whether its key is the
+ * session's and whether it was used before. */
+struct refresh_proof {
+	const char *kind;               /* "dpop" or "dbsc" */
+	char jkt_hex[2 * JWK_THUMBPRINT_LEN + 1];       /* its key's */
+	char hash_hex[2 * CRYPTO_SHA256_LEN + 1];       /* single-use id */
+	int64_t until;                  /* when its single use may lapse */
+	const char *bind_alg;           /* a DBSC registration: the key to */
+	const char *bind_jwk;           /* bind (borrowed), else NULL */
+};
 
 enum refresh_outcome {
 	REFRESH_ROTATED,        /* a new successor */
 	REFRESH_DUPLICATE,      /* the same successor again (grace window) */
 	REFRESH_REFUSED,        /* invalid, expired, revoked, unknown */
 	REFRESH_REUSE,          /* theft: the session (or user) was revoked */
+	REFRESH_UNPROVEN,       /* a bound session and no proof of its key,
+				 * or a proof used before: nothing changed */
 };
+
+/* Verifies the refresh token at token (len bytes) as session_refresh
+ * does, without the database: 0 with its claims (a UUID sid) and user in
+ * *claims and *user_id, or -1 (invalid, expired, of no session). */
+int session_verify_refresh(const struct app *app, const char *token,
+    size_t len, struct jwt_claims *claims, int64_t *user_id);
 
 /* Exchanges the refresh token at token (len bytes) for a new access token
  * and a successor refresh token (API.md, POST /auth/refresh): verifies the
@@ -90,8 +131,37 @@ enum refresh_outcome {
  * SESSION_EUNAVAILABLE or SESSION_EFAIL when the database could not
  * decide; *out then holds nothing. */
 int session_refresh(struct app *app, const char *token, size_t len,
-    const char *ip, struct session_tokens *out,
-    enum refresh_outcome *outcome);
+    const char *ip, const struct refresh_proof *proof,
+    struct session_tokens *out, enum refresh_outcome *outcome);
+/* (The proof, NULL when there is none, goes to latch_refresh with the
+ * token: a DPoP-bound session refreshes only with a proof of its key; a
+ * DBSC-bound one refreshed without a proof gets a successor expiring no
+ * later than the presented token, with one (kind "dbsc") a successor
+ * living DBSC_COOKIE_LIFETIME and an idle end moved on; a DBSC proof with
+ * bind_jwk set is a registration, which binds an unbound session first.
+ * REFRESH_UNPROVEN when the proof does not fit the session or was used
+ * before, with nothing changed.) */
+
+/* session_refresh of the DBSC-bound session sid of user_id, proven by
+ * proof (kind "dbsc") alone, without a token: for a browser whose
+ * expired cookie is gone. The session's unrotated token is rotated; no
+ * grace duplicate can answer such a call. */
+int session_refresh_proven(struct app *app, const char *sid,
+    int64_t user_id, const char *ip, const struct refresh_proof *proof,
+    struct session_tokens *out, enum refresh_outcome *outcome);
+
+/* The key of a live DBSC-bound session, as a DBSC refresh needs it. */
+struct session_key {
+	int64_t user_id;
+	char alg[8];
+	char jwk[JWK_TEXT_MAX + 1];
+};
+
+/* Looks up the key of the live, DBSC-bound session sid (canonical UUID
+ * text). Returns SESSION_OK with *found 1 and *out filled, or *found 0
+ * (no such live bound session); or SESSION_EUNAVAILABLE / SESSION_EFAIL. */
+int session_dbsc_key(struct app *app, const char *sid, struct session_key *out,
+    int *found);
 
 /* The session a refresh token names, for logout: verifies the JWT
  * (expired or otherwise invalid tokens yield nothing) and revokes that
@@ -123,6 +193,7 @@ struct session_info {
 	int64_t expires_at;             /* the idle end or the absolute end */
 	const char *user_agent;         /* NULL: none recorded */
 	const char *ip;                 /* NULL: none recorded */
+	const char *binding;            /* NULL, "dbsc" or "dpop" */
 };
 
 /* A list of sessions; the strings point into the result it owns. */
