@@ -20,7 +20,7 @@ import re
 import time
 import uuid
 
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature)
@@ -91,7 +91,8 @@ class ClientKey:
             nums = self.private.public_key().public_numbers()
             return {"kty": "RSA", "n": b64url_encode(_int_bytes(nums.n)),
                     "e": b64url_encode(_int_bytes(nums.e))}
-        raw = self.private.public_key().public_bytes_raw()
+        raw = self.private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         return {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
 
     def private_jwk(self):
@@ -107,7 +108,9 @@ class ClientKey:
                        p=b64url_encode(_int_bytes(nums.p)),
                        q=b64url_encode(_int_bytes(nums.q)))
         else:
-            jwk["d"] = b64url_encode(self.private.private_bytes_raw())
+            jwk["d"] = b64url_encode(self.private.private_bytes(
+                serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                serialization.NoEncryption()))
         return jwk
 
     def thumbprint(self):

@@ -28,8 +28,8 @@ import pytest
 from conftest import assert_invariants, create_user, session_row, token_rows
 from latchlib import (Client, assert_error, b64url_encode, json_body,
                       refreshed_body, sid_of)
-from proofs import (DROP, ClientKey, canonical_jwk, dpop_proof, new_jti,
-                    thumbprint)
+from proofs import (DROP, ClientKey, canonical_jwk, compact_jws, dpop_proof,
+                    new_jti, thumbprint)
 from rawhttp import Conn, Target, request_bytes
 
 PREFIX = "dpop"
@@ -279,9 +279,10 @@ def _bad_proofs(web, key, used_jti):
             web, key, header={"jwk": key.private_jwk()}),
         "header_not_json": lambda: _segments(
             b"not json", json.dumps(good_claims()).encode(), b"x" * 64),
-        "claims_not_json": lambda: _segments(
-            json.dumps(good_header).encode(), b"{\"jti\":", b"x" * 64),
-        "bad_base64": lambda: good_proof(web, key)[:-3] + "+/=",
+        "claims_not_json": lambda: compact_jws(good_header, b'{"jti":', key),
+        "claims_array": lambda: compact_jws(good_header, b"[]", key),
+        "bad_base64_signature": lambda: good_proof(web, key)[:-3] + "+/=",
+        "bad_base64_header": lambda: "e!" + good_proof(web, key),
         "two_segments": lambda: good_proof(web, key).rsplit(".", 1)[0],
         "four_segments": lambda: good_proof(web, key) + ".e30",
         "two_proofs_joined": lambda: good_proof(web, key) + ", " +
@@ -295,8 +296,26 @@ BAD_PROOF_CASES = sorted([
     "stale_iat", "future_iat", "iat_string", "no_iat", "no_jti",
     "empty_jti", "long_jti", "no_htm", "no_htu", "alg_none", "alg_hs256",
     "alg_not_the_keys", "typ_jwt", "no_typ", "no_jwk", "private_jwk",
-    "header_not_json", "claims_not_json", "bad_base64", "two_segments",
+    "header_not_json", "claims_not_json", "claims_array",
+    "bad_base64_signature", "bad_base64_header", "two_segments",
     "four_segments", "two_proofs_joined"])
+
+# What the error_description of each case must name (so that a case is
+# refused for its own fault, not another's).
+REASONS = {
+    "empty": "required", "another_key": "key", "bad_signature": "signature",
+    "replayed_jti": "used before", "htm_get": "htm", "no_htm": "htm",
+    "htu_login": "htu", "htu_https": "htu", "htu_other_port": "htu",
+    "htu_other_host": "htu", "no_htu": "htu", "stale_iat": "iat",
+    "future_iat": "iat", "iat_string": "iat", "no_iat": "iat",
+    "no_jti": "jti", "empty_jti": "jti", "long_jti": "jti",
+    "alg_none": "alg", "alg_hs256": "alg", "alg_not_the_keys": "alg",
+    "typ_jwt": "typ", "no_typ": "typ", "no_jwk": "key",
+    "private_jwk": "key", "header_not_json": "JWS",
+    "claims_not_json": "JWS", "claims_array": "JWS",
+    "bad_base64_signature": "signature", "bad_base64_header": "JWS",
+    "two_segments": "JWS", "four_segments": "JWS",
+    "two_proofs_joined": "JWS"}
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +336,7 @@ def bound_session(stack, db, web):
 def test_bad_proof_cases_are_all_made(web):
     """Every case name has a maker (and no maker goes untested)."""
     assert sorted(_bad_proofs(web, ClientKey(), "j")) == BAD_PROOF_CASES
+    assert sorted(REASONS) == BAD_PROOF_CASES
 
 
 @pytest.mark.parametrize("case", BAD_PROOF_CASES)
@@ -328,7 +348,8 @@ def test_refresh_with_bad_proof_changes_nothing(db, web, bound_session,
     s = bound_session
     before = snapshot(db, s["sid"])
     proof = _bad_proofs(web, s["key"], s["used_jti"])[case]()
-    assert_dpop_refused(refresh(web, s["token"], proof))
+    body = assert_dpop_refused(refresh(web, s["token"], proof))
+    assert REASONS[case] in body["error_description"], body
     assert_untouched(db, s["sid"], before)
     s["token"] = rotate(web, db, s["token"], s["key"])
 
@@ -518,4 +539,42 @@ def test_jti_replay_is_refused_across_two_processes(stack, db, web):
             web, first, lambda: refresh(web, token, proof)))
         assert_untouched(db, sid, before)
     rotate(web, db, token, key)
+    assert_invariants(db, users=f"t_{PREFIX}_%")
+
+
+# ---------------------------------------------------------------- rules kept
+
+def test_htu_is_normalised(stack, db, web):
+    """htu compared as a URI: scheme and host case and the query and
+    fragment do not matter (RFC 9449 section 4.3)."""
+    user = _user(stack, db)
+    key = ClientKey()
+    body, _ = bound_login(web, user, key)
+    token = body["refresh_token"]
+    hostport = web.base_url.split("://", 1)[1]
+    for htu in ("HTTP://" + hostport.upper() + "/auth/refresh",
+                web.base_url + "/auth/refresh?x=1",
+                web.base_url + "/auth/refresh#frag"):
+        resp = refresh(web, token, dpop_proof(key, "POST", htu))
+        token = refreshed_body(resp)["refresh_token"]
+
+
+def test_dpop_rotation_keeps_duplicates_and_reuse_detection(stack, db, web):
+    """With good proofs a bound session rotates as any other: the same
+    token again within the grace window (a retry, with a proof of its own)
+    gets the same successor; a token shown after its successor was
+    rotated is reuse, and the session ends (403 invalid_grant)."""
+    user = _user(stack, db)
+    key = ClientKey()
+    body, sid = bound_login(web, user, key)
+    first = body["refresh_token"]
+    second = rotate(web, db, first, key)
+    again = refreshed_body(refresh(web, first, good_proof(web, key)))
+    assert again["refresh_token"] == second, "no duplicate in the grace"
+    rotate(web, db, second, key)
+    resp = refresh(web, first, good_proof(web, key))
+    assert_error(resp, 403, "invalid_grant")
+    row = session_row(db, sid)
+    assert row["revoked_at"] is not None and \
+        row["revoked_reason"] == "reuse", row
     assert_invariants(db, users=f"t_{PREFIX}_%")
