@@ -225,8 +225,9 @@ class Browser:
         self.challenge = None
 
     def register(self):
-        resp = register(self.client, self.cookie,
-                        dbsc_proof(self.key, self.offer["challenge"]))
+        self.registration_proof = dbsc_proof(self.key,
+                                             self.offer["challenge"])
+        resp = register(self.client, self.cookie, self.registration_proof)
         self.cookie, self.challenge = assert_instructions(
             self.client, resp, self.sid)
         return resp
@@ -419,8 +420,7 @@ def test_registration_needs_the_live_cookie(stack, db, tls):
     assert resp.status_code == 200, resp.text
     b.cookie, _ = refresh_cookie(resp, secure=True)
     before = snapshot(db, b.sid)
-    resp = register(tls, old, proof)
-    assert resp.status_code in (400, 401, 403), resp.text
+    assert_error(register(tls, old, proof), 403, "invalid_grant")
     assert binding(db, b.sid) is None
     assert_untouched(db, b.sid, before)
 
@@ -436,6 +436,12 @@ def test_second_registration_is_refused(stack, db, tls):
     thief = ClientKey()
     resp = register(tls, b.cookie, dbsc_proof(thief, b.challenge))
     assert resp.status_code == 400, f"{resp.status_code} {resp.text[:300]}"
+    assert_untouched(db, b.sid, before)
+    b.refresh()
+    # the first registration's proof sent again: its challenge is spent
+    before = snapshot(db, b.sid)
+    resp = register(tls, b.cookie, b.registration_proof)
+    assert resp.status_code in (400, 403), resp.text
     assert_untouched(db, b.sid, before)
     b.refresh()
 
@@ -542,6 +548,48 @@ def test_refresh_of_unknown_or_unbound_session(stack, db, tls):
                         unbound.proof(challenge))
     assert resp.status_code in (401, 403), resp.text
     assert_untouched(db, unbound.sid, before)
+
+
+def test_dbsc_refresh_with_a_grace_duplicate_cookie(stack, db, tls):
+    """The page's refresh rotated the cookie just before the browser's
+    signed refresh went out with the previous one (a grace duplicate):
+    the signed refresh still rotates the session's live token and gives
+    a cookie of a full lifetime."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    previous = b.cookie
+    resp = tls.refresh(cookie=previous, secure=True)
+    assert resp.status_code == 200, resp.text
+    live, _ = refresh_cookie(resp, secure=True)
+    resp = dbsc_refresh(tls, b.sid, previous, b.proof())   # inside GRACE
+    assert resp.status_code == 200, resp.text
+    got, _ = refresh_cookie(resp, secure=True)
+    assert got != live, "the signed refresh answered the grace duplicate " \
+        "(the page's successor, no longer-lived) instead of rotating it"
+    rows = token_rows(db, b.sid)
+    assert rows[-2][1] == token_hash(live) and rows[-2][2] is not None, \
+        "the live token was not the one rotated"
+    assert rows[-1][1] == token_hash(got)
+    b.cookie, b.challenge = assert_instructions(tls, resp, b.sid)
+    b.refresh()
+
+
+def test_dbsc_refresh_with_a_reused_cookie_ends_the_session(stack, db, tls):
+    """A signed refresh carrying a cookie rotated longer ago than the
+    grace window: reuse detection, as on /auth/refresh: 401 with the
+    clearing cookie, the session revoked for reuse."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    old = b.cookie
+    b.refresh()
+    time.sleep(GRACE + 0.4)
+    assert_ended(dbsc_refresh(tls, b.sid, old, b.proof()))
+    row = session_row(db, b.sid)
+    assert row["revoked_at"] is not None and \
+        row["revoked_reason"] == "reuse", row
+    assert_ended(dbsc_refresh(tls, b.sid, b.cookie, b.proof()))
 
 
 # ---------------------------------------------------------------- cookies
