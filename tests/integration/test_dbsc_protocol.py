@@ -605,7 +605,7 @@ def test_page_refresh_of_bound_session_never_extends(stack, db, tls):
     for _ in range(3):
         exp = token_expiry(db, token)
         idle = session_row(db, b.sid)["idle_expires_at"]
-        time.sleep(0.4)
+        time.sleep(0.3)
         resp = tls.refresh(cookie=token, secure=True)
         assert resp.status_code == 200, resp.text
         successor, max_age = refresh_cookie(resp, secure=True)
@@ -630,7 +630,7 @@ def test_copied_cookie_dies_after_one_lifetime(stack, db, tls):
     deadline = claims_of(stolen)["exp"]
     rotations = 0
     for _ in range(4 * LIFETIME):
-        if time.time() >= deadline - 0.6:
+        if time.time() >= deadline - 1.0:
             break
         resp = tls.refresh(cookie=stolen, secure=True)
         assert resp.status_code == 200, resp.text
@@ -638,7 +638,7 @@ def test_copied_cookie_dies_after_one_lifetime(stack, db, tls):
         assert claims_of(stolen)["exp"] <= deadline
         rotations += 1
         time.sleep(0.5)
-    assert rotations >= 2
+    assert rotations >= 1
     time.sleep(max(0.0, deadline + 1.1 - time.time()))
     resp = tls.refresh(cookie=stolen, secure=True)
     assert_error(resp, 403, "invalid_grant")
