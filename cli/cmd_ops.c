@@ -126,10 +126,11 @@ cmd_config(int argc, char **argv)
 	print_kids("access_keys", &cfg.access_keys);
 	print_kids("refresh_keys", &cfg.refresh_keys);
 	printf("access_ttl=%llds\nrefresh_ttl=%llds\nsession_max_age=%llds\n"
-	    "reuse_grace=%llds\nreuse_revokes=%s\n",
+	    "reuse_grace=%llds\nreuse_revokes=%s\ndbsc_cookie_lifetime=%llds\n",
 	    (long long)cfg.access_ttl, (long long)cfg.refresh_ttl,
 	    (long long)cfg.session_max_age, (long long)cfg.reuse_grace,
-	    cfg.reuse_revokes == REUSE_REVOKES_USER ? "user" : "session");
+	    cfg.reuse_revokes == REUSE_REVOKES_USER ? "user" : "session",
+	    (long long)cfg.dbsc_cookie_lifetime);
 	printf("issuer=%s\naudience=%s\n", cfg.issuer ? cfg.issuer : "-",
 	    cfg.audience ? cfg.audience : "-");
 	printf("bcrypt_cost=%d\ncookie_secure=%d\nallow_signup=%d\n"
@@ -270,12 +271,15 @@ cmd_purge(int argc, char **argv)
 			break;
 	}
 	/* The seal sweep walks the token rows in id order (migration 005);
-	 * expired device tokens go a batch at a time (migration 006). */
+	 * expired device tokens (migration 006) and single-use proofs
+	 * (migration 011) go a batch at a time. */
 	if (purge_walk(db, "clearing expired seals", "SELECT * FROM"
 	    " latch_unseal_batch($1::integer, $2::bigint)", 2, batch_s,
 	    batch) != 0 ||
 	    purge_walk(db, "deleting expired device tokens", "SELECT"
-	    " latch_purge_device_tokens($1::integer)", 1, batch_s, batch) != 0)
+	    " latch_purge_device_tokens($1::integer)", 1, batch_s, batch) != 0 ||
+	    purge_walk(db, "deleting expired single-use proofs", "SELECT"
+	    " latch_purge_proofs($1::integer)", 1, batch_s, batch) != 0)
 		goto out;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	printf("sessions=%lld tokens=%lld throttle=%lld batches=%ld "

@@ -109,6 +109,7 @@ DECLARE
     succ     refresh_tokens%ROWTYPE;
     k        session_keys%ROWTYPE;
     v_bound  text;
+    v_signed boolean;       -- a DBSC-bound session, refreshed by its key
     v_exp    timestamptz;
     v_idle   timestamptz;
     v_sealed bytea;
@@ -174,21 +175,21 @@ BEGIN
             RETURN;
         END IF;
     END IF;
+    v_signed := COALESCE(v_bound = 'dbsc' AND p_proof = 'dbsc', false);
     IF t.rotated_at IS NULL THEN
         -- With its key the browser may bring back an expired token (or
         -- none, above): the session, not the cookie, is what lives on.
-        IF t.expires_at <= p_now
-           AND NOT (v_bound = 'dbsc' AND p_proof = 'dbsc') THEN
+        IF t.expires_at <= p_now AND NOT v_signed THEN
             RETURN QUERY SELECT 'invalid'::text, NULL::bytea, NULL::timestamptz, 0, NULL::text;
             RETURN;
         END IF;
-        IF v_bound = 'dbsc' AND p_proof = 'dbsc' THEN
+        IF v_signed THEN
             -- Whole seconds, as the web host computes it from its clock.
             v_exp := LEAST(date_trunc('second', p_now) + p_bound_life,
                            s.absolute_expires_at);
             v_idle := GREATEST(LEAST(p_uncapped_exp, s.absolute_expires_at),
                                v_exp);
-        ELSIF v_bound = 'dbsc' THEN
+        ELSIF v_bound IS NOT DISTINCT FROM 'dbsc' THEN
             v_exp := LEAST(p_uncapped_exp, s.absolute_expires_at, t.expires_at);
             v_idle := s.idle_expires_at;
         ELSE

@@ -86,13 +86,25 @@ checks (invariant, offenders, example) AS (
       FROM device_tokens d
      WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = d.user_id)
     UNION ALL
-    -- No token outlives its session.
+    -- No token outlives its session. A DBSC-bound session's token lives
+    -- DBSC_COOKIE_LIFETIME while the session lives on for its key
+    -- (migration 011): its token expires no later than the session.
     SELECT 'the unrotated token expires with its session''s idle expiry',
            count(*), min(t.id::text)
       FROM scoped_tokens t JOIN scoped_sessions s ON s.id = t.session_id
      WHERE t.rotated_at IS NULL
-       AND (t.expires_at <> s.idle_expires_at
-            OR t.expires_at > s.absolute_expires_at)
+       AND (t.expires_at > s.absolute_expires_at
+            OR CASE WHEN EXISTS (SELECT 1 FROM session_keys k
+                                  WHERE k.session_id = s.id
+                                    AND k.kind = 'dbsc')
+                    THEN t.expires_at > s.idle_expires_at
+                    ELSE t.expires_at <> s.idle_expires_at END)
+    UNION ALL
+    -- A binding is made once, for a session that exists (migration 011).
+    SELECT 'every session key''s session exists', count(*),
+           min(k.session_id::text)
+      FROM session_keys k
+     WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = k.session_id)
     UNION ALL
     SELECT 'a successor is issued when its predecessor is rotated',
            count(*), min(s.id::text)

@@ -634,7 +634,7 @@ def test_session_list_json(ctl, db, web, user):
     assert isinstance(data, list) and len(data) == 1
     o = data[0]
     assert set(o) == {"id", "username", "created_at", "last_used_at",
-                      "expires_at", "ip", "user_agent"}, o
+                      "expires_at", "ip", "user_agent", "binding"}, o
     s = session_row(db, sid)
     assert o["id"] == sid
     assert o["username"] == user["username"]
@@ -644,6 +644,7 @@ def test_session_list_json(ctl, db, web, user):
                                           s["absolute_expires_at"]))
     assert o["ip"] == web.addr
     assert o["user_agent"] == web.user_agent
+    assert o["binding"] is None     # a password login binds no key
 
 
 def test_session_list_json_escapes_user_agent(ctl, proxy_web, user):
@@ -1072,7 +1073,7 @@ API_SETTINGS = [
     "JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
     "REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
     "BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-    "TRUSTED_PROXIES", "MAX_BODY_BYTES"]
+    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME"]
 
 
 def test_config_keys_prints_every_setting_in_api_order(ctl, tmp_path):

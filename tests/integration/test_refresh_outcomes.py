@@ -8,8 +8,10 @@ import contextlib
 from conftest import LIFECYCLE, LogTail, fcgi_log_path
 from latchlib import assert_error, login_body, refreshed_body
 
+# The form lib/session.c calls (migration 011).
 ARGS = ("bytea, uuid, bigint, timestamptz, interval, timestamptz, "
-        "timestamptz, bytea, bytea, inet, boolean")
+        "timestamptz, bytea, bytea, inet, boolean, text, bytea, bytea, "
+        "timestamptz, interval, text, text")
 
 
 @contextlib.contextmanager
@@ -21,9 +23,9 @@ def refresh_answering(db, outcome):
         db.execute(
             f"CREATE FUNCTION latch_refresh({ARGS}) RETURNS TABLE "
             "(r_outcome text, r_sealed bytea, r_expires_at timestamptz, "
-            "r_revoked integer) LANGUAGE sql AS "
+            "r_revoked integer, r_binding text) LANGUAGE sql AS "
             f"$fn$ SELECT '{outcome}'::text, NULL::bytea, "
-            "NULL::timestamptz, 0 $fn$")
+            "NULL::timestamptz, 0, NULL::text $fn$")
         yield
     finally:
         db.execute(f"DROP FUNCTION IF EXISTS latch_refresh({ARGS})")

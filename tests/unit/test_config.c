@@ -104,6 +104,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.session_max_age, 30 * 86400);
 	assert_int_equal(cfg.reuse_grace, 10);
 	assert_int_equal(cfg.reuse_revokes, REUSE_REVOKES_SESSION);
+	assert_int_equal(cfg.dbsc_cookie_lifetime, 600);
 	assert_int_equal(cfg.bcrypt_cost, 12);
 	assert_int_equal(cfg.cookie_secure, 1);
 	assert_int_equal(cfg.allow_signup, 0);
@@ -114,6 +115,31 @@ test_defaults(void **state)
 	assert_int_equal(cfg.access_keys.count, 1);
 	assert_string_equal(cfg.access_keys.keys[0].kid, "a1");
 	config_free(&cfg);
+}
+
+/* A bound session's cookie never outlives an unbound one's. */
+static void
+test_dbsc_lifetime_capped_by_refresh(void **state)
+{
+	const char *const kv[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, "JWT_REFRESH_EXPIRES=5m",
+	    "DBSC_COOKIE_LIFETIME=10m", NULL };
+	const char *const off[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, "DBSC_COOKIE_LIFETIME=0", NULL };
+	const char *const bad[] = { "JWT_ACCESS_SECRET=" ACCESS,
+	    "JWT_REFRESH_SECRET=" REFRESH, "DBSC_COOKIE_LIFETIME=-1", NULL };
+	struct latch_config cfg;
+	char err[256];
+
+	(void)state;
+	assert_int_equal(load(kv, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.dbsc_cookie_lifetime, 300);
+	config_free(&cfg);
+	assert_int_equal(load(off, &cfg, err, sizeof err), 0);
+	assert_int_equal(cfg.dbsc_cookie_lifetime, 0);
+	config_free(&cfg);
+	assert_int_equal(load(bad, &cfg, err, sizeof err), -1);
+	assert_non_null(strstr(err, "DBSC_COOKIE_LIFETIME"));
 }
 
 static void
@@ -127,7 +153,8 @@ test_every_key_is_read(void **state)
 	    "BCRYPT_COST=10", "COOKIE_SECURE=0", "ALLOW_SIGNUP=1",
 	    "ALLOWED_ORIGINS=https://App.Example.com:443, http://localhost:8080",
 	    "TRUSTED_PROXIES=10.0.0.0/8, ::1", "MAX_BODY_BYTES=4096",
-	    "DATABASE_URL=postgresql:///latch", NULL };
+	    "DBSC_COOKIE_LIFETIME=30m", "DATABASE_URL=postgresql:///latch",
+	    NULL };
 	struct latch_config cfg;
 	char err[256];
 
@@ -138,6 +165,7 @@ test_every_key_is_read(void **state)
 	assert_int_equal(cfg.session_max_age, 172800);
 	assert_int_equal(cfg.reuse_grace, 0);
 	assert_int_equal(cfg.reuse_revokes, REUSE_REVOKES_USER);
+	assert_int_equal(cfg.dbsc_cookie_lifetime, 1800);
 	assert_string_equal(cfg.issuer, "https://id.example");
 	assert_string_equal(cfg.audience, "api");
 	assert_int_equal(cfg.bcrypt_cost, 10);
@@ -462,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_every_key_is_read),
+		cmocka_unit_test(test_dbsc_lifetime_capped_by_refresh),
 		cmocka_unit_test(test_refuses_missing_or_bad_keys),
 		cmocka_unit_test(test_refuses_bad_values),
 		cmocka_unit_test(test_keys_not_needed_for_tools),
