@@ -34,7 +34,7 @@ from conftest import (BIN_DIR, INSTANCE, assert_invariants, create_user,
 from deploy_smoke import recipe_env
 from latchlib import (SECURE_COOKIE_NAME, Client, assert_clears_cookie,
                       assert_error, assert_no_store, b64url_encode,
-                      assert_ctl_ok, claims_of, json_body, refresh_cookie,
+                      assert_ctl_ok, assert_ctl_refused, claims_of, json_body, refresh_cookie,
                       run_latchctl, set_cookie_headers, sid_of, token_hash)
 from proofs import (DROP, ClientKey, canonical_jwk, dbsc_proof, dpop_proof,
                     parse_challenge, parse_registration)
@@ -77,9 +77,33 @@ def tls(stack):
 
 # ---------------------------------------------------------------- helpers
 
+class HttpsProxyClient(Client):
+    """A Client of a web that trusts 127.0.0.1 as its proxy, every request
+    saying X-Forwarded-Proto: https, as a TLS-terminating proxy does: its
+    origin is https://. (Host is sent explicitly: a CGI web sees only the
+    headers requests puts in the request, and requests adds Host later.)"""
+
+    def __init__(self, base_url):
+        super().__init__(base_url)
+        self.origin = "https://" + base_url.split("://", 1)[1]
+
+    def request(self, method, path, body=None, content_type=None,
+                headers=None, json_body=None):
+        hdrs = {"X-Forwarded-Proto": "https",
+                "Host": self.base_url.split("://", 1)[1]}
+        hdrs.update(headers or {})
+        return super().request(method, path, body=body,
+                               content_type=content_type, headers=hdrs,
+                               json_body=json_body)
+
+
+def origin_of(client):
+    return getattr(client, "origin", client.base_url)
+
+
 def browser_headers(client, cookie=None):
     """What Chromium's DBSC requests carry besides the DBSC headers."""
-    hdrs = {"Origin": client.base_url, "Sec-Fetch-Site": "same-origin"}
+    hdrs = {"Origin": origin_of(client), "Sec-Fetch-Site": "same-origin"}
     if cookie is not None:
         hdrs["Cookie"] = f"{SECURE_COOKIE_NAME}={cookie}"
     return hdrs
@@ -156,7 +180,7 @@ def assert_instructions(client, resp, sid):
     scope = body["scope"]
     assert set(scope) == {"origin", "include_site", "scope_specification"}, \
         scope
-    assert scope["origin"] == client.base_url, scope
+    assert scope["origin"] == origin_of(client), scope
     assert scope["include_site"] is False, scope
     rules = scope["scope_specification"]
     assert isinstance(rules, list) and rules, scope
@@ -721,3 +745,52 @@ def test_ended_session_ends_dbsc(stack, db, tls, how):
     else:
         assert_ended(resp)
     assert len(token_rows(db, b.sid)) == n, "a token issued after the end"
+
+
+# ---------------------------------------------------------------- settings
+
+PROXY_SETTINGS = {"COOKIE_SECURE": "1", "BCRYPT_COST": "4",
+                  "TRUSTED_PROXIES": "127.0.0.1",
+                  "DBSC_COOKIE_LIFETIME": f"{LIFETIME}s"}
+
+
+def test_https_through_a_trusted_proxy_offers_dbsc(stack, db, harden_web):
+    """Behind a trusted proxy that says X-Forwarded-Proto: https (a CGI
+    web trusting 127.0.0.1) the cookie login offers registration and the
+    protocol runs with the https origin; without that header the same
+    web is plain http and offers nothing."""
+    base = harden_web("dbscproxy", 46, **PROXY_SETTINGS)
+    user = _user(stack, db)
+    plain = Client(base)
+    resp = plain.login(username=user["username"], password=user["password"])
+    assert resp.status_code == 200, resp.text
+    assert "Secure-Session-Registration" not in resp.headers
+    b = Browser(HttpsProxyClient(base), user)
+    b.register()
+    b.refresh()
+    assert binding(db, b.sid)[0] == "dbsc"
+
+
+def test_lifetime_zero_turns_dbsc_off(stack, db, harden_web):
+    """DBSC_COOKIE_LIFETIME=0: no registration offer even over https, and
+    the login is as before."""
+    base = harden_web("dbscoff", 47,
+                      **dict(PROXY_SETTINGS, DBSC_COOKIE_LIFETIME="0"))
+    user = _user(stack, db)
+    resp, _, token, offer = cookie_login(HttpsProxyClient(base), user)
+    assert offer is None, resp.headers["Secure-Session-Registration"]
+    assert binding(db, sid_of(token)) is None
+
+
+@pytest.mark.parametrize("value, ok", [("10m", True), ("7d", True),
+                                       ("8d", False)])
+def test_lifetime_beyond_refresh_expiry_is_refused(stack, value, ok):
+    """latchctl config check (the start-up check) refuses a
+    DBSC_COOKIE_LIFETIME longer than JWT_REFRESH_EXPIRES (7d here)."""
+    proc = run_latchctl(BIN_DIR, "config", "check",
+                        config=stack.rundir / "latch.conf",
+                        DBSC_COOKIE_LIFETIME=value, JWT_REFRESH_EXPIRES="7d")
+    if ok:
+        assert_ctl_ok(proc)
+    else:
+        assert "DBSC_COOKIE_LIFETIME" in assert_ctl_refused(proc)

@@ -578,3 +578,51 @@ def test_dpop_rotation_keeps_duplicates_and_reuse_detection(stack, db, web):
     assert row["revoked_at"] is not None and \
         row["revoked_reason"] == "reuse", row
     assert_invariants(db, users=f"t_{PREFIX}_%")
+
+
+# ---------------------------------------------------------------- login order
+
+def test_bad_proof_is_judged_before_the_password(stack, db, web):
+    """A bad proof with a wrong password is 401 invalid_dpop_proof, not
+    invalid_credentials (the proof is checked first), and counts no login
+    failure: more of them than the account's limit (20), and the right
+    password with a good proof still logs in."""
+    user = _user(stack, db)
+    key = ClientKey()
+    url = _url(web, "/auth/login")
+    wrong = dict(user, password="wrong-" + user["password"])
+    for _ in range(22):
+        proof = dpop_proof(key, "POST", url, iat=int(time.time()) - 600)
+        assert_dpop_refused(login(web, wrong, proof))
+    resp = login(web, user, dpop_proof(key, "POST", url))
+    assert resp.status_code == 200, resp.text
+    assert json_body(resp)["token_type"] == "DPoP"
+
+
+def test_proof_of_a_failed_login_is_not_spent(stack, db, web):
+    """The jti is recorded once the password matched: a good proof sent
+    with a wrong password (401 invalid_credentials) can still serve the
+    right one."""
+    user = _user(stack, db)
+    key = ClientKey()
+    proof = dpop_proof(key, "POST", _url(web, "/auth/login"))
+    wrong = dict(user, password="wrong-" + user["password"])
+    assert_error(login(web, wrong, proof), 401, "invalid_credentials")
+    resp = login(web, user, proof)
+    assert resp.status_code == 200, resp.text
+    assert json_body(resp)["token_type"] == "DPoP"
+    assert_dpop_refused(login(web, user, proof))    # and now it is spent
+
+
+def test_untrusted_forwarded_proto_does_not_change_htu(stack, db, web):
+    """The lifecycle web trusts no proxy: X-Forwarded-Proto: https from
+    the client is ignored, so the htu is still http://..."""
+    user = _user(stack, db)
+    key = ClientKey()
+    https = "https://" + web.base_url.split("://", 1)[1] + "/auth/login"
+    fwd = {"X-Forwarded-Proto": "https"}
+    assert_dpop_refused(login(web, user, dpop_proof(key, "POST", https),
+                              headers=fwd))
+    resp = login(web, user, dpop_proof(key, "POST", _url(web, "/auth/login")),
+                 headers=fwd)
+    assert resp.status_code == 200, resp.text
