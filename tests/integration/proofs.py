@@ -66,15 +66,16 @@ def thumbprint(jwk):
 
 
 class ClientKey:
-    """A client's key pair. alg: "ES256", "RS256" or "EdDSA" (Ed25519)."""
+    """A client's key pair. alg: "ES256", "RS256" or "EdDSA" (Ed25519);
+    rsa_bits: the RSA modulus size."""
 
-    def __init__(self, alg="ES256"):
+    def __init__(self, alg="ES256", rsa_bits=2048):
         self.alg = alg
         if alg == "ES256":
             self.private = ec.generate_private_key(ec.SECP256R1())
         elif alg == "RS256":
             self.private = rsa.generate_private_key(public_exponent=65537,
-                                                    key_size=2048)
+                                                    key_size=rsa_bits)
         elif alg == "EdDSA":
             self.private = ed25519.Ed25519PrivateKey.generate()
         else:

@@ -167,6 +167,24 @@ def test_dpop_login_binds_the_session_and_refreshes(stack, db, web, alg):
     assert binding(db, sid)[2] == key.thumbprint(), "the binding changed"
 
 
+@pytest.mark.parametrize("bits, ok", [(1024, False), (4096, True)])
+def test_rsa_key_sizes(stack, db, web, bits, ok):
+    """RSA keys of 2048 to 4096 bits: a 1024-bit key is refused at login
+    (401 invalid_dpop_proof, no session), a 4096-bit one binds."""
+    user = _user(stack, db)
+    key = ClientKey("RS256", rsa_bits=bits)
+    resp = login(web, user, dpop_proof(key, "POST", _url(web, "/auth/login")))
+    if not ok:
+        assert_dpop_refused(resp)
+        assert _sessions_of(db, user) == 0
+        return
+    assert resp.status_code == 200, resp.text
+    body = json_body(resp)
+    assert binding(db, sid_of(body["refresh_token"]))[:3] == \
+        ("dpop", "RS256", key.thumbprint())
+    rotate(web, db, body["refresh_token"], key)
+
+
 def test_login_without_dpop_is_unbound(stack, db, web):
     """No DPoP header: token_type Bearer, no session_keys row, binding
     null: version 1 unchanged."""
