@@ -11,7 +11,9 @@ other), registration (binding, rotation, the session instructions, the
 short cookie), the DBSC refresh (403 + challenge without a proof, 200 +
 cookie + next challenge with one, 403 and nothing changed for every bad
 proof, 401 with the clearing cookie once the session has ended), and
-POST /auth/refresh of a bound session, which never extends it.
+POST /auth/refresh of a bound session, which never extends it. A few
+tests use CGI webs behind a "trusted proxy" (X-Forwarded-Proto: https)
+for settings the recipe does not have (DBSC off).
 
 An expired challenge would take DBSC_COOKIE_LIFETIME + 120 s to come by;
 the test makes one instead, as latch does (lib/dbsc.h: "<exp>.<random>.
@@ -33,9 +35,10 @@ from conftest import (BIN_DIR, INSTANCE, assert_invariants, create_user,
                       main_port, run_stack, session_row, token_rows)
 from deploy_smoke import recipe_env
 from latchlib import (SECURE_COOKIE_NAME, Client, assert_clears_cookie,
-                      assert_error, assert_no_store, b64url_encode,
-                      assert_ctl_ok, assert_ctl_refused, claims_of, json_body, refresh_cookie,
-                      run_latchctl, set_cookie_headers, sid_of, token_hash)
+                      assert_ctl_ok, assert_ctl_refused, assert_error,
+                      assert_no_store, b64url_encode, claims_of, json_body,
+                      refresh_cookie, run_latchctl, set_cookie_headers,
+                      sid_of, token_hash)
 from proofs import (DROP, ClientKey, canonical_jwk, dbsc_proof, dpop_proof,
                     parse_challenge, parse_registration)
 
@@ -56,7 +59,7 @@ COOKIE_ATTRIBUTES = "Path=/auth; HttpOnly; Secure; SameSite=Strict"
 
 @pytest.fixture(scope="module")
 def tls(stack):
-    """(Client of the https origin, its base URL)."""
+    """A Client of the recipe's https origin (trusting its CA)."""
     port = main_port(stack) + TLS_OFFSET
     env = recipe_env()
     run_stack("recipe-down", INSTANCE, KIND, env=env)  # leftovers of a crash
