@@ -39,6 +39,7 @@ from latchlib import (SECURE_COOKIE_NAME, Client, assert_clears_cookie,
                       assert_no_store, b64url_encode, claims_of, json_body,
                       refresh_cookie, run_latchctl, set_cookie_headers,
                       sid_of, token_hash)
+from pinning import auth_responders, served_while_stopped
 from proofs import (DROP, ClientKey, canonical_jwk, dbsc_proof, dpop_proof,
                     parse_challenge, parse_registration)
 
@@ -617,6 +618,31 @@ def test_dbsc_refresh_with_a_reused_cookie_ends_the_session(stack, db, tls):
     assert row["revoked_at"] is not None and \
         row["revoked_reason"] == "reuse", row
     assert_ended(dbsc_refresh(tls, b.sid, b.cookie, b.proof()))
+
+
+def test_challenge_replay_is_refused_across_two_processes(stack, db, tls):
+    """A challenge spent at one auth.fcgi process of the recipe is refused
+    at the other (proofs_seen, not a process's memory): the same proof
+    bytes, sent to the other process with the new cookie, get 403 with a
+    fresh challenge and change nothing."""
+    workers = auth_responders(stack.rundir / f"recipe-{KIND}" / "bin")
+    assert len(workers) == 2, workers
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    for stopped, other in (workers, workers[::-1]):
+        proof = b.proof()
+        resp = served_while_stopped(
+            tls, stopped, lambda: dbsc_refresh(tls, b.sid, b.cookie, proof))
+        b.cookie, b.challenge = assert_instructions(tls, resp, b.sid)
+        before = snapshot(db, b.sid)
+        resp = served_while_stopped(
+            tls, other, lambda: dbsc_refresh(tls, b.sid, b.cookie, proof))
+        assert_retry(resp, b.sid)
+        assert "used before" in json_body(resp)["error_description"], \
+            resp.text
+        assert_untouched(db, b.sid, before)
+    b.refresh()
 
 
 # ---------------------------------------------------------------- cookies

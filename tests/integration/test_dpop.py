@@ -18,16 +18,15 @@ stopped one cannot answer), and continues it afterwards."""
 import hashlib
 import hmac
 import json
-import os
-import signal
-import threading
 import time
 
 import pytest
 
-from conftest import assert_invariants, create_user, session_row, token_rows
-from latchlib import (Client, assert_error, b64url_encode, json_body,
+from conftest import (LIFECYCLE, assert_invariants, create_user, session_row,
+                      token_rows)
+from latchlib import (assert_error, b64url_encode, json_body,
                       refreshed_body, sid_of)
+from pinning import auth_responders, served_while_stopped
 from proofs import (DROP, ClientKey, canonical_jwk, compact_jws, dpop_proof,
                     new_jti, thumbprint)
 from rawhttp import Conn, Target, request_bytes
@@ -480,56 +479,13 @@ def test_dpop_header_on_unbound_refresh_binds_nothing(stack, db, web):
 
 # ---------------------------------------------------------------- processes
 
-def _auth_workers(stack, web_name):
-    from test_memory_hygiene import workers_of
-    return sorted(workers_of(stack.rundir / f"web-{web_name}" / "bin" /
-                             "auth.fcgi"))
-
-
-def _served_while_stopped(web, stopped, send, seconds=8.0):
-    """send()'s answer, got while process `stopped` (one of the web's two
-    auth.fcgi processes) is stopped: so the other one answered. A request
-    that waits on the stopped process first (an unauthenticated GET
-    /auth/sessions) makes lighttpd, which gives a request to its least
-    loaded process, hand send()'s request to the other."""
-    out = {}
-
-    def blocker():
-        try:
-            out["blocker"] = Client(web.base_url).request(
-                "GET", "/auth/sessions").status_code
-        except Exception as exc:        # reported below
-            out["blocker"] = exc
-
-    def run():
-        out["answer"] = send()
-
-    os.kill(stopped, signal.SIGSTOP)
-    b = threading.Thread(target=blocker, daemon=True)
-    t = threading.Thread(target=run, daemon=True)
-    try:
-        b.start()
-        time.sleep(0.25)
-        t.start()
-        t.join(seconds)
-        answered = not t.is_alive()
-    finally:
-        os.kill(stopped, signal.SIGCONT)
-    b.join(15)
-    t.join(15)
-    assert answered, "the request waited for the stopped process"
-    assert out.get("blocker") == 401, out
-    return out["answer"]
-
-
 def test_jti_replay_is_refused_across_two_processes(stack, db, web):
     """A proof accepted by one auth.fcgi process is refused by the other:
     the jti is remembered in PostgreSQL, not in a process. The same proof
     bytes are sent twice (as a thief who saw them would), the second time
     to the other process with the successor token; then the owner's
     fresh proof rotates."""
-    from conftest import LIFECYCLE
-    workers = _auth_workers(stack, LIFECYCLE)
+    workers = auth_responders(stack.rundir / f"web-{LIFECYCLE}" / "bin")
     assert len(workers) == 2, workers
     first, second = workers
     user = _user(stack, db)
@@ -537,22 +493,22 @@ def test_jti_replay_is_refused_across_two_processes(stack, db, web):
     body, sid = bound_login(web, user, key)
     token = body["refresh_token"]
     proof = good_proof(web, key)
-    resp = _served_while_stopped(web, first,
+    resp = served_while_stopped(web, first,
                                  lambda: refresh(web, token, proof))
     successor = refreshed_body(resp)["refresh_token"]
     before = snapshot(db, sid)
-    resp = _served_while_stopped(web, second,
+    resp = served_while_stopped(web, second,
                                  lambda: refresh(web, successor, proof))
     assert "used before" in assert_dpop_refused(resp)["error_description"]
     assert_untouched(db, sid, before)
     # and the other way round: a proof first seen by the first
     # process, replayed at the second
     proof = good_proof(web, key)
-    token = refreshed_body(_served_while_stopped(
+    token = refreshed_body(served_while_stopped(
         web, second, lambda: refresh(web, successor, proof)))[
             "refresh_token"]
     before = snapshot(db, sid)
-    resp = _served_while_stopped(web, first,
+    resp = served_while_stopped(web, first,
                                  lambda: refresh(web, token, proof))
     assert "used before" in assert_dpop_refused(resp)["error_description"]
     assert_untouched(db, sid, before)
