@@ -81,6 +81,24 @@ def tls(stack):
 
 # ---------------------------------------------------------------- helpers
 
+PROXY_SETTINGS = {"COOKIE_SECURE": "1", "BCRYPT_COST": "4",
+                  "TRUSTED_PROXIES": "127.0.0.1",
+                  "DBSC_COOKIE_LIFETIME": f"{LIFETIME}s",
+                  # the recipe's grace, so that assert_invariants holds
+                  # for this file's users whichever web they used
+                  "REFRESH_REUSE_GRACE": f"{GRACE}s"}
+
+
+GRACE_PREFIX = "dbscg"     # users of grace_web (not LIKE 't_dbscp_%')
+
+
+def grace_web(harden_web):
+    """A CGI web behind an https proxy with the default 10 s grace: a
+    duplicate is surely inside its window, however loaded the machine."""
+    return harden_web("dbscgrace", 48, **dict(PROXY_SETTINGS,
+                                              REFRESH_REUSE_GRACE="10s"))
+
+
 class HttpsProxyClient(Client):
     """A Client of a web that trusts 127.0.0.1 as its proxy, every request
     saying X-Forwarded-Proto: https, as a TLS-terminating proxy does: its
@@ -578,19 +596,22 @@ def test_refresh_of_unknown_or_unbound_session(stack, db, tls):
     assert_untouched(db, unbound.sid, before)
 
 
-def test_dbsc_refresh_with_a_grace_duplicate_cookie(stack, db, tls):
+def test_dbsc_refresh_with_a_grace_duplicate_cookie(stack, db, harden_web):
     """The page's refresh rotated the cookie just before the browser's
     signed refresh went out with the previous one (a grace duplicate):
     the signed refresh still rotates the session's live token and gives
-    a cookie of a full lifetime."""
-    user = _user(stack, db)
-    b = Browser(tls, user)
+    a cookie of a full lifetime. On the 10 s grace web (see
+    test_predecessor_in_grace_gets_no_longer_life), so that the previous
+    cookie is surely inside the window."""
+    client = HttpsProxyClient(grace_web(harden_web))
+    user = create_user(stack, db, prefix=GRACE_PREFIX)
+    b = Browser(client, user)
     b.register()
     previous = b.cookie
-    resp = tls.refresh(cookie=previous, secure=True)
+    resp = client.refresh(cookie=previous, secure=True)
     assert resp.status_code == 200, resp.text
     live, _ = refresh_cookie(resp, secure=True)
-    resp = dbsc_refresh(tls, b.sid, previous, b.proof())   # inside GRACE
+    resp = dbsc_refresh(client, b.sid, previous, b.proof())
     assert resp.status_code == 200, resp.text
     got, _ = refresh_cookie(resp, secure=True)
     assert got != live, "the signed refresh answered the grace duplicate " \
@@ -599,8 +620,9 @@ def test_dbsc_refresh_with_a_grace_duplicate_cookie(stack, db, tls):
     assert rows[-2][1] == token_hash(live) and rows[-2][2] is not None, \
         "the live token was not the one rotated"
     assert rows[-1][1] == token_hash(got)
-    b.cookie, b.challenge = assert_instructions(tls, resp, b.sid)
+    b.cookie, b.challenge = assert_instructions(client, resp, b.sid)
     b.refresh()
+    assert_invariants(db, users=f"t_{GRACE_PREFIX}_%")
 
 
 def test_dbsc_refresh_with_a_reused_cookie_ends_the_session(stack, db, tls):
@@ -713,9 +735,8 @@ def test_predecessor_in_grace_gets_no_longer_life(stack, db, harden_web):
     with the default 10 s grace, so that the copy is surely inside it (its
     users are not this file's others: their invariants take a 1 s
     grace)."""
-    base = harden_web("dbscgrace", 48, **dict(
-        PROXY_SETTINGS, REFRESH_REUSE_GRACE="10s"))
-    user = create_user(stack, db, prefix="dbscg")
+    user = create_user(stack, db, prefix=GRACE_PREFIX)
+    base = grace_web(harden_web)
     b = Browser(HttpsProxyClient(base), user)
     b.register()
     stolen = b.cookie
@@ -728,7 +749,7 @@ def test_predecessor_in_grace_gets_no_longer_life(stack, db, harden_web):
     assert claims_of(successor)["exp"] <= claims_of(stolen)["exp"], \
         "a copy in the grace window got the browser's fresh cookie " \
         f"(Max-Age {max_age})"
-    assert_invariants(db, users="t_dbscg_%")
+    assert_invariants(db, users=f"t_{GRACE_PREFIX}_%")
 
 
 # ---------------------------------------------------------------- endings
@@ -784,14 +805,6 @@ def test_ended_session_ends_dbsc(stack, db, tls, how):
 
 
 # ---------------------------------------------------------------- settings
-
-PROXY_SETTINGS = {"COOKIE_SECURE": "1", "BCRYPT_COST": "4",
-                  "TRUSTED_PROXIES": "127.0.0.1",
-                  "DBSC_COOKIE_LIFETIME": f"{LIFETIME}s",
-                  # the recipe's grace, so that assert_invariants holds
-                  # for this file's users whichever web they used
-                  "REFRESH_REUSE_GRACE": f"{GRACE}s"}
-
 
 def test_https_through_a_trusted_proxy_offers_dbsc(stack, db, harden_web):
     """Behind a trusted proxy that says X-Forwarded-Proto: https (a CGI
