@@ -45,9 +45,11 @@ from proofs import (DROP, ClientKey, canonical_jwk, dbsc_proof, dpop_proof,
 
 KIND = "lighttpd-tls"
 # The recipe's https port (and +1, its redirecting http socket): the main
-# web's port + 5 and + 6, among the browser tests' webs (1..9), which are
-# up one module at a time as this one is.
-TLS_OFFSET = 5
+# web's port + 1 and + 2, among the browser tests' webs (1..9), which are
+# up one module at a time as this one is (test_browser_dbsc.py runs the
+# same recipe on + 5 and + 6; recipe-down before recipe-up makes a
+# leftover of either harmless).
+TLS_OFFSET = 1
 LIFETIME = 3              # DBSC_COOKIE_LIFETIME of the recipe, seconds
 GRACE = 1                 # REFRESH_REUSE_GRACE of the recipe, seconds
 CHALLENGE_SLACK = 120     # lib/dbsc.h DBSC_CHALLENGE_SLACK
