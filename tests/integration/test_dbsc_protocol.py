@@ -126,8 +126,10 @@ def origin_of(client):
 
 
 def browser_headers(client, cookie=None):
-    """What Chromium's DBSC requests carry besides the DBSC headers."""
-    hdrs = {"Origin": origin_of(client), "Sec-Fetch-Site": "same-origin"}
+    """What Chromium's DBSC requests carry besides the DBSC headers (and
+    an empty body, no Content-Type: /tmp/dbsc-findings.md, items 3, 4)."""
+    hdrs = {"Origin": origin_of(client), "Sec-Fetch-Site": "same-origin",
+            "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "empty"}
     if cookie is not None:
         hdrs["Cookie"] = f"{SECURE_COOKIE_NAME}={cookie}"
     return hdrs
@@ -213,11 +215,16 @@ def assert_instructions(client, resp, sid):
         assert rule["type"] in ("include", "exclude"), rule
         assert rule["domain"] == "127.0.0.1", rule
     includes = [r["path"] for r in rules if r["type"] == "include"]
-    excludes = [r["path"] for r in rules if r["type"] == "exclude"]
-    # only /auth/ is in scope: the origin's default scope excluded, the
-    # paths under /auth/ included and nothing else
-    assert "/" in excludes, rules
+    # only /auth/ is in scope: the origin (the default scope) excluded
+    # first, then paths under /auth/ included. Chromium lets the last
+    # matching rule win (/tmp/dbsc-findings.md, item 1): an include before
+    # the exclude of / would be undone by it.
+    assert rules[0] == {"type": "exclude", "domain": "127.0.0.1",
+                        "path": "/"}, rules
     assert includes and all(p.startswith("/auth/") for p in includes), rules
+    # (an exclude of a path under /auth/, such as the refresh URL's, is
+    # harmless: Chromium adds that one itself)
+    assert all(r["path"].startswith("/auth/") for r in rules[1:]), rules
     assert body["credentials"] == [{
         "type": "cookie", "name": SECURE_COOKIE_NAME,
         "attributes": attributes}], body
