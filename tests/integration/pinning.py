@@ -3,16 +3,15 @@ auth.fcgi pool of two, one of them stopped with SIGSTOP while a request
 is sent, so that only the other can answer it (issue 14: a proof used
 once must be refused by every process).
 
-lighttpd hands a request to the least loaded process of a pool, the
-first one when all are idle; a request that waits on the stopped process
-first (an unauthenticated GET /auth/sessions, answered 401 once the
-process continues) makes it the loaded one. The stopped process is
+lighttpd hands a request to the least loaded process of a pool; a
+request that waits on the stopped process first (an unauthenticated GET
+/auth/sessions, answered 401 once the process continues) makes it the
+loaded one, so the request that matters goes to the other. The stopped process is
 always continued, whatever happens, and every wait is bounded."""
 
 import os
 import signal
 import threading
-import time
 
 from test_memory_hygiene import workers_of
 
@@ -26,25 +25,37 @@ def auth_responders(bin_dir):
 def served_while_stopped(client, stopped, send, seconds=8.0):
     """send()'s answer, got while process `stopped` (one of the web's two
     auth.fcgi processes) was stopped, so the other process answered it.
-    client: a latchlib.Client of that web (for the blocking request)."""
-    out = {}
+    client: a latchlib.Client of that web (for the blocking request).
+
+    lighttpd gives a request to the first of its least loaded processes.
+    A blocking request sent first goes to the stopped process and waits
+    there (then send() goes to the other, the only idle one), or goes to
+    the running one and is answered (then that one comes first, and so
+    it takes send() too). Either way an answer to send() while `stopped`
+    is stopped is the other's; a send() that waits is a failure."""
+    answers = []
 
     def blocker():
         try:
-            out["blocker"] = client.request("GET",
-                                            "/auth/sessions").status_code
+            answers.append(client.request("GET",
+                                          "/auth/sessions").status_code)
         except Exception as exc:        # reported below
-            out["blocker"] = exc
+            answers.append(exc)
+
+    out = {}
 
     def run():
-        out["answer"] = send()
+        try:
+            out["answer"] = send()
+        except Exception as exc:        # reported below
+            out["error"] = exc
 
     os.kill(stopped, signal.SIGSTOP)
     b = threading.Thread(target=blocker, daemon=True)
     t = threading.Thread(target=run, daemon=True)
     try:
         b.start()
-        time.sleep(0.25)
+        b.join(0.25)
         t.start()
         t.join(seconds)
         answered = not t.is_alive()
@@ -53,6 +64,6 @@ def served_while_stopped(client, stopped, send, seconds=8.0):
     b.join(15)
     t.join(15)
     assert answered, "the request waited for the stopped process"
-    assert out.get("blocker") == 401, out
-    assert "answer" in out, "send() raised (see its thread's report)"
+    assert answers == [401], answers
+    assert "answer" in out, f"send() failed: {out.get('error')!r}"
     return out["answer"]

@@ -10,7 +10,8 @@
 - parse_registration / parse_challenge: the values of
   Secure-Session-Registration and Secure-Session-Challenge (RFC 9651
   structured fields: a list of inner lists or items with parameters),
-  strictly: a value the parser does not understand is an assertion.
+  strictly: a value the parser does not understand is an assertion;
+- binding: a session's session_keys row, as the tests compare it.
 
 python3-cryptography does the arithmetic; nothing here talks HTTP."""
 
@@ -362,3 +363,13 @@ def parse_challenge(value):
     assert isinstance(params.get("id"), str) and not is_token(params["id"]), \
         f"id not a string: {value!r}"
     return {"challenge": item, "id": params["id"], "params": params}
+
+
+# ---------------------------------------------------------------- storage
+
+def binding(db, sid):
+    """(kind, alg, jkt bytes, public_jwk text) of session sid's
+    session_keys row (migration 011), or None when it is unbound."""
+    row = db.one("SELECT kind, alg, jkt, public_jwk FROM session_keys "
+                 "WHERE session_id = %s", (sid,))
+    return None if row is None else (row[0], row[1], bytes(row[2]), row[3])

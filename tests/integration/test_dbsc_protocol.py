@@ -40,8 +40,8 @@ from latchlib import (SECURE_COOKIE_NAME, Client, assert_clears_cookie,
                       refresh_cookie, run_latchctl, set_cookie_headers,
                       sid_of, token_hash)
 from pinning import auth_responders, served_while_stopped
-from proofs import (DROP, ClientKey, canonical_jwk, dbsc_proof, dpop_proof,
-                    parse_challenge, parse_registration)
+from proofs import (DROP, ClientKey, binding, canonical_jwk, dbsc_proof,
+                    dpop_proof, parse_challenge, parse_registration)
 
 KIND = "lighttpd-tls"
 # The recipe's https port (and +1, its redirecting http socket): the main
@@ -229,12 +229,6 @@ def assert_instructions(client, resp, sid):
         "type": "cookie", "name": SECURE_COOKIE_NAME,
         "attributes": attributes}], body
     return token, challenge_of(resp, sid)
-
-
-def binding(db, sid):
-    row = db.one("SELECT kind, alg, jkt, public_jwk FROM session_keys "
-                 "WHERE session_id = %s", (sid,))
-    return None if row is None else (row[0], row[1], bytes(row[2]), row[3])
 
 
 def snapshot(db, sid):

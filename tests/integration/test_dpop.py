@@ -24,17 +24,37 @@ import pytest
 
 from conftest import (LIFECYCLE, assert_invariants, create_user, session_row,
                       token_rows)
-from latchlib import (assert_error, b64url_encode, json_body,
-                      refreshed_body, sid_of)
+from latchlib import (ForwardedClient, assert_error, b64url_encode,
+                      fresh_address, json_body, refreshed_body, sid_of,
+                      token_hash)
 from pinning import auth_responders, served_while_stopped
-from proofs import (DROP, ClientKey, canonical_jwk, compact_jws, dpop_proof,
-                    new_jti, thumbprint)
+from proofs import (DROP, ClientKey, binding, canonical_jwk, compact_jws,
+                    dpop_proof, new_jti, thumbprint)
 from rawhttp import Conn, Target, request_bytes
 
 PREFIX = "dpop"
 IAT_WINDOW = 60           # contract: iat within 60 s of the server's clock
 WWW_DPOP_PREFIX = ('Bearer realm="latch", DPoP algs="ES256 RS256 EdDSA", '
                    'error="invalid_dpop_proof", error_description="')
+
+
+class AddressedClient(ForwardedClient):
+    """A client of its own address (X-Forwarded-For, to a web trusting
+    127.0.0.1 as its proxy), so that the failed logins a test makes on
+    purpose count against that address only, never against 127.0.0.1,
+    which every other test logs in from. It sends Host itself: a CGI web
+    sees only the headers requests puts in the request."""
+
+    def __init__(self, base_url):
+        super().__init__(base_url, fresh_address())
+
+    def request(self, method, path, body=None, content_type=None,
+                headers=None, json_body=None):
+        hdrs = {"Host": self.base_url.split("://", 1)[1]}
+        hdrs.update(headers or {})
+        return super().request(method, path, body=body,
+                               content_type=content_type, headers=hdrs,
+                               json_body=json_body)
 
 
 def _user(stack, db):
@@ -69,13 +89,6 @@ def refresh(web, token, dpop=None):
 
 def good_proof(web, key, **kw):
     return dpop_proof(key, "POST", _url(web, "/auth/refresh"), **kw)
-
-
-def binding(db, sid):
-    """(kind, alg, jkt bytes, public_jwk text) of session sid, or None."""
-    row = db.one("SELECT kind, alg, jkt, public_jwk FROM session_keys "
-                 "WHERE session_id = %s", (sid,))
-    return None if row is None else (row[0], row[1], bytes(row[2]), row[3])
 
 
 def listed_binding(client, access, sid):
@@ -117,8 +130,8 @@ def rotate(web, db, token, key):
     assert body["token_type"] == "DPoP", body
     assert sid_of(body["refresh_token"]) == sid
     rows = token_rows(db, sid)
-    assert len(rows) == n + 1 and rows[-2][2] is not None, \
-        "the presented token was not rotated"
+    assert len(rows) == n + 1 and rows[-2][1] == token_hash(token) and \
+        rows[-2][2] is not None, "the presented token was not rotated"
     return body["refresh_token"]
 
 
@@ -204,9 +217,12 @@ def _sessions_of(db, user):
 
 @pytest.mark.parametrize("case", ["wrong_htu", "stale_iat", "alg_none",
                                   "other_signer", "replayed_jti"])
-def test_bad_proof_on_login_creates_nothing(stack, db, web, case):
+def test_bad_proof_on_login_creates_nothing(stack, db, proxy_web, case):
     """A login whose proof is bad is 401 invalid_dpop_proof and opens no
-    session; the same login with a good proof then works."""
+    session; the same login with a good proof then works. (A client
+    address of its own: a replayed jti is judged after the password and
+    counts as a failed login.)"""
+    web = AddressedClient(proxy_web)
     user = _user(stack, db)
     key = ClientKey()
     url = _url(web, "/auth/login")
@@ -556,11 +572,13 @@ def test_dpop_rotation_keeps_duplicates_and_reuse_detection(stack, db, web):
 
 # ---------------------------------------------------------------- login order
 
-def test_bad_proof_is_judged_before_the_password(stack, db, web):
+def test_bad_proof_is_judged_before_the_password(stack, db, proxy_web):
     """A bad proof with a wrong password is 401 invalid_dpop_proof, not
     invalid_credentials (the proof is checked first), and counts no login
-    failure: more of them than the account's limit (20), and the right
-    password with a good proof still logs in."""
+    failure: more of them than the limits of the account (20) and of the
+    account from one address (5), and the right password with a good
+    proof still logs in."""
+    web = AddressedClient(proxy_web)
     user = _user(stack, db)
     key = ClientKey()
     url = _url(web, "/auth/login")
@@ -573,10 +591,11 @@ def test_bad_proof_is_judged_before_the_password(stack, db, web):
     assert json_body(resp)["token_type"] == "DPoP"
 
 
-def test_proof_of_a_failed_login_is_not_spent(stack, db, web):
+def test_proof_of_a_failed_login_is_not_spent(stack, db, proxy_web):
     """The jti is recorded once the password matched: a good proof sent
     with a wrong password (401 invalid_credentials) can still serve the
     right one."""
+    web = AddressedClient(proxy_web)
     user = _user(stack, db)
     key = ClientKey()
     proof = dpop_proof(key, "POST", _url(web, "/auth/login"))
