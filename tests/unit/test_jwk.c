@@ -490,6 +490,27 @@ test_malformed_keys_are_refused(void **state)
 	jwk_clear(&k);          /* twice: nothing left */
 }
 
+/* The RFC 7638 modulus made even (its last character 'w' carries the
+ * low bits 11, 'g' carries 10): refused, while the same text with 'w'
+ * is accepted. */
+static void
+test_even_rsa_modulus_is_refused(void **state)
+{
+	static char text[FX_TEXT];
+	struct jwk k;
+	char *w;
+
+	(void)state;
+	fx_fmt(text, "{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}",
+	    RFC7638_N);
+	parse_str(text, &k, JWK_OK);
+	jwk_clear(&k);
+	w = strstr(text, "Kgw\"");
+	assert_non_null(w);
+	w[2] = 'g';
+	parse_str(text, &k, JWK_EKEY);
+}
+
 /* 1024 and 4096 bits: the limits of JWK_RSA_MIN_BITS..MAX_BITS; a
  * 4097-bit modulus needs 513 bytes and is refused by its size. */
 static void
@@ -865,6 +886,7 @@ main(void)
 		cmocka_unit_test(test_crit_is_refused),
 		cmocka_unit_test(test_private_members_are_refused),
 		cmocka_unit_test(test_malformed_keys_are_refused),
+		cmocka_unit_test(test_even_rsa_modulus_is_refused),
 		cmocka_unit_test(test_rsa_modulus_sizes),
 		cmocka_unit_test(test_text_over_jwk_text_max_is_refused),
 		cmocka_unit_test(test_jws_over_jws_max_len_is_too_long),
