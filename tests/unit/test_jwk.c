@@ -461,6 +461,17 @@ test_malformed_keys_are_refused(void **state)
 		"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1g"
 		    "HMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pC"
 		    "yStikYjKIWI5a4\"}",
+		/* Coordinates of all ones (above p) and the all-zero point. */
+		"{\"kty\":\"EC\",\"crv\":\"P-256\","
+		    "\"x\":\"______________________________"
+		    "____________w\","
+		    "\"y\":\"______________________________"
+		    "____________w\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-256\","
+		    "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAA\","
+		    "\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAA\"}",
 		/* Padding, standard alphabet: not strict base64url. */
 		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQH"
 		    "Og7hcvPapiMlrwIaaPcHURo=\"}",
