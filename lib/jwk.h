@@ -112,8 +112,8 @@ struct jws_proof {
 
 /* Verifies the compact JWS of len bytes at compact (no NUL needed):
  * three base64url parts, header and payload each one JSON object
- * (json_parse_object: strict, no duplicate members; in the header not at
- * any depth, the jwk's members included), header alg one of
+ * (json_parse_object: strict, no duplicate members; in the header none
+ * at any depth either, the jwk's members included), header alg one of
  * opts->algs, typ opts->typ, no crit, the key as opts->key says, and the
  * signature (ES256: exactly 64 bytes r||s, converted to DER for OpenSSL;
  * RS256 and EdDSA as RFC 7518 / RFC 8037 say). Claims are not read: the
