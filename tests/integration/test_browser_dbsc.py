@@ -1,6 +1,6 @@
 """Device Bound Session Credentials in a real browser: Debian's Chromium,
-headless, with the DBSC flags (README "Testing notes"; the probe's findings
-are in docs), against latch over https from the shipped lighttpd files
+headless, with the DBSC flags (docs/readme/dbsc-browser.md: how it works,
+how to debug it), against latch over https from the shipped lighttpd files
 (recipe lighttpd-tls, its CA-signed leaf trusted by its SPKI hash), with a
 4 s DBSC_COOKIE_LIFETIME.
 
@@ -14,11 +14,10 @@ HTTP client. What it shows:
 - once the cookie's 4 s are over, the page's POST /auth/refresh is held by
   the browser until its signed refresh answered 200, and goes out with the
   cookie that refresh set;
-- the cookie copied out of the browser into a plain client is refused once
-  its 4 s are over, while the browser's session goes on;
-- a thief who uses the copy at once gets a successor that dies with it,
-  and the browser's next signed refresh meets reuse detection: the session
-  ends, in the browser too;
+- the cookie copied out of the browser into a plain client works for the
+  thief at once, but the successor dies with the copy: both are refused
+  once its 4 s are over, while the browser's session goes on (its next
+  signed refresh rotates the thief's token away);
 - logout ends the DBSC session: the browser's next refresh is answered
   401 and it stops refreshing;
 - plain headless Chromium (no DBSC flags) logs in and refreshes as before:
@@ -42,6 +41,7 @@ from browser_run import BROWSER_DIR
 from conftest import (INSTANCE, LogTail, create_user, main_port, run_stack,
                       session_row)
 from deploy_smoke import recipe_env
+from latchlib import refresh_cookie
 
 KIND = "lighttpd-tls"
 OFFSET = 5              # main web's port + 5 (and + 6: the recipe's http
@@ -89,8 +89,17 @@ def dbsc_web(stack):
 
 
 def chromium_args(web, dbsc=True):
+    """Chromium's flags: the recipe's leaf trusted, DBSC on (software keys,
+    no signing quota) unless told; DBSC_NETLOG=FILE in the environment
+    adds a net log with everything (its DBSC_* events say why a session
+    did not register or refresh)."""
     args = [f"--ignore-certificate-errors-spki-list={web['spki']}"]
-    return args + [DBSC_FEATURES] if dbsc else args
+    if dbsc:
+        args.append(DBSC_FEATURES)
+    if os.environ.get("DBSC_NETLOG"):
+        args += [f"--log-net-log={os.environ['DBSC_NETLOG']}",
+                 "--net-log-capture-mode=Everything"]
+    return args
 
 
 def wait_until(fn, timeout, message, interval=0.05):
@@ -236,27 +245,41 @@ def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack, db
         assert utc_epoch(expires) - time.time() <= LIFETIME + 1, expires
         assert copied["expires"] - time.time() <= LIFETIME + 1, copied
 
-        # One lifetime later, with no request from the page meanwhile:
-        # the browser has dropped the cookie, the copy is refused.
-        # (latch counts the token's life in whole seconds from the request,
+        # The thief refreshes with it at once: that works, but the successor
+        # dies no later than the copy does.
+        copy_expires = utc_epoch(expires)
+        resp = thief_refresh(web, copied["value"])
+        assert resp.status_code == 200, (resp.status_code, resp.text)
+        stolen, max_age = refresh_cookie(resp, secure=True)
+        stolen_expires = utc_epoch(token_of(db, stolen)[1])
+        assert stolen_expires <= copy_expires, (stolen_expires, copy_expires)
+        assert time.time() + max_age <= copy_expires + 1, max_age
+
+        # One lifetime later, with no request from the page meanwhile: the
+        # browser has dropped its cookie; the copy and the thief's successor
+        # are refused, and the session lives on.
+        # (latch counts a token's life in whole seconds from the request,
         # the browser the cookie's Max-Age from the answer's arrival.)
-        gone = max(utc_epoch(expires), copied["expires"])
+        gone = max(copy_expires, copied["expires"])
         time.sleep(max(0.0, gone - time.time()) + 0.3)
         assert jar_cookie(b, web) is None
-        resp = thief_refresh(web, copied["value"])
-        assert resp.status_code in (401, 403), (resp.status_code, resp.text)
-        assert resp.json()["error"] == "invalid_grant", resp.text
+        for value in (copied["value"], stolen):
+            resp = thief_refresh(web, value)
+            assert resp.status_code == 403, (resp.status_code, resp.text)
+            assert resp.json()["error"] == "invalid_grant", resp.text
         assert session_row(db, sid)["revoked_at"] is None
-        assert token_of(db, copied["value"])[2] is None, "refused, unchanged"
+        assert token_of(db, stolen)[2] is None, "refused, unchanged"
 
         # The page's own refresh: held until the browser's signed refresh
         # answered, then sent with the cookie that refresh set (the jar had
-        # none when the page made the request).
+        # none when the page made the request). The signed refresh rotated
+        # the session's live token, the thief's: the browser takes the
+        # session back.
         mark = LogTail(web["dir"] / "access.log")
         asked = time.time()
         res = b.call("refresh")
         assert res["status"] == 200, res
-        rotated_at = token_of(db, copied["value"])[2]
+        rotated_at = token_of(db, stolen)[2]
         assert rotated_at is not None and utc_epoch(rotated_at) >= asked - 0.01, \
             (rotated_at, asked)
         log = logged(mark, web)
@@ -268,7 +291,7 @@ def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack, db
         # The browser keeps its session; its cookie is short-lived again.
         assert session_row(db, sid)["revoked_at"] is None
         now = settled_cookie(b, web, db, sid)
-        assert now["value"] != copied["value"]
+        assert now["value"] not in (copied["value"], stolen)
         assert now["expires"] - time.time() <= LIFETIME + 1, now
 
         # Logout ends the DBSC session: the browser's next refresh of it is
@@ -290,3 +313,35 @@ def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack, db
         log = logged(mark, web)
         assert [r[1] for r in log] == ["/auth/refresh"] * 2, \
             f"the browser still refreshes an ended session: {log}"
+
+
+def test_plain_chromium_logs_in_and_refreshes_as_before(dbsc_web, stack, db):
+    """Without the DBSC flags the browser ignores the registration header:
+    no key, no short cookie, the page's refresh rotates as it always did."""
+    web = dbsc_web
+    user = create_user(stack, db, prefix="nodbsc")
+    tail = LogTail(web["dir"] / "access.log")
+    with BrowserDriver(args=chromium_args(web, dbsc=False)) as b:
+        b.open(web["base"] + PAGE_PATH, PAGE_HTML)
+        assert b.call("login", user["username"], user["password"]) is True
+        sid = db.scalar("SELECT id FROM sessions WHERE user_id = %s", (user["id"],))
+        first = jar_cookie(b, web)
+        assert first is not None and first["expires"] - time.time() > 3600, first
+        res = b.call("refresh")
+        assert res["status"] == 200, res
+        second = jar_cookie(b, web)
+        assert second["value"] != first["value"]
+        assert second["expires"] - time.time() > 3600, second
+        assert token_of(db, first["value"])[2] is not None, "rotated"
+        listed = b.call("sessions")
+        assert [s["binding"] for s in listed if s["id"] == str(sid)] == [None], listed
+        assert b.call("logout") == ["logged_out"]
+        assert b.call("refresh")["status"] == 401
+        log = logged(tail, web)
+    assert db.scalar("SELECT count(*) FROM session_keys WHERE session_id = %s",
+                     (sid,)) == 0
+    assert [r for r in log if r[1].startswith("/auth/")] == [
+        ("POST", "/auth/login", 200), ("POST", "/auth/refresh", 200),
+        ("GET", "/auth/sessions", 200), ("POST", "/auth/logout", 200),
+        ("POST", "/auth/refresh", 401)], log
+
