@@ -39,7 +39,8 @@ session_json(json_object *arr, const struct session_info *s)
 	    cli_json_put(o, "last_used_at", t[1]) ||
 	    cli_json_put(o, "expires_at", t[2]) ||
 	    cli_json_put(o, "ip", s->ip) ||
-	    cli_json_put(o, "user_agent", s->user_agent) ? -1 : 0;
+	    cli_json_put(o, "user_agent", s->user_agent) ||
+	    cli_json_put(o, "binding", s->binding) ? -1 : 0;
 }
 
 static int

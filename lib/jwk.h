@@ -86,7 +86,10 @@ void jwk_clear(struct jwk *k);
 /* What jws_verify checks. */
 struct jws_verify_opts {
 	const char *typ;        /* required typ, e.g. "dpop+jwt", compared
-				 * case-insensitively */
+				 * case-insensitively, with or without an
+				 * "application/" prefix (RFC 7515 section
+				 * 4.1.9); NULL: typ is not checked (no
+				 * route passes NULL: for tests and tools) */
 	unsigned algs;          /* offered algorithms: a set of enum jws_alg */
 	/* NULL: the header must carry the key as "jwk" (a DPoP proof, a
 	 * DBSC registration), and the signature is checked with it. Not

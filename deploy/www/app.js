@@ -165,6 +165,12 @@ function renderSessions(list) {
     fact('Last used', timeElement(s.last_used_at));
     if (device === 'Unknown device' && s.user_agent)
       fact('Browser says', s.user_agent.slice(0, 200));
+    // A session bound to a key the device holds (README "Sender-constrained
+    // sessions"): a copy of its refresh cookie is worth minutes at most.
+    if (s.binding === 'dbsc')
+      fact('Bound to', 'a key this browser keeps (DBSC)');
+    else if (s.binding === 'dpop')
+      fact('Bound to', 'a key the app keeps (DPoP)');
     li.append(dl);
 
     if (s.current) {

@@ -634,7 +634,7 @@ def test_session_list_json(ctl, db, web, user):
     assert isinstance(data, list) and len(data) == 1
     o = data[0]
     assert set(o) == {"id", "username", "created_at", "last_used_at",
-                      "expires_at", "ip", "user_agent"}, o
+                      "expires_at", "ip", "user_agent", "binding"}, o
     s = session_row(db, sid)
     assert o["id"] == sid
     assert o["username"] == user["username"]
@@ -644,6 +644,7 @@ def test_session_list_json(ctl, db, web, user):
                                           s["absolute_expires_at"]))
     assert o["ip"] == web.addr
     assert o["user_agent"] == web.user_agent
+    assert o["binding"] is None     # a password login binds no key
 
 
 def test_session_list_json_escapes_user_agent(ctl, proxy_web, user):

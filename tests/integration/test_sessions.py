@@ -15,8 +15,10 @@ from latchlib import (RFC3339_UTC, UUID_RE, Client, assert_error,
                       assert_no_store, json_body, login_body, refreshed_body,
                       rotate_body, sid_of)
 
+# API.md, plus "binding" of contract version 1.1 (sender-constrained
+# sessions).
 FIELDS = {"id", "created_at", "last_used_at", "expires_at", "user_agent",
-          "ip", "current"}
+          "ip", "current", "binding"}
 
 
 @pytest.fixture
@@ -57,6 +59,8 @@ def test_sessions_lists_exact_fields(web, user):
             (key, entry[key])
     assert entry["ip"] == "127.0.0.1"
     assert entry["current"] is True
+    # A password login without DPoP or DBSC is bound to nothing.
+    assert entry["binding"] is None
 
 
 def test_sessions_show_the_login_user_agent(web, user):
