@@ -58,9 +58,10 @@ class BrowserDriver:
         node = shutil.which("node")
         assert node, "node is missing: `make check` installs nodejs (deps.sh)"
         assert (BROWSER_DIR / "node_modules" / "playwright-core").is_dir(), \
-            "tests/browser/node_modules is missing: `make check` runs npm ci there"
+            "tests/browser/node_modules is missing: `make check` runs npm ci"
         ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
-        self.stderr_path = ARTIFACTS_DIR / f"driver-{os.getpid()}-{time.monotonic_ns()}.log"
+        self.stderr_path = (ARTIFACTS_DIR /
+                            f"driver-{os.getpid()}-{time.monotonic_ns()}.log")
         self._stderr = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             [node, str(BROWSER_DIR / "driver.mjs")], cwd=str(REPO),

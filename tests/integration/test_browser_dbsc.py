@@ -26,12 +26,13 @@ HTTP client. What it shows:
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import re
 import subprocess
 import time
-from datetime import datetime, timezone
+from datetime import timezone
 
 import pytest
 import requests
@@ -53,7 +54,7 @@ PAGE_HTML = (BROWSER_DIR / "dbsc-page.html").read_text()
 DBSC_FEATURES = ("--enable-features=DeviceBoundSessions:RefreshQuota/false,"
                  "EnableBoundSessionCredentialsSoftwareKeysForManualTesting")
 FLUSH_PATH = "/api/health?flush="
-_FLUSHES = 0
+FLUSHES = itertools.count(1)
 ACCESS_LINE = re.compile(r'"([A-Z]+) (\S+) HTTP/[0-9.]+" ([0-9]{3}) ')
 
 
@@ -131,9 +132,7 @@ def logged(tail, web, timeout=5):
     request is logged in another second: so requests to /api/health?flush=N
     every 0.4 s until one of them is in the file (all that came before it
     is then written too). Bounded."""
-    global _FLUSHES
-    _FLUSHES += 1
-    poke = f"{FLUSH_PATH}{os.getpid()}-{_FLUSHES}"
+    poke = f"{FLUSH_PATH}{os.getpid()}-{next(FLUSHES)}"
     deadline = time.monotonic() + timeout
     while True:
         with thief(web) as s:
@@ -142,8 +141,8 @@ def logged(tail, web, timeout=5):
         if any(f'"GET {poke} ' in line for line in tail.lines()):
             return requests_of(tail)
         if time.monotonic() > deadline:
-            pytest.fail(f"lighttpd did not write its access log in {timeout} s",
-                        pytrace=False)
+            pytest.fail("lighttpd did not write its access log in "
+                        f"{timeout} s", pytrace=False)
 
 
 def sha256(value):
@@ -153,20 +152,23 @@ def sha256(value):
 def jar_cookie(b, web):
     """The refresh cookie in the browser's jar for /auth/ (None: none, as
     when it expired), as {"value", "expires"}."""
-    found = [c for c in b.cookies(web["base"] + "/auth/") if c["name"] == COOKIE]
+    found = [c for c in b.cookies(web["base"] + "/auth/")
+             if c["name"] == COOKIE]
     assert len(found) <= 1, found
     return found[0] if found else None
 
 
 def token_of(db, value):
     """(session_id, expires_at, rotated_at) of the refresh token value."""
-    return db.one("SELECT session_id, expires_at, rotated_at FROM refresh_tokens"
-                  " WHERE token_hash = %s", (sha256(value),))
+    return db.one("SELECT session_id, expires_at, rotated_at FROM "
+                  "refresh_tokens WHERE token_hash = %s", (sha256(value),))
 
 
 def live_token_hash(db, sid):
-    return bytes(db.scalar("SELECT token_hash FROM refresh_tokens WHERE "
-                           "session_id = %s AND rotated_at IS NULL", (sid,)))
+    """The hash of session sid's unrotated refresh token (None: none)."""
+    h = db.scalar("SELECT token_hash FROM refresh_tokens WHERE "
+                  "session_id = %s AND rotated_at IS NULL", (sid,))
+    return None if h is None else bytes(h)
 
 
 def settled_cookie(b, web, db, sid):
@@ -178,8 +180,8 @@ def settled_cookie(b, web, db, sid):
             return None
         time.sleep(0.3)
         c2 = jar_cookie(b, web)
-        return c if c2 == c and sha256(c["value"]) == live_token_hash(db, sid) \
-            else None
+        still = c2 == c and sha256(c["value"]) == live_token_hash(db, sid)
+        return c if still else None
     return wait_until(quiet, 5, "the browser's cookie never settled")
 
 
@@ -204,7 +206,7 @@ def thief_refresh(web, value):
                                "Origin": web["base"]})
 
 
-def login_and_register(b, web, db, user, tail):
+def login_and_register(b, web, db, user):
     """Logs in from the page; waits for the registration: the session id."""
     b.open(web["base"] + PAGE_PATH, PAGE_HTML)
     assert b.call("login", user["username"], user["password"]) is True
@@ -215,12 +217,13 @@ def login_and_register(b, web, db, user, tail):
     return sid
 
 
-def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack, db):
+def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack,
+                                                            db):
     web = dbsc_web
     user = create_user(stack, db, prefix="dbsc")
     tail = LogTail(web["dir"] / "access.log")
     with BrowserDriver(args=chromium_args(web)) as b:
-        sid = login_and_register(b, web, db, user, tail)
+        sid = login_and_register(b, web, db, user)
 
         # The key is stored, once, with the session.
         kind, alg, jkt, jwk = db.one(
@@ -236,7 +239,8 @@ def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack, db
         assert log.index(("POST", "/auth/login", 200)) < \
             log.index(("POST", "/auth/dbsc/register", 200)), log
         listed = b.call("sessions")
-        assert [s["binding"] for s in listed if s["id"] == sid] == ["dbsc"], listed
+        assert [s["binding"] for s in listed if s["id"] == sid] == ["dbsc"], \
+            listed
 
         # The cookie a thief copies: the session's live token, short-lived.
         copied = settled_cookie(b, web, db, sid)
@@ -280,8 +284,8 @@ def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack, db
         res = b.call("refresh")
         assert res["status"] == 200, res
         rotated_at = token_of(db, stolen)[2]
-        assert rotated_at is not None and utc_epoch(rotated_at) >= asked - 0.01, \
-            (rotated_at, asked)
+        assert rotated_at is not None, "the signed refresh rotated it"
+        assert utc_epoch(rotated_at) >= asked - 0.01, (rotated_at, asked)
         log = logged(mark, web)
         first_dbsc = log.index(("POST", "/auth/dbsc/refresh", 200))
         assert first_dbsc < log.index(("POST", "/auth/refresh", 200)), log
@@ -324,9 +328,11 @@ def test_plain_chromium_logs_in_and_refreshes_as_before(dbsc_web, stack, db):
     with BrowserDriver(args=chromium_args(web, dbsc=False)) as b:
         b.open(web["base"] + PAGE_PATH, PAGE_HTML)
         assert b.call("login", user["username"], user["password"]) is True
-        sid = db.scalar("SELECT id FROM sessions WHERE user_id = %s", (user["id"],))
+        sid = db.scalar("SELECT id FROM sessions WHERE user_id = %s",
+                        (user["id"],))
         first = jar_cookie(b, web)
-        assert first is not None and first["expires"] - time.time() > 3600, first
+        assert first is not None, "no refresh cookie after the login"
+        assert first["expires"] - time.time() > 3600, first
         res = b.call("refresh")
         assert res["status"] == 200, res
         second = jar_cookie(b, web)
@@ -334,7 +340,8 @@ def test_plain_chromium_logs_in_and_refreshes_as_before(dbsc_web, stack, db):
         assert second["expires"] - time.time() > 3600, second
         assert token_of(db, first["value"])[2] is not None, "rotated"
         listed = b.call("sessions")
-        assert [s["binding"] for s in listed if s["id"] == str(sid)] == [None], listed
+        assert [s["binding"] for s in listed if s["id"] == str(sid)] == \
+            [None], listed
         assert b.call("logout") == ["logged_out"]
         assert b.call("refresh")["status"] == 401
         log = logged(tail, web)
