@@ -18,6 +18,9 @@
 //   call    {name, args}       await window.T[name](...args) in the page
 //   cookies {url}              the context's cookies for url (HttpOnly
 //                              ones included, as a cookie store holds them)
+//   sent    {path}             the Cookie header (null: none) of each
+//                              request of the page to that path so far, as
+//                              Chromium sent it
 //   log     {}                 console errors and page errors so far
 //   close   {}                 closes Chromium; the driver then exits 0
 // The driver closes Chromium and exits when stdin ends (its parent is
@@ -32,6 +35,7 @@ let browser = null;
 let context = null;
 let page = null;
 const browserLog = [];
+const pageRequests = []; // [{path, request}] of the current page
 
 function answer(obj) { process.stdout.write(JSON.stringify(obj) + '\n'); }
 
@@ -81,6 +85,10 @@ const ops = {
       if (m.type() === 'error' || m.type() === 'warning') browserLog.push(`console.${m.type()}: ${m.text()}`);
     });
     page.on('pageerror', (e) => browserLog.push(`pageerror: ${e.message}`));
+    pageRequests.length = 0;
+    page.on('request', (request) => {
+      pageRequests.push({ path: new URL(request.url()).pathname, request });
+    });
     const handler = (route) => route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: html });
     await page.route(url, handler);
     try {
@@ -95,6 +103,14 @@ const ops = {
     return page.evaluate(([n, a]) => window.T[n](...a), [name, args]);
   },
   async cookies({ url }) { return context.cookies(url); },
+  async sent({ path }) {
+    const out = [];
+    for (const r of pageRequests.filter((e) => e.path === path)) {
+      const headers = await r.request.allHeaders();
+      out.push(headers.cookie ?? null);
+    }
+    return out;
+  },
   async log() { return browserLog.slice(); },
   async close() {
     clearTimeout(watchdog);

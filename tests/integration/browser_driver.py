@@ -128,6 +128,11 @@ class BrowserDriver:
     def cookies(self, url):
         return self._cmd("cookies", url=url)
 
+    def sent_cookies(self, path):
+        """The Cookie header (None: none) of each request of the page to
+        path so far, as Chromium sent it."""
+        return self._cmd("sent", path=path)
+
     def console(self):
         return self._cmd("log")
 

@@ -164,6 +164,14 @@ def token_of(db, value):
                   "refresh_tokens WHERE token_hash = %s", (sha256(value),))
 
 
+def predecessor_of(db, value):
+    """The hash of the token that refresh token value succeeded."""
+    h = db.scalar("SELECT p.token_hash FROM refresh_tokens t JOIN "
+                  "refresh_tokens p ON p.id = t.predecessor_id "
+                  "WHERE t.token_hash = %s", (sha256(value),))
+    return None if h is None else bytes(h)
+
+
 def live_token_hash(db, sid):
     """The hash of session sid's unrotated refresh token (None: none)."""
     h = db.scalar("SELECT token_hash FROM refresh_tokens WHERE "
@@ -286,6 +294,10 @@ def test_dbsc_registration_deferral_copied_cookie_and_logout(dbsc_web, stack,
         rotated_at = token_of(db, stolen)[2]
         assert rotated_at is not None, "the signed refresh rotated it"
         assert utc_epoch(rotated_at) >= asked - 0.01, (rotated_at, asked)
+        sent = b.sent_cookies("/auth/refresh")[-1]
+        assert sent is not None and sent.startswith(COOKIE + "="), sent
+        assert predecessor_of(db, sent.partition("=")[2]) == \
+            sha256(stolen), "sent with the cookie the signed refresh set"
         log = logged(mark, web)
         first_dbsc = log.index(("POST", "/auth/dbsc/refresh", 200))
         assert first_dbsc < log.index(("POST", "/auth/refresh", 200)), log
