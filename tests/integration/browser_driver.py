@@ -157,6 +157,8 @@ class BrowserDriver:
             _kill_group(self.chromium_pid)
         self._sel.close()
         self._stderr.close()
+        if self.stderr_path.stat().st_size == 0:
+            self.stderr_path.unlink()
         for f in (self.proc.stdin, self.proc.stdout):
             try:
                 f.close()
