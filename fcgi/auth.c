@@ -261,7 +261,8 @@ dbsc_ask_proof(struct app *app, const char *sid, const char *why,
 {
 	char challenge[DBSC_CHALLENGE_MAX + 1];
 
-	if (dbsc_challenge_make(app->cfg, sid, app->now, challenge) != 0) {
+	if (dbsc_challenge_make(app->cfg, DBSC_FOR_REFRESH, sid, app->now,
+	    challenge) != 0) {
 		errors_respond(resp, LATCH_EFAIL);
 		return;
 	}
@@ -293,7 +294,8 @@ dbsc_answer(struct app *app, const struct http_request *req,
 
 	/* The scope's domain is the origin's host, without the port. */
 	if (authn_own_origin(req, origin, sizeof origin) != 0 ||
-	    dbsc_challenge_make(app->cfg, t->sid, app->now, challenge) != 0) {
+	    dbsc_challenge_make(app->cfg, DBSC_FOR_REFRESH, t->sid, app->now,
+	    challenge) != 0) {
 		errors_respond(resp, LATCH_EFAIL);
 		return;
 	}
@@ -343,6 +345,13 @@ handle_dbsc_register(struct app *app, const struct http_request *req,
 	(void)body;
 	(void)arg;
 	memset(&p, 0, sizeof p);
+	/* Offered only over TLS and while DBSC is on (fcgi/login.c): a key
+	 * registered anywhere else was never asked for. */
+	if (!req->https || app->cfg->dbsc_cookie_lifetime == 0) {
+		http_response_error(resp, 404, "not_found",
+		    "DBSC is not offered here");
+		return;
+	}
 	if (authn_refresh_token(app->cfg, req, NULL, &pt, resp) != 0)
 		return;
 	if (pt.token == NULL || session_verify_refresh(app, pt.token, pt.len,
@@ -365,7 +374,8 @@ handle_dbsc_register(struct app *app, const struct http_request *req,
 		    jwk_strerror(rc));
 		return;
 	}
-	if (dbsc_challenge_check(app->cfg, claims.sid, p.challenge,
+	if (dbsc_challenge_check(app->cfg, DBSC_FOR_REGISTRATION, claims.sid,
+	    p.challenge,
 	    p.challenge_len, app->now, &ch) != 0) {
 		http_response_error(resp, 400, "invalid_request", "The proof "
 		    "does not answer a current challenge of this session");
@@ -393,9 +403,11 @@ handle_dbsc_register(struct app *app, const struct http_request *req,
 		    "is bound to another key, or the challenge was used");
 		break;
 	default:
+		/* The cookie stays: the page's own refresh may have rotated
+		 * it while this registration was on its way, and the
+		 * browser's session goes on unbound, as without DBSC. */
 		http_response_error(resp, 403, "invalid_grant",
-		    "The refresh token is invalid, expired or revoked");
-		clear_refresh_cookie(app->cfg, resp);
+		    "The refresh token is not the session's live one");
 		break;
 	}
 out:
@@ -430,6 +442,16 @@ handle_dbsc_refresh(struct app *app, const struct http_request *req,
 		    "Sec-Secure-Session-Id must name a session");
 		return;
 	}
+	/* DBSC turned off (DBSC_COOKIE_LIFETIME=0): the browser ends its
+	 * DBSC session, and the session goes on as an unbound one
+	 * (latch_refresh ignores a DBSC binding then). */
+	if (app->cfg->dbsc_cookie_lifetime == 0) {
+		http_response_error(resp, 401, "invalid_grant",
+		    "DBSC is turned off: refresh with the cookie");
+		http_response_header(resp, "WWW-Authenticate",
+		    "Bearer realm=\"latch\"");
+		return;
+	}
 	if (authn_refresh_token(app->cfg, req, NULL, &pt, resp) != 0)
 		return;
 	if (req->dbsc_response == NULL) {
@@ -455,7 +477,8 @@ handle_dbsc_refresh(struct app *app, const struct http_request *req,
 	}
 	rc = dbsc_verify_proof(req->dbsc_response, strlen(req->dbsc_response),
 	    &jwk, &p);
-	if (rc != JWK_OK || dbsc_challenge_check(app->cfg, sid, p.challenge,
+	if (rc != JWK_OK || dbsc_challenge_check(app->cfg, DBSC_FOR_REFRESH, sid,
+	    p.challenge,
 	    p.challenge_len, app->now, &ch) != 0) {
 		log_event(LOG_INFO, "dbsc_proof_refused", "sid=%s why=%d", sid,
 		    rc);

@@ -255,7 +255,8 @@ handle_login(struct app *app, const struct http_request *req,
 	 * failure of the login. */
 	if (login.delivery == REPLY_DELIVERY_COOKIE && req->https &&
 	    app->cfg->dbsc_cookie_lifetime > 0 && !has_dpop &&
-	    (dbsc_challenge_make(app->cfg, tokens.sid, app->now,
+	    (dbsc_challenge_make(app->cfg, DBSC_FOR_REGISTRATION, tokens.sid,
+	    app->now,
 	    challenge) != 0 || dbsc_offer_registration(resp, challenge) != 0))
 		log_event(LOG_WARN, "dbsc_not_offered", "sid=%s", tokens.sid);
 	reply_tokens(app, &tokens, new_device, login.delivery, resp);

@@ -12,7 +12,11 @@
 #include "keys.h"
 #include "reply.h"
 
-static const char challenge_label[] = "latch dbsc challenge v1";
+/* The MAC keys' labels, one per purpose (key_derive). */
+static const char *const challenge_labels[] = {
+	[DBSC_FOR_REGISTRATION] = "latch dbsc registration challenge v1",
+	[DBSC_FOR_REFRESH] = "latch dbsc refresh challenge v1",
+};
 
 #define CHALLENGE_RANDOM 16     /* bytes */
 #define CHALLENGE_TIME_MAX 12   /* digits of the expiry */
@@ -20,8 +24,9 @@ static const char challenge_label[] = "latch dbsc challenge v1";
 /* The MAC of one challenge under k: HMAC(derived key, sid NUL exp NUL
  * random), base64url into out (44 bytes). */
 static int
-challenge_mac(const struct key *k, const char *sid, const char *exp,
-    size_t exp_len, const char *rnd, size_t rnd_len, char out[44])
+challenge_mac(const struct key *k, enum dbsc_purpose purpose, const char *sid,
+    const char *exp, size_t exp_len, const char *rnd, size_t rnd_len,
+    char out[44])
 {
 	unsigned char key[KEY_DERIVED_LEN], mac[CRYPTO_SHA256_LEN];
 	char msg[CRYPTO_UUID_LEN + 1 + CHALLENGE_TIME_MAX + 1 + 32];
@@ -29,7 +34,8 @@ challenge_mac(const struct key *k, const char *sid, const char *exp,
 	int rc = -1;
 
 	if (sid_len != CRYPTO_UUID_LEN || exp_len > CHALLENGE_TIME_MAX ||
-	    rnd_len > 32)
+	    rnd_len > 32 || (purpose != DBSC_FOR_REGISTRATION &&
+	    purpose != DBSC_FOR_REFRESH))
 		return -1;
 	memcpy(msg, sid, sid_len);
 	msg[sid_len] = '\0';
@@ -37,7 +43,7 @@ challenge_mac(const struct key *k, const char *sid, const char *exp,
 	msg[sid_len + 1 + exp_len] = '\0';
 	memcpy(msg + sid_len + 2 + exp_len, rnd, rnd_len);
 	n = sid_len + 2 + exp_len + rnd_len;
-	if (key_derive(k, challenge_label, key) == 0 &&
+	if (key_derive(k, challenge_labels[purpose], key) == 0 &&
 	    crypto_hmac_sha256(key, sizeof key, msg, n, mac) == 0 &&
 	    b64url_encode(mac, sizeof mac, out, 44) == 43)
 		rc = 0;
@@ -46,8 +52,8 @@ challenge_mac(const struct key *k, const char *sid, const char *exp,
 }
 
 int
-dbsc_challenge_make(const struct latch_config *cfg, const char *sid,
-    int64_t now, char out[DBSC_CHALLENGE_MAX + 1])
+dbsc_challenge_make(const struct latch_config *cfg, enum dbsc_purpose purpose,
+    const char *sid, int64_t now, char out[DBSC_CHALLENGE_MAX + 1])
 {
 	const struct key *k = keyset_signing_key(&cfg->refresh_keys);
 	char exp[CHALLENGE_TIME_MAX + 2], rnd[32], mac[44];
@@ -57,15 +63,17 @@ dbsc_challenge_make(const struct latch_config *cfg, const char *sid,
 	    now + cfg->dbsc_cookie_lifetime + DBSC_CHALLENGE_SLACK);
 	if (k == NULL || n <= 0 || n > CHALLENGE_TIME_MAX ||
 	    crypto_random_b64url(CHALLENGE_RANDOM, rnd, sizeof rnd) != 0 ||
-	    challenge_mac(k, sid, exp, (size_t)n, rnd, strlen(rnd), mac) != 0)
+	    challenge_mac(k, purpose, sid, exp, (size_t)n, rnd, strlen(rnd),
+	    mac) != 0)
 		return -1;
 	n = snprintf(out, DBSC_CHALLENGE_MAX + 1, "%s.%s.%s", exp, rnd, mac);
 	return n > 0 && n <= DBSC_CHALLENGE_MAX ? 0 : -1;
 }
 
 int
-dbsc_challenge_check(const struct latch_config *cfg, const char *sid,
-    const char *c, size_t n, int64_t now, struct dbsc_challenge *out)
+dbsc_challenge_check(const struct latch_config *cfg, enum dbsc_purpose purpose,
+    const char *sid, const char *c, size_t n, int64_t now,
+    struct dbsc_challenge *out)
 {
 	const char *dot1, *dot2, *end = c + n;
 	char mac[44], hashed[sizeof "dbsc" + DBSC_CHALLENGE_MAX];
@@ -97,8 +105,8 @@ dbsc_challenge_check(const struct latch_config *cfg, const char *sid,
 	/* Any listed refresh key: a key rotation spoils no challenge. The
 	 * comparison is constant-time; which key matched leaks nothing. */
 	for (size_t i = 0; i < cfg->refresh_keys.count; i++) {
-		if (challenge_mac(&cfg->refresh_keys.keys[i], sid, c, exp_len,
-		    dot1 + 1, rnd_len, mac) == 0 &&
+		if (challenge_mac(&cfg->refresh_keys.keys[i], purpose, sid, c,
+		    exp_len, dot1 + 1, rnd_len, mac) == 0 &&
 		    CRYPTO_memcmp(mac, dot2 + 1, 43) == 0)
 			ok = 1;
 	}

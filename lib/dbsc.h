@@ -32,12 +32,22 @@
 #define DBSC_REGISTER_PATH "/auth/dbsc/register"
 #define DBSC_REFRESH_PATH "/auth/dbsc/refresh"
 
-/* Makes a challenge for session sid (canonical UUID text) at now, good
- * until now + cfg's cookie lifetime + DBSC_CHALLENGE_SLACK, under the
- * refresh signing key. Returns 0 with the NUL-terminated challenge in
- * out, or -1 (the random generator or HMAC failed). */
-int dbsc_challenge_make(const struct latch_config *cfg, const char *sid,
-    int64_t now, char out[DBSC_CHALLENGE_MAX + 1]);
+/* What a challenge may be answered for. Each has its own MAC key, so a
+ * challenge the refresh route hands to anyone who names a session can
+ * never register a key: only a login's answer carries a registration
+ * challenge. */
+enum dbsc_purpose {
+	DBSC_FOR_REGISTRATION,
+	DBSC_FOR_REFRESH,
+};
+
+/* Makes a challenge for purpose and session sid (canonical UUID text) at
+ * now, good until now + cfg's cookie lifetime + DBSC_CHALLENGE_SLACK,
+ * under the refresh signing key. Returns 0 with the NUL-terminated
+ * challenge in out, or -1 (the random generator or HMAC failed). */
+int dbsc_challenge_make(const struct latch_config *cfg,
+    enum dbsc_purpose purpose, const char *sid, int64_t now,
+    char out[DBSC_CHALLENGE_MAX + 1]);
 
 /* A challenge that passed dbsc_challenge_check. */
 struct dbsc_challenge {
@@ -47,11 +57,12 @@ struct dbsc_challenge {
 	int64_t expires_at;
 };
 
-/* Whether the n bytes at c are a challenge latch made for sid (under any
- * refresh key of cfg, so rotating keys spoils none) that has not expired
- * at now. Returns 0 and fills *out, or -1. */
-int dbsc_challenge_check(const struct latch_config *cfg, const char *sid,
-    const char *c, size_t n, int64_t now, struct dbsc_challenge *out);
+/* Whether the n bytes at c are a challenge latch made for purpose and sid
+ * (under any refresh key of cfg, so rotating keys spoils none) that has
+ * not expired at now. Returns 0 and fills *out, or -1. */
+int dbsc_challenge_check(const struct latch_config *cfg,
+    enum dbsc_purpose purpose, const char *sid, const char *c, size_t n,
+    int64_t now, struct dbsc_challenge *out);
 
 /* Adds Secure-Session-Registration offering DBSC_ALGS, the registration
  * path and challenge. Returns 0, or -1 (out of header room or memory). */

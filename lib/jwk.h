@@ -43,8 +43,10 @@ enum jwk_err {
 				 * oth, k), unknown kty or crv, members of
 				 * the wrong type or size, a point not on
 				 * the curve, an RSA modulus outside
-				 * JWK_RSA_MIN_BITS..JWK_RSA_MAX_BITS, an
-				 * even or tiny exponent */
+				 * JWK_RSA_MIN_BITS..JWK_RSA_MAX_BITS or
+				 * even, an even or tiny exponent, an RSA
+				 * integer with a leading zero byte (so that
+				 * one key has one canonical text) */
 	JWK_ECRIT = -6,         /* a crit header (no extension understood) */
 	JWK_ESIGNATURE = -7,    /* signature missing, of the wrong size, or
 				 * not valid */
@@ -110,7 +112,8 @@ struct jws_proof {
 
 /* Verifies the compact JWS of len bytes at compact (no NUL needed):
  * three base64url parts, header and payload each one JSON object
- * (json_parse_object: strict, no duplicate members), header alg one of
+ * (json_parse_object: strict, no duplicate members; in the header none
+ * at any depth either, the jwk's members included), header alg one of
  * opts->algs, typ opts->typ, no crit, the key as opts->key says, and the
  * signature (ES256: exactly 64 bytes r||s, converted to DER for OpenSSL;
  * RS256 and EdDSA as RFC 7518 / RFC 8037 say). Claims are not read: the

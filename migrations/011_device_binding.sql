@@ -57,7 +57,8 @@ $fn$;
 --                  the session's and whether the proof was used before
 --                  (p_proof_hash, single use until p_proof_until);
 --   p_bound_life   DBSC_COOKIE_LIFETIME: how long a DBSC-bound session's
---                  refresh token lives;
+--                  refresh token lives (NULL or under a second: DBSC is
+--                  off, and a DBSC binding is ignored);
 --   p_bind_alg, p_bind_jwk   with p_proof 'dbsc': a DBSC registration,
 --                  which binds the session to that key (if it is bound to
 --                  nothing yet) before rotating.
@@ -152,6 +153,25 @@ BEGIN
     v_bound := k.kind;
     IF p_bind_jwk IS NOT NULL AND p_proof IS DISTINCT FROM 'dbsc' THEN
         RAISE EXCEPTION 'latch_refresh: a binding needs a DBSC proof';
+    END IF;
+    -- A proof is always of a key and always single use: a caller that
+    -- forgot either would make it replayable.
+    IF p_proof IS NOT NULL AND (p_proof NOT IN ('dpop', 'dbsc')
+       OR p_proof_jkt IS NULL OR p_proof_hash IS NULL
+       OR p_proof_until IS NULL) THEN
+        RAISE EXCEPTION 'latch_refresh: a proof needs its key, id and expiry';
+    END IF;
+    -- DBSC turned off (DBSC_COOKIE_LIFETIME=0, no bound life): a DBSC
+    -- binding no longer counts, and the session refreshes as an unbound
+    -- one rather than dying one cookie lifetime later. The DBSC routes
+    -- answer 401 then, and never call here.
+    IF COALESCE(p_bound_life, interval '0') < interval '1 second' THEN
+        IF p_proof = 'dbsc' THEN
+            RAISE EXCEPTION 'latch_refresh: a DBSC proof while DBSC is off';
+        END IF;
+        IF v_bound = 'dbsc' THEN
+            v_bound := NULL;
+        END IF;
     END IF;
     IF p_proof = 'dbsc' AND p_bind_jwk IS NOT NULL AND v_bound IS NULL THEN
         -- Registration binds only with the live token: a rotated one

@@ -35,12 +35,12 @@ const CHROMIUM_ARGS = [
   '--no-proxy-server',
 ];
 
-/** One headless Chromium. */
-export function launchBrowser() {
+/** One headless Chromium; extraArgs go after the harness's own. */
+export function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     timeout: 30_000,
   });
 }

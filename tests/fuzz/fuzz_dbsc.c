@@ -7,7 +7,8 @@
  *   1  a Secure-Session-Response value, verified as a registration (key
  *      in the header) and as a refresh by a fixed stored key.
  * Properties: a challenge is accepted only for the session it was made
- * for, only before its expiry, and only when it is byte for byte one
+ * for and for the purpose it was made for, only before its expiry, and
+ * only when it is byte for byte one
  * dbsc_challenge_make made (so nothing but the genuine one, of the ones
  * built here, passes); an accepted proof has a jti of 1 to
  * DBSC_CHALLENGE_MAX bytes, an algorithm offered to browsers, and for a
@@ -61,21 +62,28 @@ challenges(const char *s, size_t n)
 	size_t glen;
 
 	/* Bytes of nobody: refused, whoever and whenever. */
-	FUZZ_CHECK(dbsc_challenge_check(&cfg, SID, s, n, NOW, &ch) != 0);
-	FUZZ_CHECK(dbsc_challenge_check(&cfg, SID2, s, n, 0, &ch) != 0);
-	FUZZ_CHECK(dbsc_challenge_make(&cfg, SID, NOW, good) == 0);
-	glen = strlen(good);
-	FUZZ_CHECK(dbsc_challenge_check(&cfg, SID, good, glen, NOW, &ch) == 0);
-	FUZZ_CHECK(dbsc_challenge_check(&cfg, SID2, good, glen, NOW, &ch) != 0);
-	FUZZ_CHECK(dbsc_challenge_check(&cfg, SID, good, glen, ch.expires_at,
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REFRESH, SID, s, n, NOW,
 	    &ch) != 0);
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REGISTRATION, SID2, s, n,
+	    0, &ch) != 0);
+	FUZZ_CHECK(dbsc_challenge_make(&cfg, DBSC_FOR_REFRESH, SID, NOW,
+	    good) == 0);
+	glen = strlen(good);
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REFRESH, SID, good, glen,
+	    NOW, &ch) == 0);
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REFRESH, SID2, good, glen,
+	    NOW, &ch) != 0);
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REGISTRATION, SID, good,
+	    glen, NOW, &ch) != 0);
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REFRESH, SID, good, glen,
+	    ch.expires_at, &ch) != 0);
 	/* The genuine one with the input after it, or instead of a part. */
 	if (n == 0 || glen + n > sizeof buf)
 		return;
 	memcpy(buf, good, glen);
 	memcpy(buf + glen, s, n);
-	FUZZ_CHECK(dbsc_challenge_check(&cfg, SID, buf, glen + n, NOW,
-	    &ch) != 0);
+	FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REFRESH, SID, buf,
+	    glen + n, NOW, &ch) != 0);
 	dot1 = strchr(good, '.');
 	dot2 = strchr(dot1 + 1, '.');
 	for (int part = 0; part < 3; part++) {
@@ -91,8 +99,8 @@ challenges(const char *s, size_t n)
 		memcpy(buf, good, head);
 		memcpy(buf + head, s, n);
 		memcpy(buf + head + n, to, tail);
-		FUZZ_CHECK(dbsc_challenge_check(&cfg, SID, buf, len, NOW,
-		    &ch) != 0);
+		FUZZ_CHECK(dbsc_challenge_check(&cfg, DBSC_FOR_REFRESH, SID,
+		    buf, len, NOW, &ch) != 0);
 	}
 }
 

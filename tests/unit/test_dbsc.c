@@ -27,26 +27,61 @@ static const char *const keys_new =
     "JWT_REFRESH_SECRET=r2:refresh-secret-two-refresh-secret-two";
 
 static void
-make(const char *keys, const char *sid, char out[DBSC_CHALLENGE_MAX + 1])
+make_for(enum dbsc_purpose purpose, const char *keys, const char *sid,
+    char out[DBSC_CHALLENGE_MAX + 1])
 {
 	struct latch_config cfg;
 
 	config_fixture_load(&cfg, keys);
-	assert_int_equal(dbsc_challenge_make(&cfg, sid, NOW, out), 0);
+	assert_int_equal(dbsc_challenge_make(&cfg, purpose, sid, NOW, out), 0);
 	config_free(&cfg);
+}
+
+static int
+check_for(enum dbsc_purpose purpose, const char *keys, const char *sid,
+    const char *c, size_t n, int64_t now, struct dbsc_challenge *out)
+{
+	struct latch_config cfg;
+	int rc;
+
+	config_fixture_load(&cfg, keys);
+	rc = dbsc_challenge_check(&cfg, purpose, sid, c, n, now, out);
+	config_free(&cfg);
+	return rc;
+}
+
+/* Refresh challenges, the kind most of the tests below handle. */
+static void
+make(const char *keys, const char *sid, char out[DBSC_CHALLENGE_MAX + 1])
+{
+	make_for(DBSC_FOR_REFRESH, keys, sid, out);
 }
 
 static int
 check(const char *keys, const char *sid, const char *c, size_t n,
     int64_t now, struct dbsc_challenge *out)
 {
-	struct latch_config cfg;
-	int rc;
+	return check_for(DBSC_FOR_REFRESH, keys, sid, c, n, now, out);
+}
 
-	config_fixture_load(&cfg, keys);
-	rc = dbsc_challenge_check(&cfg, sid, c, n, now, out);
-	config_free(&cfg);
-	return rc;
+/* The refresh route hands a challenge to anyone naming a session: it must
+ * never register a key, and a login's registration challenge is no
+ * refresh challenge either. */
+static void
+test_challenge_is_for_one_purpose(void **state)
+{
+	char c[DBSC_CHALLENGE_MAX + 1];
+	struct dbsc_challenge ch;
+
+	(void)state;
+	make_for(DBSC_FOR_REFRESH, keys_old, SID, c);
+	assert_int_equal(check_for(DBSC_FOR_REGISTRATION, keys_old, SID, c,
+	    strlen(c), NOW, &ch), -1);
+	make_for(DBSC_FOR_REGISTRATION, keys_old, SID, c);
+	assert_int_equal(check_for(DBSC_FOR_REGISTRATION, keys_old, SID, c,
+	    strlen(c), NOW, &ch), 0);
+	assert_int_equal(check_for(DBSC_FOR_REFRESH, keys_old, SID, c,
+	    strlen(c), NOW, &ch), -1);
 }
 
 static void
@@ -289,6 +324,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_challenge_round_trip),
 		cmocka_unit_test(test_challenge_is_for_one_session_and_expires),
+		cmocka_unit_test(test_challenge_is_for_one_purpose),
 		cmocka_unit_test(test_challenge_survives_key_rotation),
 		cmocka_unit_test(test_challenge_any_byte_changed_is_refused),
 		cmocka_unit_test(test_challenge_garbage_is_refused),

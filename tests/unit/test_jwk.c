@@ -461,6 +461,17 @@ test_malformed_keys_are_refused(void **state)
 		"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"f83OJ3D2xF1Bg8vub9tLe1g"
 		    "HMzV76e8Tus9uPHvRVEU\",\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pC"
 		    "yStikYjKIWI5a4\"}",
+		/* Coordinates of all ones (above p) and the all-zero point. */
+		"{\"kty\":\"EC\",\"crv\":\"P-256\","
+		    "\"x\":\"______________________________"
+		    "____________w\","
+		    "\"y\":\"______________________________"
+		    "____________w\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-256\","
+		    "\"x\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAA\","
+		    "\"y\":\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		    "AAAAAAAAAAAAA\"}",
 		/* Padding, standard alphabet: not strict base64url. */
 		"{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQH"
 		    "Og7hcvPapiMlrwIaaPcHURo=\"}",
@@ -488,6 +499,27 @@ test_malformed_keys_are_refused(void **state)
 	assert_int_equal(jwk_parse(NULL, &k), JWK_EKEY);
 	jwk_clear(&k);
 	jwk_clear(&k);          /* twice: nothing left */
+}
+
+/* The RFC 7638 modulus made even (its last character 'w' carries the
+ * low bits 11, 'g' carries 10): refused, while the same text with 'w'
+ * is accepted. */
+static void
+test_even_rsa_modulus_is_refused(void **state)
+{
+	static char text[FX_TEXT];
+	struct jwk k;
+	char *w;
+
+	(void)state;
+	fx_fmt(text, "{\"kty\":\"RSA\",\"e\":\"AQAB\",\"n\":\"%s\"}",
+	    RFC7638_N);
+	parse_str(text, &k, JWK_OK);
+	jwk_clear(&k);
+	w = strstr(text, "Kgw\"");
+	assert_non_null(w);
+	w[2] = 'g';
+	parse_str(text, &k, JWK_EKEY);
 }
 
 /* 1024 and 4096 bits: the limits of JWK_RSA_MIN_BITS..MAX_BITS; a
@@ -865,6 +897,7 @@ main(void)
 		cmocka_unit_test(test_crit_is_refused),
 		cmocka_unit_test(test_private_members_are_refused),
 		cmocka_unit_test(test_malformed_keys_are_refused),
+		cmocka_unit_test(test_even_rsa_modulus_is_refused),
 		cmocka_unit_test(test_rsa_modulus_sizes),
 		cmocka_unit_test(test_text_over_jwk_text_max_is_refused),
 		cmocka_unit_test(test_jws_over_jws_max_len_is_too_long),
