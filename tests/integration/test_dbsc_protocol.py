@@ -17,9 +17,10 @@ for settings the recipe does not have (DBSC off).
 
 An expired challenge would take DBSC_COOKIE_LIFETIME + 120 s to come by;
 the test makes one instead, as latch does (lib/dbsc.h: "<exp>.<random>.
-<mac>", HMAC-SHA-256 under HKDF(refresh key, "latch dbsc challenge v1")
-of "sid NUL exp NUL random"), and first shows that an unexpired one made
-so is accepted, so that the refusal is the expiry's."""
+<mac>", HMAC-SHA-256 under HKDF(refresh key, "latch dbsc registration
+challenge v1" or "latch dbsc refresh challenge v1") of "sid NUL exp NUL
+random"), and first shows that an unexpired one made so is accepted, so
+that the refusal is the expiry's."""
 
 import hashlib
 import hmac
@@ -298,12 +299,17 @@ def _user(stack, db):
     return create_user(stack, db, prefix=PREFIX)
 
 
-def make_challenge(stack, sid, exp, secret=None):
+CHALLENGE_LABELS = {"registration": b"latch dbsc registration challenge v1",
+                    "refresh": b"latch dbsc refresh challenge v1"}
+
+
+def make_challenge(stack, sid, exp, purpose):
     """A challenge as lib/dbsc.c makes it, for session sid, expiring at
-    exp (Unix seconds), under the stack's refresh signing key."""
-    secret = secret or stack.refresh_secret
+    exp (Unix seconds), for purpose "registration" (what a login offers)
+    or "refresh" (what the DBSC routes hand out), under the stack's
+    refresh signing key."""
     key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
-               info=b"latch dbsc challenge v1").derive(secret)
+               info=CHALLENGE_LABELS[purpose]).derive(stack.refresh_secret)
     rnd = b64url_encode(secrets.token_bytes(16))
     msg = sid.encode() + b"\0" + str(exp).encode() + b"\0" + rnd.encode()
     mac = b64url_encode(hmac.new(key, msg, hashlib.sha256).digest())
@@ -409,17 +415,20 @@ def _bad_registrations(stack, b, other_sid):
         "no_jti": dbsc_proof(key, c, claims={"jti": DROP}),
         "jti_number": dbsc_proof(key, c, claims={"jti": 7}),
         "unknown_challenge": dbsc_proof(key, c[:-4] + "AAAA"),
-        "other_sessions_challenge": dbsc_proof(
-            key, make_challenge(stack, other_sid, int(time.time()) + 60)),
-        "expired_challenge": dbsc_proof(
-            key, make_challenge(stack, b.sid, int(time.time()) - 1)),
+        "other_sessions_challenge": dbsc_proof(key, make_challenge(
+            stack, other_sid, int(time.time()) + 60, "registration")),
+        "expired_challenge": dbsc_proof(key, make_challenge(
+            stack, b.sid, int(time.time()) - 1, "registration")),
+        "refresh_challenge": dbsc_proof(key, make_challenge(
+            stack, b.sid, int(time.time()) + 60, "refresh")),
     }
 
 
 BAD_REGISTRATIONS = sorted([
     "no_proof", "garbage", "alg_none", "eddsa_key", "no_jwk", "private_jwk",
     "typ_dpop", "no_typ", "bad_signature", "no_jti", "jti_number",
-    "unknown_challenge", "other_sessions_challenge", "expired_challenge"])
+    "unknown_challenge", "other_sessions_challenge", "expired_challenge",
+    "refresh_challenge"])
 
 
 def test_bad_registrations_change_nothing(stack, db, tls):
@@ -445,15 +454,41 @@ def test_bad_registrations_change_nothing(stack, db, tls):
 
 
 def test_made_challenge_is_accepted(stack, db, tls):
-    """The test's own challenge (the shape and MAC of lib/dbsc.c, an
-    expiry a minute ahead) registers: so the refusal of an expired one
-    made alike is the expiry's."""
+    """The test's own challenges (the shape and MAC of lib/dbsc.c, an
+    expiry a minute ahead) register and refresh: so the refusal of an
+    expired one made alike is the expiry's, and that of one made for the
+    other purpose is the purpose's."""
     user = _user(stack, db)
     b = Browser(tls, user)
-    made = make_challenge(stack, b.sid, int(time.time()) + 60)
+    made = make_challenge(stack, b.sid, int(time.time()) + 60,
+                          "registration")
     resp = register(tls, b.cookie, dbsc_proof(b.key, made))
     b.cookie, b.challenge = assert_instructions(tls, resp, b.sid)
     assert binding(db, b.sid)[0] == "dbsc"
+    b.challenge = make_challenge(stack, b.sid, int(time.time()) + 60,
+                                 "refresh")
+    b.refresh()
+
+
+def test_refresh_route_challenge_never_registers(stack, db, tls):
+    """A thief with a copied cookie of an unbound session (a browser that
+    ignored the offer) gets a challenge from the refresh route's 403 for
+    that session; a registration over it is refused and binds nothing:
+    only a challenge a login offered registers a key."""
+    user = _user(stack, db)
+    victim = Browser(tls, user)             # never registers
+    resp = dbsc_refresh(tls, victim.sid, victim.cookie)
+    if resp.status_code == 403:
+        asked = challenge_of(resp, victim.sid)
+        before = snapshot(db, victim.sid)
+        thief = ClientKey()
+        _refused_registration(register(tls, victim.cookie,
+                                       dbsc_proof(thief, asked)),
+                              victim.sid)
+        assert_untouched(db, victim.sid, before)
+    else:
+        assert_ended(resp)          # or no challenge for it at all
+    assert binding(db, victim.sid) is None
 
 
 def test_registration_needs_the_live_cookie(stack, db, tls):
@@ -530,7 +565,10 @@ def _bad_refresh_proofs(stack, b, other):
     return {
         "replayed_challenge": b.proof(b.used),
         "other_sessions_challenge": b.proof(other.challenge),
-        "expired_challenge": b.proof(make_challenge(stack, b.sid, now - 1)),
+        "expired_challenge": b.proof(make_challenge(stack, b.sid, now - 1,
+                                                    "refresh")),
+        "registration_challenge": b.proof(make_challenge(
+            stack, b.sid, now + 60, "registration")),
         "unknown_challenge": b.proof(b.challenge[:-4] + "AAAA"),
         "other_key": dbsc_proof(ClientKey(), b.challenge,
                                 registration=False),
@@ -548,9 +586,9 @@ def _bad_refresh_proofs(stack, b, other):
 
 BAD_REFRESHES = sorted([
     "replayed_challenge", "other_sessions_challenge", "expired_challenge",
-    "unknown_challenge", "other_key", "other_key_with_jwk",
-    "other_sessions_key", "bad_signature", "alg_none", "typ_dpop",
-    "garbage"])
+    "registration_challenge", "unknown_challenge", "other_key",
+    "other_key_with_jwk", "other_sessions_key", "bad_signature", "alg_none",
+    "typ_dpop", "garbage"])
 
 
 def test_bad_refresh_proofs_change_nothing(stack, db, tls):
@@ -592,7 +630,8 @@ def test_refresh_of_unknown_or_unbound_session(stack, db, tls):
                               None, b.proof()))
     unbound = Browser(tls, user)
     before = snapshot(db, unbound.sid)
-    challenge = make_challenge(stack, unbound.sid, int(time.time()) + 60)
+    challenge = make_challenge(stack, unbound.sid, int(time.time()) + 60,
+                               "refresh")
     resp = dbsc_refresh(tls, unbound.sid, unbound.cookie,
                         unbound.proof(challenge))
     assert resp.status_code in (401, 403), resp.text
