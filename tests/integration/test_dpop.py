@@ -25,8 +25,8 @@ import pytest
 from conftest import (LIFECYCLE, assert_invariants, create_user, session_row,
                       token_rows)
 from latchlib import (ForwardedClient, assert_error, b64url_encode,
-                      fresh_address, json_body, refreshed_body, sid_of,
-                      token_hash)
+                      fresh_address, json_body, refresh_cookie,
+                      refreshed_body, set_cookie_headers, sid_of, token_hash)
 from pinning import auth_responders, served_while_stopped
 from proofs import (DROP, ClientKey, binding, canonical_jwk, compact_jws,
                     dpop_proof, new_jti, thumbprint)
@@ -619,3 +619,29 @@ def test_untrusted_forwarded_proto_does_not_change_htu(stack, db, web):
     resp = login(web, user, dpop_proof(key, "POST", _url(web, "/auth/login")),
                  headers=fwd)
     assert resp.status_code == 200, resp.text
+
+
+def test_dpop_cookie_login_binds_too(stack, db, web):
+    """A DPoP header binds whatever the delivery: a cookie login with a
+    proof is bound (token_type DPoP), its cookie refresh without a proof
+    is 401 invalid_dpop_proof and leaves the cookie alone (no Set-Cookie:
+    nothing changes), and with a proof it rotates the cookie."""
+    user = _user(stack, db)
+    key = ClientKey()
+    resp = web.login(username=user["username"], password=user["password"],
+                     headers={"DPoP": dpop_proof(key, "POST",
+                                                 _url(web, "/auth/login"))})
+    assert resp.status_code == 200, resp.text
+    assert json_body(resp)["token_type"] == "DPoP"
+    token, _ = refresh_cookie(resp)
+    sid = sid_of(token)
+    assert binding(db, sid)[0] == "dpop"
+    before = snapshot(db, sid)
+    resp = web.refresh(cookie=token)
+    assert_dpop_refused(resp)
+    assert set_cookie_headers(resp) == [], set_cookie_headers(resp)
+    assert_untouched(db, sid, before)
+    resp = web.refresh(cookie=token, headers={"DPoP": good_proof(web, key)})
+    assert resp.status_code == 200, resp.text
+    successor, _ = refresh_cookie(resp)
+    assert sid_of(successor) == sid and successor != token
