@@ -437,6 +437,12 @@ handle_dbsc_refresh(struct app *app, const struct http_request *req,
 	(void)arg;
 	memset(&jwk, 0, sizeof jwk);
 	memset(&p, 0, sizeof p);
+	/* DBSC is an https protocol: browsers never speak it over http. */
+	if (!req->https) {
+		http_response_error(resp, 404, "not_found",
+		    "DBSC is not offered here");
+		return;
+	}
 	if (sid == NULL || !crypto_is_uuid(sid)) {
 		http_response_error(resp, 400, "invalid_request",
 		    "Sec-Secure-Session-Id must name a session");

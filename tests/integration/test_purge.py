@@ -515,3 +515,48 @@ def test_purge_deletes_expired_device_tokens_only(pdb, how):
     else:
         pdb.db.execute("CALL latch_purge(1)")
     assert _device_rows(pdb, user["id"]) == [(live, True)]
+
+
+# ---------------------------------------------------------------- proofs
+
+@pytest.mark.parametrize("how", ["latchctl", "call"])
+def test_purge_deletes_expired_single_use_proofs_only(pdb, how):
+    """A used DPoP jti or DBSC challenge is kept while the proof could be
+    accepted, so that every host refuses it again; after that the purge
+    deletes it (migration 011), a batch at a time."""
+    tag = uuid.uuid4().hex
+    pdb.db.execute(
+        "INSERT INTO proofs_seen (proof_hash, expires_at)"
+        " SELECT sha256(convert_to(%s || i, 'UTF8')),"
+        "  now() + CASE WHEN i <= 3 THEN interval '-1 second'"
+        "  ELSE interval '1 hour' END"
+        " FROM generate_series(1, 5) i", (tag,))
+    if how == "latchctl":
+        pdb.purge("--batch", "1")
+    else:
+        pdb.db.execute("CALL latch_purge(1)")
+    left = pdb.db.all(
+        "SELECT i FROM generate_series(1, 5) i JOIN proofs_seen p"
+        " ON p.proof_hash = sha256(convert_to(%s || i, 'UTF8'))"
+        " ORDER BY i", (tag,))
+    assert [r[0] for r in left] == [4, 5]
+
+
+def test_purge_deletes_an_ended_sessions_key_with_it(pdb):
+    user = pdb.user()
+    resp = pdb.client.login(username=user["username"],
+                            password=user["password"])
+    assert resp.status_code == 200
+    sid = pdb.db.one("SELECT id FROM sessions WHERE user_id = %s",
+                     (user["id"],))[0]
+    pdb.db.execute(
+        "INSERT INTO session_keys (session_id, kind, alg, jkt, public_jwk,"
+        " bound_at) VALUES (%s, 'dpop', 'EdDSA', sha256('k'::bytea),"
+        " '{\"crv\":\"Ed25519\",\"kty\":\"OKP\",\"x\":\"x\"}', now())",
+        (sid,))
+    pdb.db.execute("UPDATE sessions SET revoked_at = now() - interval '2 days',"
+                   " revoked_reason = 'logout' WHERE id = %s", (sid,))
+    pdb.purge()
+    assert pdb.db.all("SELECT 1 FROM session_keys WHERE session_id = %s",
+                      (sid,)) == []
+    assert pdb.db.all("SELECT 1 FROM sessions WHERE id = %s", (sid,)) == []
