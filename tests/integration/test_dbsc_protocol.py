@@ -363,6 +363,22 @@ def test_no_offer_without_https_cookie_login(stack, db, tls, web):
         assert json_body(resp)["token_type"] == "DPoP", delivery
 
 
+def test_dbsc_routes_are_https_only(stack, db, web):
+    """Over plain http (the lifecycle web) neither DBSC route exists: 404,
+    whatever the request carries."""
+    user = _user(stack, db)
+    resp = web.login(username=user["username"], password=user["password"])
+    assert resp.status_code == 200, resp.text
+    token, _ = refresh_cookie(resp)
+    for path in (REGISTER, DBSC_REFRESH):
+        resp = web.request("POST", path, headers={
+            "Cookie": f"refresh_token={token}",
+            "Sec-Secure-Session-Id": sid_of(token),
+            "Secure-Session-Response": dbsc_proof(ClientKey(), "c")})
+        assert_error(resp, 404, "not_found")
+    assert binding(db, sid_of(token)) is None
+
+
 # ---------------------------------------------------------------- register
 
 @pytest.mark.parametrize("alg", ["ES256", "RS256"])
