@@ -77,16 +77,22 @@ reply_tokens(const struct app *app, const struct session_tokens *t,
 	    t->dpop_bound ? "DPoP" : "Bearer")) ||
 	    reply_put(o, "expires_in", json_object_new_int64(t->access_expires_in));
 
-	if (!failed && delivery == REPLY_DELIVERY_BODY)
-		failed = reply_put(o, "refresh_token",
-		    json_object_new_string(t->refresh_token)) ||
-		    reply_put(o, "refresh_expires_in",
-		    json_object_new_int64(t->refresh_expires_in)) ||
-		    (device_token != NULL && reply_put(o, "device_token",
-		    json_object_new_string(device_token)));
-	else if (!failed)
-		failed = reply_refresh_cookie(app->cfg, resp, t->refresh_token,
-		    t->refresh_expires_in) != 0 || (device_token != NULL &&
-		    set_device_cookie(app->cfg, resp, device_token) != 0);
+	/* Without a refresh token, an access token only: the cookie stays
+	 * as it is. */
+	if (!failed && t->refresh_token != NULL) {
+		if (delivery == REPLY_DELIVERY_BODY)
+			failed = reply_put(o, "refresh_token",
+			    json_object_new_string(t->refresh_token)) ||
+			    reply_put(o, "refresh_expires_in",
+			    json_object_new_int64(t->refresh_expires_in)) ||
+			    (device_token != NULL && reply_put(o,
+			    "device_token", json_object_new_string(
+			    device_token)));
+		else
+			failed = reply_refresh_cookie(app->cfg, resp,
+			    t->refresh_token, t->refresh_expires_in) != 0 ||
+			    (device_token != NULL && set_device_cookie(
+			    app->cfg, resp, device_token) != 0);
+	}
 	reply_json(resp, 200, o, failed);
 }

@@ -42,7 +42,9 @@ const char *reply_refresh_cookie_attributes(const struct latch_config *cfg);
 /* 200 with a token pair, the refresh token (and after a login the device
  * token, when there is one: device_token, else NULL) delivered as asked;
  * token_type "DPoP" when the session is bound to a DPoP key (t->dpop_bound),
- * else "Bearer". */
+ * else "Bearer". Without a refresh token (t->refresh_token NULL: see
+ * REFRESH_DUPLICATE) the answer carries the access token only and sets no
+ * cookie. */
 void reply_tokens(const struct app *app, const struct session_tokens *t,
     const char *device_token, enum reply_delivery delivery,
     struct http_response *resp);

@@ -307,6 +307,7 @@ enum refresh_answer {
 	ANSWER_LATE,
 	ANSWER_UNPROVEN,
 	ANSWER_REPLAYED,
+	ANSWER_ACCESS_ONLY,
 };
 
 static const struct {
@@ -321,6 +322,7 @@ static const struct {
 	{ "late", ANSWER_LATE },
 	{ "unproven", ANSWER_UNPROVEN },
 	{ "replayed", ANSWER_REPLAYED },
+	{ "access_only", ANSWER_ACCESS_ONLY },
 };
 
 struct refresh_reply {
@@ -465,6 +467,13 @@ refresh_answer(struct app *app, const char *token, size_t len,
 		    "session");
 		break;
 	case ANSWER_INVALID:
+		break;
+	case ANSWER_ACCESS_ONLY:
+		/* A duplicate that may not carry the successor (migration
+		 * 011): an access token, and the cookie left as it is. */
+		*outcome = REFRESH_DUPLICATE;
+		log_event(LOG_INFO, "refresh_duplicate_access_only",
+		    "user=%" PRId64 " sid=%s ip=%s", user_id, claims->sid, ip);
 		break;
 	case ANSWER_UNPROVEN:
 	case ANSWER_REPLAYED:
@@ -631,15 +640,38 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
     const struct refresh_proof *proof, struct session_tokens *out,
     enum refresh_outcome *outcome)
 {
-	struct jwt_claims claims;
-	int64_t user_id;
+	struct jwt_claims claims, succ_claims;
+	int64_t user_id, succ_user;
+	char *succ;
+	int rc;
 
 	memset(out, 0, sizeof *out);
 	*outcome = REFRESH_REFUSED;
 	if (session_verify_refresh(app, token, len, &claims, &user_id) != 0)
 		return SESSION_OK;
-	return refresh_run(app, token, len, &claims, user_id, ip, proof, out,
+	rc = refresh_run(app, token, len, &claims, user_id, ip, proof, out,
 	    outcome);
+	if (rc != SESSION_OK || *outcome != REFRESH_DUPLICATE ||
+	    proof == NULL || strcmp(proof->kind, "dbsc") != 0 ||
+	    out->refresh_token == NULL)
+		return rc;
+	/* A signed refresh that brought a grace duplicate (the page's own
+	 * refresh got there first): the key proves the session, so the live
+	 * successor the seal held is rotated in turn, with the proof the
+	 * duplicate left unspent, to a full cookie lifetime. */
+	succ = out->refresh_token;
+	out->refresh_token = NULL;
+	session_tokens_free(out);
+	if (session_verify_refresh(app, succ, strlen(succ), &succ_claims,
+	    &succ_user) != 0 || strcmp(succ_claims.sid, claims.sid) != 0) {
+		crypto_free_secret(succ);
+		*outcome = REFRESH_REFUSED;
+		return SESSION_OK;
+	}
+	rc = refresh_run(app, succ, strlen(succ), &succ_claims, succ_user, ip,
+	    proof, out, outcome);
+	crypto_free_secret(succ);
+	return rc;
 }
 
 int

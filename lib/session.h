@@ -89,7 +89,11 @@ struct refresh_proof {
 
 enum refresh_outcome {
 	REFRESH_ROTATED,        /* a new successor */
-	REFRESH_DUPLICATE,      /* the same successor again (grace window) */
+	REFRESH_DUPLICATE,      /* the same successor again (grace window);
+				 * or, for a DBSC-bound session refreshed
+				 * without a proof whose successor a signed
+				 * refresh made, an access token only:
+				 * refresh_token NULL */
 	REFRESH_REFUSED,        /* invalid, expired, revoked, unknown */
 	REFRESH_REUSE,          /* theft: the session (or user) was revoked */
 	REFRESH_UNPROVEN,       /* a bound session and no proof of its key,

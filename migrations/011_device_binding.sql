@@ -67,8 +67,13 @@ $fn$;
 -- session's unrotated token is the one rotated.
 --
 -- r_binding is the session's binding ('dbsc', 'dpop' or NULL) on
--- 'rotated' and 'duplicate'. New outcomes, each changing nothing but the
--- proof's use:
+-- 'rotated', 'duplicate' and 'access_only'. New outcomes, each changing
+-- nothing but the proof's use:
+--   'access_only'  a grace duplicate, without a proof, of a DBSC-bound
+--               session's token whose successor a signed refresh made:
+--               a new access token, and no refresh token (the successor
+--               lives longer than the presented token, and only the key
+--               extends a DBSC session);
 --   'unproven'  the session is bound and the proof is missing or by
 --               another key, or a DBSC proof for an unbound session;
 --   'replayed'  the proof (DPoP jti, DBSC challenge) was used before.
@@ -262,7 +267,22 @@ BEGIN
     IF FOUND AND t.rotated_at > p_now - p_grace AND succ.rotated_at IS NULL
        AND succ.expires_at > p_now THEN
         IF t.successor_sealed IS NOT NULL AND t.sealed_until > p_now THEN
-            IF p_proof_hash IS NOT NULL
+            -- A successor of a DBSC-bound session that outlives the
+            -- presented token was made by a signed refresh: its life is
+            -- the key's to give. Without a proof the duplicate gets an
+            -- access token only (the browser's jar has the successor
+            -- already), or a copied cookie shown within the grace window
+            -- of each signed refresh would ride along for ever.
+            IF v_bound = 'dbsc' AND NOT v_signed
+               AND succ.expires_at > t.expires_at THEN
+                RETURN QUERY SELECT 'access_only'::text, NULL::bytea,
+                                    NULL::timestamptz, 0, v_bound;
+                RETURN;
+            END IF;
+            -- A signed duplicate is not spent here: lib/session.c opens
+            -- the seal and comes back with the successor and this proof,
+            -- which rotates it to a full cookie lifetime.
+            IF p_proof_hash IS NOT NULL AND NOT v_signed
                AND NOT latch_proof_use(p_proof_hash, p_proof_until,
                                        p_now) THEN
                 RETURN QUERY SELECT 'replayed'::text, NULL::bytea,
