@@ -1079,6 +1079,27 @@ def test_config_check_unknown_key_in_file_refused(ctl, stack, tmp_path):
     assert "JWT_ACESS_EXPIRES" in line, line
 
 
+def test_config_check_reaches_the_read_database(ctl, stack, tmp_path):
+    """DATABASE_READ_URL (here the primary itself, which reads as well):
+    checked like DATABASE_URL, and said; unset, said as '-'."""
+    out = assert_ctl_ok(ctl("config", "check", config=write_conf(
+        tmp_path, base_conf_lines(stack))))
+    assert "read_database=-" in out.splitlines()
+    conf = write_conf(tmp_path, base_conf_lines(stack) +
+                      [f"DATABASE_READ_URL={stack.database_url}"])
+    out = assert_ctl_ok(ctl("config", "check", config=conf))
+    assert "read_database=ok" in out.splitlines()
+
+
+def test_config_check_read_database_down_refused(ctl, stack, tmp_path):
+    conf = write_conf(tmp_path, base_conf_lines(stack) + [
+        "DATABASE_READ_URL=postgresql://latch@:5432/latch?host=/nonexistent"])
+    proc = ctl("config", "check", config=conf, timeout=30)
+    line = assert_ctl_refused(proc, stdout_empty=False)
+    assert "DATABASE_READ_URL" in line, line
+    assert "read_database=ok" not in ctl_out(proc)
+
+
 def test_missing_config_file_refused(ctl, tmp_path):
     missing = tmp_path / "nope.conf"
     line = assert_ctl_refused(ctl("config", "check", config=missing))
@@ -1132,7 +1153,8 @@ API_SETTINGS = [
     "JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
     "REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
     "BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME"]
+    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME",
+    "DATABASE_READ_URL"]
 
 
 def test_config_keys_prints_every_setting_in_api_order(ctl, tmp_path):
