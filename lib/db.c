@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "crypto.h"
+#include "dbhosts.h"
 #include "log.h"
 
 /* Statements with parameters run as named prepared statements, so that
@@ -24,6 +25,9 @@
 
 #define DB_STR_(x) #x
 #define DB_STR(x) DB_STR_(x)
+
+/* Keywords one connection may be opened with: libpq has about fifty. */
+#define DB_CONNECT_PARAMS 96
 
 struct db_statement {
 	char *sql;                      /* the text, owned */
@@ -57,6 +61,10 @@ _Static_assert(DB_SETTINGS_COUNT == 4, "settings_sql has four pairs");
 struct db {
 	char *conninfo;                 /* "" for libpq defaults */
 	char *application_name;
+	/* NULL, or the hosts of a connection string that lists several and
+	 * wants a read-write one: latch asks each itself (lib/dbhosts.h) */
+	struct dbhosts *hosts;
+	size_t good_host;               /* the one that served last */
 	PGconn *conn;                   /* non-blocking once connected */
 	int64_t answered_ns;            /* monotonic, of the last answer */
 	int gave_up;                    /* this request met a server that
@@ -78,6 +86,9 @@ db_new(const char *conninfo, const char *application_name, struct db **out)
 		return DB_ENOMEM;
 	db->conninfo = strdup(conninfo != NULL ? conninfo : "");
 	db->application_name = strdup(application_name);
+	/* Unparsable: libpq says why at connect. */
+	if (db->conninfo != NULL && dbhosts_parse(db->conninfo, &db->hosts) != 0)
+		db->hosts = NULL;
 	if (db->conninfo == NULL || db->application_name == NULL) {
 		db_free(db);
 		return DB_ENOMEM;
@@ -110,6 +121,7 @@ db_free(struct db *db)
 		free(db->stmt[i].sql);
 	free(db->conninfo);
 	free(db->application_name);
+	dbhosts_free(db->hosts);
 	free(db);
 }
 
@@ -172,7 +184,7 @@ wait_socket(PGconn *conn, short events, int64_t deadline)
  * result included), for PQclear. The common case costs what PQexec's
  * blocking wait did: the send, one poll, one read. */
 static PGresult *
-round_trip(struct db *db, int sent)
+round_trip_within(struct db *db, int sent, int wait_ms)
 {
 	PGconn *conn = db->conn;
 	PGresult *last = NULL, *res;
@@ -181,7 +193,7 @@ round_trip(struct db *db, int sent)
 
 	if (!sent)
 		goto broken;
-	deadline = coarse_now_ns() + (int64_t)DB_ANSWER_WAIT_MS * 1000000;
+	deadline = coarse_now_ns() + (int64_t)wait_ms * 1000000;
 	/* What the socket's buffer did not take at once. */
 	while ((rc = PQflush(conn)) == 1) {
 		if ((rc = wait_socket(conn, POLLIN | POLLOUT, deadline)) == 0)
@@ -227,37 +239,50 @@ broken:
 silent:
 	PQclear(last);
 	log_event(LOG_ERROR, "db_timeout", "waited_ms=%d action=disconnect",
-	    DB_ANSWER_WAIT_MS);
+	    wait_ms);
 	db_drop(db);
 	db->gave_up = 1;
 	return NULL;
 }
 
-static int
-db_connect(struct db *db)
+static PGresult *
+round_trip(struct db *db, int sent)
 {
-	/* Defaults first: whatever the connection string says wins
-	 * (expand_dbname applies later entries over earlier ones). The
-	 * keepalives find the dead peer of an idle TCP connection (db_ensure
-	 * then sees the socket's error and connects afresh instead of
-	 * sending into it), the user timeout one that stopped acknowledging
-	 * what was sent. Neither means anything on a Unix socket: there
-	 * round_trip's deadline is the only bound. */
-	const char *keys[] = { "connect_timeout", "keepalives",
-	    "keepalives_idle", "keepalives_interval", "keepalives_count",
-	    "tcp_user_timeout", "application_name", "dbname", NULL };
-	const char *values[] = { DB_STR(DB_CONNECT_TIMEOUT_S), "1",
-	    DB_STR(DB_KEEPALIVES_IDLE_S), DB_STR(DB_KEEPALIVES_INTERVAL_S),
-	    DB_STR(DB_KEEPALIVES_COUNT), DB_STR(DB_TCP_USER_TIMEOUT_MS),
-	    db->application_name, db->conninfo, NULL };
+	return round_trip_within(db, sent, DB_ANSWER_WAIT_MS);
+}
+
+/* The connection defaults, which whatever the connection string says
+ * overrides. The keepalives find the dead peer of an idle TCP connection
+ * (db_ensure then sees the socket's error and connects afresh instead of
+ * sending into it), the user timeout one that stopped acknowledging what
+ * was sent. Neither means anything on a Unix socket: there round_trip's
+ * deadline is the only bound. */
+static const char *const connect_keys[] = { "connect_timeout", "keepalives",
+    "keepalives_idle", "keepalives_interval", "keepalives_count",
+    "tcp_user_timeout", NULL };
+static const char *const connect_values[] = { DB_STR(DB_CONNECT_TIMEOUT_S),
+    "1", DB_STR(DB_KEEPALIVES_IDLE_S), DB_STR(DB_KEEPALIVES_INTERVAL_S),
+    DB_STR(DB_KEEPALIVES_COUNT), DB_STR(DB_TCP_USER_TIMEOUT_MS), NULL };
+
+/* Whether the server takes writes, asked of the server itself (a pooler
+ * passes the statement on; what it reports at login may be old:
+ * lib/dbhosts.h). */
+static const char writable_sql[] =
+    "SELECT NOT (pg_is_in_recovery() OR"
+    " current_setting('transaction_read_only')::boolean)";
+
+/* Opens db->conn with keys/values (expand: the last value is a
+ * connection string to expand), makes sure it takes writes when asked
+ * (host: its index in the list, for the log), and sets it up. Returns
+ * DB_OK, DB_ENOMEM, or DB_EUNAVAILABLE with no connection. */
+static int
+connect_one(struct db *db, const char *const *keys,
+    const char *const *values, int expand, long host)
+{
 	const char *params[2 * DB_SETTINGS_COUNT];
 	PGresult *res;
 
-	db_drop(db);
-	/* A new connection has none of our statements. */
-	for (size_t i = 0; i < db->nstmt; i++)
-		db->stmt[i].prepared = 0;
-	db->conn = PQconnectdbParams(keys, values, 1);
+	db->conn = PQconnectdbParams(keys, values, expand);
 	if (db->conn == NULL)
 		return DB_ENOMEM;
 	/* From here on every command is sent, and its answer awaited, by
@@ -268,6 +293,26 @@ db_connect(struct db *db)
 		    PQerrorMessage(db->conn));
 		db_drop(db);
 		return DB_EUNAVAILABLE;
+	}
+	if (host >= 0) {
+		/* A server that cannot say this within connect_timeout is
+		 * no better than one that cannot be reached. */
+		const char *why = NULL;
+
+		res = round_trip_within(db, PQsendQuery(db->conn,
+		    writable_sql), DB_CONNECT_TIMEOUT_S * 1000);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQntuples(res) != 1)
+			why = "no_answer";
+		else if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+			why = "read_only";
+		PQclear(res);
+		if (why != NULL) {
+			log_event(LOG_WARN, "db_host_skipped",
+			    "host_index=%ld reason=%s", host, why);
+			db_drop(db);
+			return DB_EUNAVAILABLE;
+		}
 	}
 	/* Bound every wait on the server's side too, so a stuck lock or
 	 * query cannot hold a worker (and its client) for long; the same
@@ -306,6 +351,61 @@ db_connect(struct db *db)
 	}
 	PQclear(res);
 	return DB_OK;
+}
+
+static int
+db_connect(struct db *db)
+{
+	const char *keys[DB_CONNECT_PARAMS], *values[DB_CONNECT_PARAMS];
+	const char *dkeys[8], *dvalues[8];
+	size_t n, d;
+	int rc;
+
+	db_drop(db);
+	/* A new connection has none of our statements. */
+	for (size_t i = 0; i < db->nstmt; i++)
+		db->stmt[i].prepared = 0;
+	if (db->hosts == NULL) {
+		/* libpq does it all: defaults first, the connection string
+		 * (expanded last, so it wins) after. */
+		for (d = 0; connect_keys[d] != NULL; d++) {
+			keys[d] = connect_keys[d];
+			values[d] = connect_values[d];
+		}
+		keys[d] = "application_name";
+		values[d++] = db->application_name;
+		keys[d] = "dbname";
+		values[d++] = db->conninfo;
+		keys[d] = values[d] = NULL;
+		return connect_one(db, keys, values, 1, -1);
+	}
+	/* Several hosts and a read-write one wanted: each asked in turn,
+	 * starting with the one that served last. The same defaults, and
+	 * our application_name unless the string names one. */
+	for (d = 0; connect_keys[d] != NULL; d++) {
+		dkeys[d] = connect_keys[d];
+		dvalues[d] = connect_values[d];
+	}
+	dkeys[d] = "application_name";
+	dvalues[d++] = db->application_name;
+	dkeys[d] = dvalues[d] = NULL;
+	n = dbhosts_count(db->hosts);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = (db->good_host + k) % n;
+
+		if (dbhosts_params(db->hosts, i, dkeys, dvalues, keys, values,
+		    DB_CONNECT_PARAMS) != 0)
+			return DB_ENOMEM;
+		rc = connect_one(db, keys, values, 0, (long)i);
+		if (rc != DB_EUNAVAILABLE) {
+			if (rc == DB_OK)
+				db->good_host = i;
+			return rc;
+		}
+		/* A skipped host's wait is not the request's. */
+		db->gave_up = 0;
+	}
+	return DB_EUNAVAILABLE;
 }
 
 /* Whether the idle connection's socket has something to read: an idle

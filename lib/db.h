@@ -70,7 +70,13 @@ enum db_err {
 struct db;
 
 /* Creates the handle without connecting. conninfo (a URI or keyword
- * string, NULL for libpq's defaults) is copied. Returns 0, or DB_ENOMEM. */
+ * string, NULL for libpq's defaults) is copied. One that lists several
+ * hosts with target_session_attrs=read-write (or primary) is not left to
+ * libpq, which would believe what a pooler reports for its server: each
+ * host is connected to alone and asked whether it takes writes, starting
+ * with the one that served last, each within connect_timeout
+ * (lib/dbhosts.h), so that a failover is followed through PgBouncer too.
+ * Returns 0, or DB_ENOMEM. */
 int db_new(const char *conninfo, const char *application_name,
     struct db **out);
 

@@ -14,7 +14,7 @@ import time
 import psycopg2
 import pytest
 
-from conftest import create_user, run_stack
+from conftest import create_user, fcgi_log_path, run_stack
 from deploy_smoke import recipe_env, recipe_port
 from latchlib import (Client, assert_invalid_token, json_body, login_body,
                       rotate_body, sid_of)
@@ -149,6 +149,42 @@ def test_writes_go_to_the_primary_only(stack, db, replica):
                             f"user_id = {int(user['id'])}") == 0
     log = (replica["dir"] / "fcgi.stderr.log").read_text(errors="replace")
     assert "25006" not in log and "db_unavailable" not in log, log[-2000:]
+
+
+def test_a_standby_listed_first_is_passed_over_for_the_primary(
+        stack, db, replica, harden_web):
+    """A DATABASE_URL listing the standby before the primary and asking
+    for a read-write server (target_session_attrs=read-write): latch asks
+    each host itself whether it takes writes (lib/dbhosts.h), passes the
+    standby over and writes on the primary; as CGI, so every request
+    connects afresh and is passed over again."""
+    primary = re.search(r"host=([^&]+)", stack.database_url).group(1)
+    standby = re.search(r"host=([^&]+)", replica["url"]).group(1)
+    url = (f"postgresql://latch@:5432/latch?host={standby},{primary}"
+           "&target_session_attrs=read-write")
+    client = Client(harden_web("standbyfirst", 56, COOKIE_SECURE="0",
+                               BCRYPT_COST="4", DATABASE_URL=url))
+    user = create_user(stack, db, prefix="rrfirst")
+    log_path = fcgi_log_path(stack, "standbyfirst")
+    skipped = "event=db_host_skipped host_index=0 reason=read_only"
+
+    def times_skipped():
+        return log_path.read_text(errors="replace").count(skipped) \
+            if log_path.exists() else 0
+
+    before = times_skipped()
+    body = login_body(client, user)
+    token, access = rotate_body(client, body["refresh_token"])
+    resp = client.profile(access)
+    assert resp.status_code == 200, resp.text
+    assert db.scalar("SELECT count(*) FROM sessions WHERE user_id = %s",
+                     (user["id"],)) == 1
+    # latch's own question, not libpq's, passed the standby over (libpq
+    # alone would have too, on a direct connection: through a pooler it
+    # cannot tell; tests/cluster shows that case).
+    # One request, one process, one connection: each of the three.
+    assert times_skipped() - before == 3, \
+        log_path.read_text(errors="replace")[-2000:]
 
 
 def test_a_stopped_replica_leaves_the_reads_to_the_primary(stack, db,
