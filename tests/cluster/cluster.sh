@@ -206,13 +206,15 @@ pgbouncer_start() { # PORT SERVER_ADDRESS
 		logfile = $dir/pgbouncer.log
 		pidfile = $dir/pgbouncer.pid
 		%include $dir/latch.ini
-		; the admin console, on the Unix socket (mode 0700) only in practice:
-		; the failover's RECONNECT
+		; the admin console (the failover's RECONNECT and SHUTDOWN)
 		admin_users = latch
-		; fewer server connections than responders on all web hosts, so
-		; that statements move between server connections
-		default_pool_size = 2
 	EOF
+	# Fewer server connections than responders on all web hosts, so
+	# that statements move between server connections (the tests);
+	# CLUSTER_POOL_SIZE= (empty) keeps the shipped pool (make bench-cluster).
+	if [[ -n ${CLUSTER_POOL_SIZE-2} ]]; then
+		printf 'default_pool_size = %s\n' "${CLUSTER_POOL_SIZE-2}" >>"$dir/pgbouncer.ini"
+	fi
 	printf '"latch" ""\n' | put_file "$dir/userlist.txt" 600
 	SVC_NETNS=$NS-pgb as_svc /usr/sbin/pgbouncer -d -q "$dir/pgbouncer.ini" ||
 		die "pgbouncer :$1 did not start (log: $dir/pgbouncer.log)"
