@@ -1,6 +1,10 @@
 /* cmd_migrate.c: latchctl migrate: numbered SQL files applied in order,
  * each once and in its own transaction, recorded in schema_migrations,
- * under an advisory lock so that two hosts migrating at once take turns. */
+ * under a transaction's advisory lock so that two hosts migrating at once
+ * take turns; then the server settings of lib/db.h stored for the role.
+ * Every transaction is whole (BEGIN to COMMIT) and nothing is kept on the
+ * session between them, so it works through PgBouncer's transaction
+ * pooling as well as on a direct connection. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "db.h"
 
 #ifndef LATCH_MIGRATIONS_DIR
 #define LATCH_MIGRATIONS_DIR "/usr/local/share/latch/migrations"
@@ -124,6 +129,70 @@ run(PGconn *conn, const char *sql, const char *what)
 	return 0;
 }
 
+/* Opens the transaction every step of migrate runs in: the migrations'
+ * lock, held to its end (a lock of the session would stay behind on a
+ * pooler's server connection), and no timeout of latch's own (db.h's
+ * settings, stored for the role: a migration may take minutes on a big
+ * table). Returns 0 or -1 after a message. */
+static int
+begin_locked(PGconn *conn)
+{
+	if (run(conn, "BEGIN", "BEGIN") != 0)
+		return -1;
+	if (run(conn, "SET LOCAL client_min_messages = warning; "
+	    "SET LOCAL statement_timeout = 0; SET LOCAL lock_timeout = 0; "
+	    "SET LOCAL idle_in_transaction_session_timeout = 0; "
+	    "SELECT pg_advisory_xact_lock(7316001)", "locking") != 0) {
+		run(conn, "ROLLBACK", "ROLLBACK");
+		return -1;
+	}
+	return 0;
+}
+
+/* Stores lib/db.h's server settings as the defaults of the role we are
+ * connected as, in this database, so that every server connection
+ * latch's statements land on has them from its start (db.h says why).
+ * Each ALTER ROLE is made by format() from the names and values, so
+ * quoted by the server. Returns 0, or -1 after a message that says what
+ * to run instead. */
+static int
+store_role_settings(PGconn *conn)
+{
+	/* Under the lock: two hosts storing them at once would collide on
+	 * the catalog's row ("tuple concurrently updated"). */
+	if (begin_locked(conn) != 0)
+		return -1;
+	for (size_t i = 0; i < DB_SETTINGS_COUNT; i++) {
+		const char *params[2] = { db_settings[i].name,
+		    db_settings[i].value };
+		PGresult *res = PQexecParams(conn, "SELECT format("
+		    "'ALTER ROLE %I IN DATABASE %I SET %s = %L', current_user,"
+		    " current_database(), $1::text, $2::text)", 2, NULL, params,
+		    NULL, NULL, 0);
+		int rc;
+
+		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+		    PQntuples(res) != 1) {
+			fprintf(stderr, "latchctl: storing the role's settings "
+			    "failed: %s", PQerrorMessage(conn));
+			PQclear(res);
+			run(conn, "ROLLBACK", "ROLLBACK");
+			return -1;
+		}
+		rc = run(conn, PQgetvalue(res, 0, 0), "storing the role's "
+		    "settings");
+		if (rc != 0)
+			fprintf(stderr, "latchctl: as a role that may, run: "
+			    "%s\n", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (rc != 0) {
+			run(conn, "ROLLBACK", "ROLLBACK");
+			return -1;
+		}
+	}
+	return run(conn, "COMMIT", "COMMIT");
+}
+
 static int
 is_applied(PGconn *conn, long version, int *applied)
 {
@@ -152,7 +221,7 @@ apply_one(PGconn *conn, const char *dir, const struct migration *m)
 	const char *params[2] = { v, m->name };
 	char *sql;
 	PGresult *res;
-	int n;
+	int n, applied = 0;
 
 	n = snprintf(path, sizeof path, "%s/%s", dir, m->name);
 	if (n < 0 || (size_t)n >= sizeof path)
@@ -161,8 +230,19 @@ apply_one(PGconn *conn, const char *dir, const struct migration *m)
 		return cli_fail("cannot read %s (missing, unreadable or over 1 MiB)",
 		    path);
 	snprintf(v, sizeof v, "%ld", m->version);
-	/* Each migration and its record commit together, or not at all. */
-	if (run(conn, "BEGIN", "BEGIN") != 0 || run(conn, sql, m->name) != 0) {
+	/* Each migration and its record commit together, or not at all,
+	 * under the lock; another host may have applied it while we waited
+	 * for the lock. */
+	if (begin_locked(conn) != 0) {
+		free(sql);
+		return EXIT_REFUSED;
+	}
+	if (is_applied(conn, m->version, &applied) != 0 || applied) {
+		free(sql);
+		run(conn, "ROLLBACK", "ROLLBACK");
+		return applied ? 0 : EXIT_REFUSED;
+	}
+	if (run(conn, sql, m->name) != 0) {
 		free(sql);
 		run(conn, "ROLLBACK", "ROLLBACK");
 		return EXIT_REFUSED;
@@ -219,16 +299,19 @@ cmd_migrate(int argc, char **argv)
 		    PQerrorMessage(conn));
 		goto out;
 	}
-	/* Two hosts migrating at once take turns; the second finds
-	 * nothing left to do. */
-	if (run(conn, "SET client_min_messages = warning", "setup") != 0 ||
-	    run(conn, "SELECT pg_advisory_lock(7316001)", "locking") != 0 ||
-	    run(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+	/* Two hosts migrating at once take turns, migration by migration;
+	 * the second finds nothing left to do. */
+	if (begin_locked(conn) != 0)
+		goto out;
+	if (run(conn, "CREATE TABLE IF NOT EXISTS schema_migrations ("
 	    " version integer PRIMARY KEY,"
 	    " name text NOT NULL,"
 	    " applied_at timestamptz NOT NULL DEFAULT now())",
-	    "creating schema_migrations") != 0)
+	    "creating schema_migrations") != 0 ||
+	    run(conn, "COMMIT", "COMMIT") != 0) {
+		run(conn, "ROLLBACK", "ROLLBACK");
 		goto out;
+	}
 	for (int i = 0; i < n; i++) {
 		int applied;
 
@@ -243,8 +326,11 @@ cmd_migrate(int argc, char **argv)
 		if (!applied && apply_one(conn, dir, &list[i]) != 0)
 			goto out;
 	}
-	if (!status_only)
+	if (!status_only) {
+		if (store_role_settings(conn) != 0)
+			goto out;
 		printf("schema up to date (%d migrations)\n", n);
+	}
 	rc = 0;
 out:
 	if (conn != NULL)

@@ -107,7 +107,7 @@ int
 cmd_config(int argc, char **argv)
 {
 	struct latch_config cfg;
-	struct db *db = NULL;
+	struct db *db = NULL, *read_db = NULL;
 	PGresult *res = NULL;
 	long version;
 	int rc;
@@ -145,6 +145,23 @@ cmd_config(int argc, char **argv)
 	if (cli_open_db(&cfg, &db) != 0)
 		goto out;
 	printf("database=ok\n");
+	/* The replica the read routes use: it must answer too, or they
+	 * read from the primary (lib/reads.h) and it is no help. */
+	if (cfg.database_read_url != NULL) {
+		if (db_new(cfg.database_read_url, "latchctl-read", &read_db) !=
+		    DB_OK) {
+			cli_fail("out of memory");
+			goto out;
+		}
+		if (db_ping(read_db) != DB_OK) {
+			cli_fail("cannot reach the read database "
+			    "(DATABASE_READ_URL)");
+			goto out;
+		}
+		printf("read_database=ok\n");
+	} else {
+		printf("read_database=-\n");
+	}
 	if (cli_exec(db, "reading schema_migrations", "SELECT"
 	    " COALESCE(max(version), 0) FROM schema_migrations", 0, NULL,
 	    &res) != 0)
@@ -159,6 +176,7 @@ cmd_config(int argc, char **argv)
 	rc = 0;
 out:
 	PQclear(res);
+	db_free(read_db);
 	db_free(db);
 	config_free(&cfg);
 	return rc;

@@ -3,6 +3,7 @@
 
 #include "authn.h"
 #include "errors.h"
+#include "reads.h"
 #include "server.h"
 
 /* GET /api/profile: who the Bearer token belongs to. */
@@ -42,6 +43,7 @@ handle_health(struct app *app, const struct http_request *req,
     json_object *body, const char *arg, struct http_response *resp)
 {
 	json_object *o;
+	const char *replica;
 	int up;
 
 	(void)req;
@@ -56,6 +58,11 @@ handle_health(struct app *app, const struct http_request *req,
 	    json_object_new_string(up ? "ok" : "unavailable"));
 	json_object_object_add(o, "database",
 	    json_object_new_string(up ? "ok" : "unavailable"));
+	/* With DATABASE_READ_URL: the replica's state, which decides
+	 * nothing here (reads fall back to the primary). */
+	if ((replica = reads_replica_state(app)) != NULL)
+		json_object_object_add(o, "read_database",
+		    json_object_new_string(replica));
 	if (!up) {
 		json_object_object_add(o, "error",
 		    json_object_new_string("temporarily_unavailable"));
@@ -69,7 +76,7 @@ handle_health(struct app *app, const struct http_request *req,
 static const struct route api_routes[] = {
 	{ .method = HTTP_GET, .path = "/api/profile",
 	    .body = ROUTE_BODY_NONE, .handler = handle_profile, .bearer = 1,
-	    .public_answer = 1 },
+	    .public_answer = 1, .reads = 1 },
 	{ .method = HTTP_GET, .path = "/api/health",
 	    .body = ROUTE_BODY_NONE, .handler = handle_health,
 	    .public_answer = 1 },

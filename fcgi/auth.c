@@ -540,7 +540,7 @@ static const struct route auth_routes[] = {
 	    .bearer = 1 },
 	{ .method = HTTP_GET, .path = "/auth/sessions",
 	    .body = ROUTE_BODY_NONE, .handler = handle_sessions,
-	    .bearer = 1 },
+	    .bearer = 1, .reads = 1 },
 	{ .method = HTTP_DELETE, .path = "/auth/sessions/*",
 	    .body = ROUTE_BODY_NONE, .handler = handle_session_delete,
 	    .bearer = 1 },

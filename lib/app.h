@@ -14,7 +14,15 @@
 
 struct app {
 	const struct latch_config *cfg;
-	struct db *db;
+	struct db *db;                  /* the primary: every write */
+	/* DATABASE_READ_URL's connection (NULL when unset), for what the
+	 * routes marked route.reads read (lib/reads.h decides). */
+	struct db *read_db;
+	int64_t read_db_resting_until_ns; /* monotonic: after a failure the
+					   * primary reads instead, until */
+	int reads_allowed;              /* this request's route is marked */
+	int read_db_behind;             /* this request met the replica
+					 * without a row the primary had */
 	struct password_ctx *pw;
 	int64_t now;                    /* seconds since the epoch */
 	long now_usec;                  /* and microseconds past it */

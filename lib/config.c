@@ -26,7 +26,8 @@ const char *const config_keys[] = {
 	"JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
 	"REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
 	"BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-	"TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME", NULL,
+	"TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME",
+	"DATABASE_READ_URL", NULL,
 };
 
 /* The file's KEY=VALUE pairs, pointing into one owned buffer. */
@@ -652,6 +653,8 @@ config_load_from(struct latch_config *cfg, unsigned flags,
 
 	memset(cfg, 0, sizeof *cfg);
 	if (dup_optional(lookup(ctx, "DATABASE_URL"), &cfg->database_url) ||
+	    dup_optional(lookup(ctx, "DATABASE_READ_URL"),
+	    &cfg->database_read_url) ||
 	    dup_optional(lookup(ctx, "JWT_ISSUER"), &cfg->issuer) ||
 	    dup_optional(lookup(ctx, "JWT_AUDIENCE"), &cfg->audience)) {
 		snprintf(err, errsz, "configuration: out of memory");
@@ -766,6 +769,7 @@ config_free(struct latch_config *cfg)
 		return;
 	/* A connection string may hold the database password. */
 	crypto_free_secret(cfg->database_url);
+	crypto_free_secret(cfg->database_read_url);
 	free(cfg->issuer);
 	free(cfg->audience);
 	keyset_free(&cfg->access_keys);

@@ -26,6 +26,8 @@ enum reuse_revokes {
 
 struct latch_config {
 	char *database_url;             /* owned; NULL: libpq defaults */
+	char *database_read_url;        /* owned; NULL: the routes that only
+					 * read use database_url too */
 	struct keyset access_keys;      /* empty unless CONFIG_NEED_KEYS */
 	struct keyset refresh_keys;
 	int64_t access_ttl;             /* seconds */

@@ -22,6 +22,9 @@
 /* "latch_" and 32 hex digits: half a SHA-256 of the text. */
 #define DB_NAME_LEN 38
 
+#define DB_STR_(x) #x
+#define DB_STR(x) DB_STR_(x)
+
 struct db_statement {
 	char *sql;                      /* the text, owned */
 	char name[DB_NAME_LEN + 1];
@@ -34,6 +37,23 @@ struct db_statement {
  * statement (a sixtieth of GET /api/health's CPU, measured). */
 #define DB_PROBE_AFTER_NS (100LL * 1000000)
 
+const struct db_setting db_settings[DB_SETTINGS_COUNT] = {
+	{ "statement_timeout", DB_STR(DB_STATEMENT_TIMEOUT_MS) },
+	{ "lock_timeout", DB_STR(DB_LOCK_TIMEOUT_MS) },
+	{ "idle_in_transaction_session_timeout", DB_STR(DB_IDLE_TX_TIMEOUT_MS) },
+	{ "TimeZone", "UTC" },
+};
+
+/* The connect's one statement: sets, for this session, each of
+ * db_settings ($1 name, $2 value, $3 name, ...) that is not in force,
+ * and names it. No row: all were, as stored for the role. */
+static const char settings_sql[] =
+    "SELECT w.name, set_config(w.name, w.value, false)"
+    " FROM (VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8)) AS w(name, value)"
+    " JOIN pg_settings s ON s.name = w.name"
+    " WHERE s.setting IS DISTINCT FROM w.value";
+_Static_assert(DB_SETTINGS_COUNT == 4, "settings_sql has four pairs");
+
 struct db {
 	char *conninfo;                 /* "" for libpq defaults */
 	char *application_name;
@@ -44,12 +64,10 @@ struct db {
 					 * not be reached: every later
 					 * statement fails at once, until
 					 * db_end_request */
+	int settings_warned;            /* db_settings_not_stored logged */
 	struct db_statement stmt[DB_STATEMENTS];
 	size_t nstmt;
 };
-
-#define DB_STR_(x) #x
-#define DB_STR(x) DB_STR_(x)
 
 int
 db_new(const char *conninfo, const char *application_name, struct db **out)
@@ -232,6 +250,7 @@ db_connect(struct db *db)
 	    DB_STR(DB_KEEPALIVES_IDLE_S), DB_STR(DB_KEEPALIVES_INTERVAL_S),
 	    DB_STR(DB_KEEPALIVES_COUNT), DB_STR(DB_TCP_USER_TIMEOUT_MS),
 	    db->application_name, db->conninfo, NULL };
+	const char *params[2 * DB_SETTINGS_COUNT];
 	PGresult *res;
 
 	db_drop(db);
@@ -251,17 +270,17 @@ db_connect(struct db *db)
 		return DB_EUNAVAILABLE;
 	}
 	/* Bound every wait on the server's side too, so a stuck lock or
-	 * query cannot hold a worker (and its client) for long. Session
-	 * settings, not conninfo options, because PgBouncer refuses startup
-	 * options; set after the connection string's, so they are the ones
-	 * in force (and the ones round_trip's deadline is built on). */
-	res = round_trip(db, PQsendQuery(db->conn,
-	    "SELECT set_config('statement_timeout', '"
-	    DB_STR(DB_STATEMENT_TIMEOUT_MS) "ms', false), "
-	    "set_config('lock_timeout', '" DB_STR(DB_LOCK_TIMEOUT_MS)
-	    "ms', false), set_config('idle_in_transaction_session_timeout', '"
-	    DB_STR(DB_IDLE_TX_TIMEOUT_MS) "ms', false), "
-	    "set_config('TimeZone', 'UTC', false)"));
+	 * query cannot hold a worker (and its client) for long; the same
+	 * timeouts make round_trip's deadline. Stored for the role by
+	 * latchctl migrate, so normally in force already; set here, for
+	 * this session, where not (db.h: db_settings). A statement, not
+	 * startup options, because PgBouncer refuses startup options. */
+	for (size_t i = 0; i < DB_SETTINGS_COUNT; i++) {
+		params[2 * i] = db_settings[i].name;
+		params[2 * i + 1] = db_settings[i].value;
+	}
+	res = round_trip(db, PQsendQueryParams(db->conn, settings_sql,
+	    2 * DB_SETTINGS_COUNT, NULL, params, NULL, NULL, 0));
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_db_error("db_session_setup_failed", res != NULL ?
 		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
@@ -270,6 +289,20 @@ db_connect(struct db *db)
 		PQclear(res);
 		db_drop(db);
 		return DB_EUNAVAILABLE;
+	}
+	if (PQntuples(res) > 0 && !db->settings_warned) {
+		char names[200] = "";
+		size_t len = 0;
+
+		for (int r = 0; r < PQntuples(res) && len < sizeof names; r++)
+			len += (size_t)snprintf(names + len,
+			    sizeof names - len, "%s%s", r > 0 ? "," : "",
+			    PQgetvalue(res, r, 0));
+		log_event(LOG_WARN, "db_settings_not_stored",
+		    "settings=%s action=set_for_session hint=\"run latchctl "
+		    "migrate: behind transaction pooling they must be the "
+		    "role's\"", names);
+		db->settings_warned = 1;
 	}
 	PQclear(res);
 	return DB_OK;
@@ -319,16 +352,26 @@ db_ensure(struct db *db)
 	return db_connect(db);
 }
 
+/* A server that says this of a statement cannot serve latch on this
+ * connection: it is going away, cannot take it, or is read-only (a
+ * standby: the primary failed over, or a pooler's server did). Another
+ * connection may reach one that can. */
 static int
-classify(const char *sqlstate, int connection_bad)
+connection_refused(const char *sqlstate)
 {
-	if (connection_bad || sqlstate == NULL)
-		return DB_EUNAVAILABLE;
-	if (strncmp(sqlstate, "08", 2) == 0 ||          /* connection */
+	return sqlstate != NULL &&
+	    (strncmp(sqlstate, "08", 2) == 0 ||         /* connection */
 	    strcmp(sqlstate, "57P01") == 0 ||           /* admin shutdown */
 	    strcmp(sqlstate, "57P02") == 0 ||           /* crash shutdown */
 	    strcmp(sqlstate, "57P03") == 0 ||           /* cannot connect now */
-	    strcmp(sqlstate, "53300") == 0)             /* too many conns */
+	    strcmp(sqlstate, "53300") == 0 ||           /* too many conns */
+	    strcmp(sqlstate, "25006") == 0);            /* read-only */
+}
+
+static int
+classify(const char *sqlstate, int connection_bad)
+{
+	if (connection_bad || sqlstate == NULL || connection_refused(sqlstate))
 		return DB_EUNAVAILABLE;
 	/* The server's own bounds: lock_timeout, statement_timeout. The
 	 * database stayed contended for seconds; nothing was done, and a
@@ -453,7 +496,7 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 		struct db_statement *stmt;
 		PGresult *res;
 		const char *sqlstate;
-		int bad;
+		int bad, not_run, refused;
 
 		if ((rc = db_ensure(db)) != DB_OK) {
 			if (rc == DB_EUNAVAILABLE)
@@ -489,14 +532,23 @@ db_exec(struct db *db, const char *sql, int nparams, const char *const *params,
 			    "db_error", sqlstate, res != NULL ?
 			    PQresultErrorMessage(res) : db->conn != NULL ?
 			    PQerrorMessage(db->conn) : "connection lost");
-		PQclear(res);
+		/* A read-only server ran nothing of the statement: it may
+		 * run again, on another server, whatever it does. */
+		not_run = !bad && sqlstate_is(res, "25006");
+		refused = !bad && connection_refused(sqlstate);
+		PQclear(res);       /* and with it sqlstate */
 		/* Only a statement that failed because its connection broke
-		 * is run again, and only one that may run twice: what else
-		 * failed may have been done (a COMMIT whose answer was lost)
-		 * or will fail again (a lock still held), and a server that
-		 * did not answer in time would be waited for twice. */
-		if (rc != DB_EUNAVAILABLE || !bad || db->gave_up ||
-		    !(flags & DB_IDEMPOTENT))
+		 * is run again, and only one that may run twice (or that was
+		 * not run): what else failed may have been done (a COMMIT
+		 * whose answer was lost) or will fail again (a lock still
+		 * held), and a server that did not answer in time would be
+		 * waited for twice. A connection whose server cannot serve
+		 * is left either way, for a fresh one (the next host of a
+		 * multi-host list). */
+		if (refused)
+			db_drop(db);
+		if (rc != DB_EUNAVAILABLE || db->gave_up ||
+		    !(not_run || (bad && (flags & DB_IDEMPOTENT))))
 			return rc;
 		db_drop(db);
 	}

@@ -13,10 +13,9 @@
  * connect_timeout (seconds, per address tried), TCP keepalives (an idle
  * connection whose peer is gone is found dead after about idle +
  * interval x count seconds) and tcp_user_timeout (ms: sent data left
- * unacknowledged that long ends the connection). Session settings, made
- * at every connect after the connection string's and so always in force:
- * statement_timeout, lock_timeout, idle_in_transaction_session_timeout
- * (ms). */
+ * unacknowledged that long ends the connection). Server settings, in
+ * force for every statement (db_settings below): statement_timeout,
+ * lock_timeout, idle_in_transaction_session_timeout (ms). */
 #define DB_CONNECT_TIMEOUT_S            3
 #define DB_KEEPALIVES_IDLE_S            10
 #define DB_KEEPALIVES_INTERVAL_S        5
@@ -35,12 +34,33 @@
  * statement of the same request at once (until db_end_request). */
 #define DB_ANSWER_WAIT_MS               (DB_STATEMENT_TIMEOUT_MS + 1000)
 
+/* The server settings every statement of latch runs under: the three
+ * timeouts above, and UTC. `latchctl migrate` stores them as the role's
+ * defaults in its database (ALTER ROLE ... IN DATABASE ... SET), so that
+ * every server connection has them from its start whoever it serves:
+ * behind PgBouncer's transaction pooling one client's statements run on
+ * many server connections, and a setting made by one client stays with
+ * the server connection for the next. At every connect latch compares
+ * them with what is in force and sets, for its session only, any that
+ * differs (a database migrated by psql-migrate.sh, a pooler that logs in
+ * as another role), logging db_settings_not_stored once per process:
+ * right on a direct connection, not enough behind transaction pooling.
+ * value is as pg_settings.setting shows it (milliseconds for a time), a
+ * form SET also takes. */
+struct db_setting {
+	const char *name;
+	const char *value;
+};
+#define DB_SETTINGS_COUNT 4
+extern const struct db_setting db_settings[DB_SETTINGS_COUNT];
+
 enum db_err {
 	DB_OK = 0,
 	DB_EUNAVAILABLE = -1,   /* cannot reach the server, it did not answer
-				 * in time, or it gave up waiting itself
-				 * (lock_timeout, statement_timeout): answer
-				 * 503 */
+				 * in time, it gave up waiting itself
+				 * (lock_timeout, statement_timeout), or it
+				 * is a standby that refused a write (after
+				 * a failover): answer 503 */
 	DB_EUNIQUE = -2,        /* a unique constraint refused the row */
 	DB_ERETRY = -3,         /* serialization failure or deadlock */
 	DB_EQUERY = -4,         /* any other error: a bug; logged */
@@ -70,7 +90,13 @@ void db_free(struct db *db);
  * first when needed. A connection found broken is re-opened; with
  * DB_IDEMPOTENT a statement that failed because the connection broke is
  * run once more on a fresh one (never one that met a deadline or a
- * timeout). Each answer is awaited at most DB_ANSWER_WAIT_MS; success
+ * timeout); a statement a server refused because it is read-only (a
+ * demoted primary, or a pooler still in front of one) was not run, and
+ * is run once more on a fresh connection, which a multi-host connection
+ * string with target_session_attrs=read-write makes to the new primary.
+ * A connection whose server said it is going away or cannot serve (an
+ * 08, 57P0x, 53300 or 25006 error) is dropped, so that the next
+ * statement connects afresh. Each answer is awaited at most DB_ANSWER_WAIT_MS; success
  * means the server said the statement was done (its implicit COMMIT
  * included). A DB_EUNAVAILABLE for a statement that changes rows does
  * not say it was not done: its answer may have been lost on the way.

@@ -327,13 +327,17 @@ serve(struct app *app, const struct route *routes, size_t nroutes,
 		body = NULL;
 	}
 
+	app->reads_allowed = route->reads;
+	app->read_db_behind = 0;
 	route->handler(app, &req, body, arg, &resp);
+	app->reads_allowed = 0;
 	wipe_answer = !route->public_answer;
 
 answer:
 	/* The connection goes back idle before the client hears anything:
 	 * no transaction can leak into the next request. */
 	db_end_request(app->db);
+	db_end_request(app->read_db);
 	if (resp.status >= 500)
 		log_event(LOG_WARN, "request_failed", "status=%d method=%s",
 		    resp.status, method_name(req.method));
@@ -914,9 +918,9 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 {
 	struct latch_config cfg;
 	struct app app;
-	struct db *db = NULL;
+	struct db *db = NULL, *read_db = NULL;
 	struct password_ctx *pw = NULL;
-	char err[512];
+	char err[512], read_name[32];
 	int status = 1;
 
 	log_init(program);
@@ -927,7 +931,10 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 		    err);
 		return 1;
 	}
+	snprintf(read_name, sizeof read_name, "%s-read", program);
 	if (db_new(cfg.database_url, program, &db) != DB_OK ||
+	    (cfg.database_read_url != NULL &&
+	    db_new(cfg.database_read_url, read_name, &read_db) != DB_OK) ||
 	    password_ctx_new(cfg.bcrypt_cost, &pw) != 0) {
 		fprintf(stderr, "latch %s: cannot initialise (out of memory or "
 		    "no entropy)\n", program);
@@ -936,6 +943,7 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 	memset(&app, 0, sizeof app);
 	app.cfg = &cfg;
 	app.db = db;
+	app.read_db = read_db;
 	app.pw = pw;
 
 	if (FCGX_Init() != 0) {
@@ -984,6 +992,7 @@ server_run(const char *program, const struct route *routes, size_t nroutes,
 	status = 0;
 out:
 	password_ctx_free(pw);
+	db_free(read_db);
 	db_free(db);
 	config_free(&cfg);
 	return status;

@@ -53,6 +53,9 @@ struct route {
 	 * libfcgi's buffer before the request ends (server.c fcgi_scrub).
 	 * The request's parameters are wiped either way. */
 	int public_answer;
+	/* The handler only reads: with DATABASE_READ_URL set its reads go
+	 * to that server (lib/reads.h), lag and all. */
+	int reads;
 };
 
 /* Runs the process: returns the exit status for main. program names it in

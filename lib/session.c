@@ -11,6 +11,7 @@
 
 #include "jwt.h"
 #include "log.h"
+#include "reads.h"
 #include "seal.h"
 #include "user.h"
 
@@ -817,7 +818,10 @@ session_list(struct app *app, int64_t user_id, const char *username,
 	snprintf(uid, sizeof uid, "%" PRId64, user_id);
 	snprintf(lim, sizeof lim, "%zu", limit);
 	app_now_text(app, now_s);
-	rc = db_exec(app->db, sql, 4, params, DB_IDEMPOTENT, &res);
+	/* Read from the replica where the route allows it: a list without
+	 * a row (not even the caller's own session) is lag, asked again of
+	 * the primary (lib/reads.h). */
+	rc = reads_exec(app, sql, 4, params, READS_ROW, &res);
 	if (rc != DB_OK)
 		return map_db(rc);
 	n = PQntuples(res);

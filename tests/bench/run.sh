@@ -141,7 +141,12 @@ stack_up
 . "$REPO/var/$INST.env"
 RUNDIR=$(cat "$REPO/var/$INST.rundir")
 export DATABASE_URL LATCH_CONFIG=$RUNDIR/latch.conf
-sql() { psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"; }
+# The seeds write millions of rows in one statement: not under the
+# timeouts latchctl migrate stores for the role (lib/db.h: db_settings).
+sql() {
+	PGOPTIONS='-c statement_timeout=0 -c idle_in_transaction_session_timeout=0' \
+		psql -X -q -tA -v ON_ERROR_STOP=1 "$DATABASE_URL" "$@"
+}
 
 # "PREFIX BIN MAX-PROCS" for each fastcgi.server entry of lighttpd.conf
 # as lighttpd reads it (-p: the pools are in the shipped file it includes,

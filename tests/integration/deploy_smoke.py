@@ -30,6 +30,8 @@ RECIPE_PORT_OFFSETS = {
     "shared-cgi": 95, "shared-fcgid": 96,
     # PgBouncer's socket carries this port, its lighttpd web the next one
     "pgbouncer": 70,
+    # the replica recipe's web (its PostgreSQL has a socket only)
+    "replica": 72,
 }
 
 MAX_BODY_BYTES = 16 * 1024  # API.md: the default of MAX_BODY_BYTES

@@ -218,6 +218,65 @@ def test_migrate_applies_every_migration_then_is_a_no_op(ctl, fresh_db):
     assert rows == [(int(m.split("_", 1)[0]), m) for m in MIGRATION_FILES]
 
 
+# lib/db.h's db_settings, as pg_db_role_setting lists them.
+ROLE_SETTINGS = ["statement_timeout=5000", "lock_timeout=3000",
+                 "idle_in_transaction_session_timeout=10000", "TimeZone=UTC"]
+
+
+def _role_settings(url):
+    return Db(url).scalar(
+        "SELECT setconfig FROM pg_db_role_setting WHERE setrole = "
+        "current_user::regrole AND setdatabase = (SELECT oid FROM "
+        "pg_database WHERE datname = current_database())")
+
+
+def test_migrate_stores_the_server_settings_for_the_role(ctl, fresh_db):
+    """So that every server connection has them from its start, as
+    PgBouncer's transaction pooling needs (lib/db.h: db_settings); a
+    second run stores the same, and a new connection has them."""
+    url = fresh_db()
+    assert _role_settings(url) is None
+    assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS, DATABASE_URL=url))
+    assert _role_settings(url) == ROLE_SETTINGS
+    assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS, DATABASE_URL=url))
+    assert _role_settings(url) == ROLE_SETTINGS
+    assert Db(url).all(
+        "SELECT current_setting('statement_timeout'), "
+        "current_setting('lock_timeout'), "
+        "current_setting('idle_in_transaction_session_timeout'), "
+        "current_setting('TimeZone')") == [("5s", "3s", "10s", "UTC")]
+
+
+def test_settings_missing_for_the_role_are_set_per_session_and_logged(
+        ctl, fresh_db):
+    """A database whose role has not got them (migrated by psql alone, or
+    reset by hand): latch still runs under them, set for its own session,
+    and says once that they are not stored; `latchctl migrate` stores
+    them and the warning goes."""
+    url = fresh_db()
+    assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS, DATABASE_URL=url))
+    db = Db(url)
+    db.execute("ALTER ROLE CURRENT_USER IN DATABASE "
+               + db.scalar("SELECT quote_ident(current_database())")
+               + " RESET ALL")
+    proc = ctl("user", "list", DATABASE_URL=url)
+    assert_ctl_ok(proc)
+    err = ctl_err(proc)
+    lines = [line for line in err.splitlines()
+             if "db_settings_not_stored" in line]
+    assert len(lines) == 1, err
+    named = re.search(r" settings=(\S+) ", lines[0])
+    assert named, lines[0]
+    # TimeZone is the cluster's own setting here (UTC) already.
+    assert sorted(named.group(1).split(",")) == [
+        "idle_in_transaction_session_timeout", "lock_timeout",
+        "statement_timeout"], lines[0]
+    assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS, DATABASE_URL=url))
+    proc = ctl("user", "list", DATABASE_URL=url)
+    assert_ctl_ok(proc)
+    assert "db_settings_not_stored" not in ctl_err(proc)
+
+
 def test_migrate_status_on_fresh_database_lists_all_pending(ctl, fresh_db):
     url = fresh_db()
     out = assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS, "--status",
@@ -1020,6 +1079,27 @@ def test_config_check_unknown_key_in_file_refused(ctl, stack, tmp_path):
     assert "JWT_ACESS_EXPIRES" in line, line
 
 
+def test_config_check_reaches_the_read_database(ctl, stack, tmp_path):
+    """DATABASE_READ_URL (here the primary itself, which reads as well):
+    checked like DATABASE_URL, and said; unset, said as '-'."""
+    out = assert_ctl_ok(ctl("config", "check", config=write_conf(
+        tmp_path, base_conf_lines(stack))))
+    assert "read_database=-" in out.splitlines()
+    conf = write_conf(tmp_path, base_conf_lines(stack) +
+                      [f"DATABASE_READ_URL={stack.database_url}"])
+    out = assert_ctl_ok(ctl("config", "check", config=conf))
+    assert "read_database=ok" in out.splitlines()
+
+
+def test_config_check_read_database_down_refused(ctl, stack, tmp_path):
+    conf = write_conf(tmp_path, base_conf_lines(stack) + [
+        "DATABASE_READ_URL=postgresql://latch@:5432/latch?host=/nonexistent"])
+    proc = ctl("config", "check", config=conf, timeout=30)
+    line = assert_ctl_refused(proc, stdout_empty=False)
+    assert "DATABASE_READ_URL" in line, line
+    assert "read_database=ok" not in ctl_out(proc)
+
+
 def test_missing_config_file_refused(ctl, tmp_path):
     missing = tmp_path / "nope.conf"
     line = assert_ctl_refused(ctl("config", "check", config=missing))
@@ -1073,7 +1153,8 @@ API_SETTINGS = [
     "JWT_ACCESS_EXPIRES", "JWT_REFRESH_EXPIRES", "SESSION_MAX_AGE",
     "REFRESH_REUSE_GRACE", "REUSE_REVOKES", "JWT_ISSUER", "JWT_AUDIENCE",
     "BCRYPT_COST", "COOKIE_SECURE", "ALLOWED_ORIGINS", "ALLOW_SIGNUP",
-    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME"]
+    "TRUSTED_PROXIES", "MAX_BODY_BYTES", "DBSC_COOKIE_LIFETIME",
+    "DATABASE_READ_URL"]
 
 
 def test_config_keys_prints_every_setting_in_api_order(ctl, tmp_path):

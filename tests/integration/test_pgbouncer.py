@@ -8,11 +8,13 @@ prepared on one server connection are run on the other all the time."""
 import concurrent.futures
 import re
 
+import psycopg2
 import pytest
 
-from conftest import create_user, run_stack
+from conftest import REPO, create_user, run_stack
 from deploy_smoke import contract_smoke, recipe_env, recipe_port
-from latchlib import Client, json_body, login_body, rotate_body
+from latchlib import (Client, json_body, login_body, rotate_body,
+                      run_latchctl)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +82,59 @@ def test_statements_move_between_server_connections(stack, db, pooled):
     # And the case this is about did happen: statements were sent where
     # their server connection lacked them, and were prepared again there.
     assert missing_statement_errors(stack) > missing_before
+
+
+def _pgbouncer_url(stack, dbname):
+    port = recipe_port(stack, "pgbouncer")
+    return f"postgresql://latch@:{port}/{dbname}?host=" \
+        f"{stack.rundir / 'recipe-pgbouncer'}"
+
+
+def test_new_server_connections_run_under_latchs_settings(stack, pooled):
+    """The timeouts and time zone latch's statements rely on
+    (lib/db.h: db_settings) are the role's, stored by `latchctl migrate`,
+    so a server connection PgBouncer opens has them before any latch
+    process has said a word on it; session settings made by one client
+    would reach only the server connection it happened to get."""
+    admin = psycopg2.connect(_pgbouncer_url(stack, "pgbouncer"),
+                             connect_timeout=5)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute("SHOW SERVERS")
+            cols = [c.name for c in cur.description]
+            before = {row[cols.index("remote_pid")] for row in cur.fetchall()}
+            cur.execute("RECONNECT latch")
+    finally:
+        admin.close()
+    conn = psycopg2.connect(_pgbouncer_url(stack, "latch"), connect_timeout=5)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_backend_pid(), "
+                        "current_setting('statement_timeout'), "
+                        "current_setting('lock_timeout'), "
+                        "current_setting('idle_in_transaction_session_"
+                        "timeout'), current_setting('TimeZone')")
+            pid, *settings = cur.fetchone()
+        conn.rollback()
+    finally:
+        conn.close()
+    assert pid not in before, "RECONNECT left the old server connection"
+    assert settings == ["5s", "3s", "10s", "UTC"]
+
+
+def test_latchctl_migrate_through_pgbouncer(stack, db, bin_dir, pooled):
+    """latchctl migrate keeps nothing on a session: its lock is a
+    transaction's, so none stays behind on the server connection that
+    PgBouncer keeps after latchctl has gone, and a second run (on any
+    server connection) is not stuck behind it."""
+    url = _pgbouncer_url(stack, "latch")
+    n = len(list((REPO / "migrations").glob("[0-9]*_*.sql")))
+    for _ in range(2):
+        proc = run_latchctl(bin_dir, "migrate", "--dir", REPO / "migrations",
+                            DATABASE_URL=url, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.decode().splitlines()[-1] == \
+            f"schema up to date ({n} migrations)"
+        assert db.scalar("SELECT count(*) FROM pg_locks WHERE locktype = "
+                         "'advisory' AND objid = 7316001") == 0

@@ -112,6 +112,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg.n_origins, 0);
 	assert_null(cfg.issuer);
 	assert_null(cfg.database_url);
+	assert_null(cfg.database_read_url);
 	assert_int_equal(cfg.access_keys.count, 1);
 	assert_string_equal(cfg.access_keys.keys[0].kid, "a1");
 	config_free(&cfg);
@@ -154,7 +155,7 @@ test_every_key_is_read(void **state)
 	    "ALLOWED_ORIGINS=https://App.Example.com:443, http://localhost:8080",
 	    "TRUSTED_PROXIES=10.0.0.0/8, ::1", "MAX_BODY_BYTES=4096",
 	    "DBSC_COOKIE_LIFETIME=30m", "DATABASE_URL=postgresql:///latch",
-	    NULL };
+	    "DATABASE_READ_URL=postgresql://replica/latch", NULL };
 	struct latch_config cfg;
 	char err[256];
 
@@ -182,6 +183,8 @@ test_every_key_is_read(void **state)
 	assert_false(net_in_networks(cfg.proxies, cfg.n_proxies, "127.0.0.1"));
 	assert_false(net_in_networks(cfg.proxies, cfg.n_proxies, "garbage"));
 	assert_string_equal(cfg.database_url, "postgresql:///latch");
+	assert_string_equal(cfg.database_read_url,
+	    "postgresql://replica/latch");
 	config_free(&cfg);
 }
 

@@ -22,6 +22,7 @@ recipe_start() {
 		unix_socket_dir = $dir
 		unix_socket_mode = 0700
 		auth_type = trust
+		admin_users = latch
 		auth_file = $dir/userlist.txt
 		logfile = $dir/pgbouncer.log
 		pidfile = $dir/pgbouncer.pid
