@@ -24,6 +24,7 @@ CLUSTER_FULL=1 (make cluster-check) runs more clients for longer."""
 import concurrent.futures
 import os
 import re
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -31,11 +32,11 @@ from pathlib import Path
 import pytest
 
 from clusterload import HostLoad
-from conftest import (FULL, REPO, TAG, VAR, Db, assert_invariants,
+from conftest import (BIN_DIR, FULL, REPO, TAG, VAR, Db, assert_invariants,
                       create_user, session_row, token_rows)
 from deploy_smoke import contract_smoke
-from latchlib import (Client, assert_error, login_body, refreshed_body,
-                      rotate_body, sid_of, token_hash)
+from latchlib import (Client, assert_error, latchctl_env, login_body,
+                      refreshed_body, rotate_body, sid_of, token_hash)
 from loadmix import is_unavailable
 
 GRACE = 10          # s: REFRESH_REUSE_GRACE of the web hosts (the default)
@@ -159,6 +160,22 @@ def test_each_host_is_a_namespace_of_its_own(cluster):
 def test_contract_smoke_through_pgbouncer(cluster, db):
     for base_url in cluster.webs[:2]:
         contract_smoke(cluster, db, base_url)
+
+
+def test_migrate_through_pgbouncer_says_up_to_date(cluster, db):
+    """cluster.sh migrated the primary directly; latchctl migrate again,
+    through PgBouncer in transaction pooling (its lock is a transaction's,
+    its settings stored for the role), finds nothing to do."""
+    before = db.scalar("SELECT count(*) FROM schema_migrations")
+    env = latchctl_env(DATABASE_URL=cluster.pooler_primary_url)
+    proc = subprocess.run(
+        [str(BIN_DIR / "latchctl"), "migrate", "--dir",
+         str(REPO / "migrations")], env=env, capture_output=True,
+        timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert re.fullmatch(rb"schema up to date \([0-9]+ migrations\)\n",
+                        proc.stdout), proc.stdout
+    assert db.scalar("SELECT count(*) FROM schema_migrations") == before
 
 
 def test_rotation_grace_and_reuse_under_load_over_every_host(cluster, db):
