@@ -8,7 +8,9 @@
 #              refresh runs: latch_refresh as lib/session.c sends it
 #              (tests/bench/rotate.pgbench: rotations/s, each commit
 #              waiting for the synchronous standby as latch's do), and
-#              the profile's one prepared PK select of the user
+#              the profile's one prepared PK select of the user; run
+#              before the loads and again after them, the ratio is to
+#              their mean (the machine is shared: its pace drifts)
 #   refresh    wrk, one chain per connection (tests/bench/refresh.lua),
 #              4 connections per web host, on 1, 2 and 4 web hosts
 #   profile    wrk, GET /api/profile with one access token, same
@@ -75,7 +77,6 @@ say "cluster $TAG: 4 web hosts, primary + synchronous replica, PgBouncer"
 env "${unset_settings[@]}" BIN_DIR="$BIN" CLUSTER_POOL_SIZE= "$CL" up "$TAG" 4 >"$RAW/up.txt" 2>&1 ||
 	{ tail -n 30 "$RAW/up.txt" >&2; die "cluster.sh up failed"; }
 ENV_FILE=$REPO/var/cluster-$TAG.env
-RUNDIR=$(sed -n 's/^RUNDIR=//p' "$ENV_FILE")
 PRIMARY_URL=$(sed -n 's/^PRIMARY_URL=//p' "$ENV_FILE")
 read -r -a WEBS <<<"$(sed -n 's/^WEBS=//p' "$ENV_FILE")"
 CLIENT_NS=lc-$TAG-cl
@@ -120,8 +121,8 @@ cpu_snapshot() {
 			comm=${comm%)*}
 			rest=${line##*) }
 			case $ns:$comm in
-			lc-$TAG-pg1:postgres) kind=pg-primary ;;
-			lc-$TAG-pg2:postgres) kind=pg-replica ;;
+			"lc-$TAG-pg1:postgres") kind=pg-primary ;;
+			"lc-$TAG-pg2:postgres") kind=pg-replica ;;
 			*:pgbouncer) kind=pgbouncer ;;
 			*:lighttpd) kind=lighttpd ;;
 			*:*.fcgi) kind=latch ;;
@@ -180,17 +181,6 @@ hosts_of() { # K: the first K web hosts as "ADDR:PORT ..."
 	printf '%s' "${out[*]}"
 }
 
-say "ceilings: pgbench on the primary directly, $CEIL_CLIENTS clients, ${SECS}s each"
-sql -v clients="$CEIL_CLIENTS" -v uid="$UID0" -f tests/bench/pgbench-seed.sql
-SEAL_HEX=$(head -c 311 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
-measured ceil-refresh in_cl pgbench -n -M prepared -c "$CEIL_CLIENTS" -j 2 -T "$SECS" \
-	-D n=0 -D uid="$UID0" -D grace=10 -D ttl=604800 -D sealed="$SEAL_HEX" \
-	-f tests/bench/rotate.pgbench "$PRIMARY_URL" >"$RAW/ceil-refresh.txt" 2>&1 ||
-	say "pgbench (refresh) reported errors (see $RAW/ceil-refresh.txt)"
-printf 'SELECT id, username, email, created_at FROM users WHERE id = %s;\n' "$UID0" >"$RAW/pk.pgbench"
-measured ceil-profile in_cl pgbench -n -M prepared -c "$CEIL_CLIENTS" -j 2 -T "$SECS" \
-	-f "$RAW/pk.pgbench" "$PRIMARY_URL" >"$RAW/ceil-profile.txt" 2>&1 ||
-	say "pgbench (profile) reported errors (see $RAW/ceil-profile.txt)"
 # pgbench's failed transactions (a rotation that did not rotate fails
 # its transaction: rotate.pgbench), or "aborted".
 pg_errs() {
@@ -200,9 +190,24 @@ pg_errs() {
 	echo "${n:-?}"
 }
 tps() { sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$1"; }
-C_REFRESH=$(tps "$RAW/ceil-refresh.txt")
-C_PROFILE=$(tps "$RAW/ceil-profile.txt")
-say "ceilings: ${C_REFRESH:-?} rotations/s, ${C_PROFILE:-?} PK selects/s"
+printf 'SELECT id, username, email, created_at FROM users WHERE id = %s;\n' "$UID0" >"$RAW/pk.pgbench"
+SEAL_HEX=$(head -c 311 /dev/urandom | od -An -tx1 -v | tr -d ' \n')
+# The ceilings, NAME-SUFFIX: before the loads and again after them (the
+# machine is shared: the ratio is to their mean).
+ceilings() { # SUFFIX
+	say "ceilings ($1): pgbench on the primary directly, $CEIL_CLIENTS clients, ${SECS}s each"
+	sql -v clients="$CEIL_CLIENTS" -v uid="$UID0" -f tests/bench/pgbench-seed.sql
+	measured "ceil-refresh-$1" in_cl pgbench -n -M prepared -c "$CEIL_CLIENTS" -j 2 -T "$SECS" \
+		-D n=0 -D uid="$UID0" -D grace=10 -D ttl=604800 -D sealed="$SEAL_HEX" \
+		-f tests/bench/rotate.pgbench "$PRIMARY_URL" >"$RAW/ceil-refresh-$1.txt" 2>&1 ||
+		say "pgbench (refresh) reported errors (see $RAW/ceil-refresh-$1.txt)"
+	measured "ceil-profile-$1" in_cl pgbench -n -M prepared -c "$CEIL_CLIENTS" -j 2 -T "$SECS" \
+		-f "$RAW/pk.pgbench" "$PRIMARY_URL" >"$RAW/ceil-profile-$1.txt" 2>&1 ||
+		say "pgbench (profile) reported errors (see $RAW/ceil-profile-$1.txt)"
+	say "ceilings ($1): $(tps "$RAW/ceil-refresh-$1.txt") rotations/s, $(tps "$RAW/ceil-profile-$1.txt") PK selects/s"
+}
+mean() { awk -v a="${1:-0}" -v b="${2:-0}" 'BEGIN { printf "%.1f", (a + b) / 2 }'; }
+ceilings before
 
 for k in "${CONFIGS[@]}"; do
 	c=$((PER_HOST * k))
@@ -220,6 +225,9 @@ for k in "${CONFIGS[@]}"; do
 		"${WEBS[0]}/api/profile" >"$RAW/profile-$k.txt" 2>&1 ||
 		say "wrk profile-$k failed"
 done
+ceilings after
+C_REFRESH=$(mean "$(tps "$RAW/ceil-refresh-before.txt")" "$(tps "$RAW/ceil-refresh-after.txt")")
+C_PROFILE=$(mean "$(tps "$RAW/ceil-profile-before.txt")" "$(tps "$RAW/ceil-profile-after.txt")")
 say "loads done"
 
 # ------------------------------------------------------------ the table
@@ -237,13 +245,17 @@ MD=$OUT/results-$STAMP.md
 		for kk in "${KINDS[@]}"; do printf ' %s |' "$(field "$kk" "$line")"; done
 		printf ' %s |' "$(field total "$line")"
 	}
-	printf '| pgbench latch_refresh (ceiling) | %s | %s | - | %s | - | - |' "$CEIL_CLIENTS" \
-		"$(fmt "$C_REFRESH")" "$(pg_errs "$RAW/ceil-refresh.txt")"
-	cpu_cols ceil-refresh
-	printf '\n| pgbench PK select (ceiling) | %s | %s | - | %s | - | - |' "$CEIL_CLIENTS" \
-		"$(fmt "$C_PROFILE")" "$(pg_errs "$RAW/ceil-profile.txt")"
-	cpu_cols ceil-profile
-	printf '\n'
+	for when in before after; do
+		printf '| pgbench latch_refresh (ceiling, %s) | %s | %s | - | %s | - | - |' "$when" \
+			"$CEIL_CLIENTS" "$(fmt "$(tps "$RAW/ceil-refresh-$when.txt")")" \
+			"$(pg_errs "$RAW/ceil-refresh-$when.txt")"
+		cpu_cols "ceil-refresh-$when"
+		printf '\n| pgbench PK select (ceiling, %s) | %s | %s | - | %s | - | - |' "$when" \
+			"$CEIL_CLIENTS" "$(fmt "$(tps "$RAW/ceil-profile-$when.txt")")" \
+			"$(pg_errs "$RAW/ceil-profile-$when.txt")"
+		cpu_cols "ceil-profile-$when"
+		printf '\n'
+	done
 	for route in refresh profile; do
 		for k in "${CONFIGS[@]}"; do
 			line=$(grep '^requests=' "$RAW/$route-$k.txt" | tail -n 1 || true)
@@ -266,7 +278,7 @@ MD=$OUT/results-$STAMP.md
 	printf 'of each kind in the cluster'"'"'s namespaces, on a %d-core machine shared by all\n' "$CORES"
 	printf 'of them; `client` is the load generator (wrk or pgbench), `cluster` the sum\n'
 	printf 'of those, `machine` everything the machine ran meanwhile (other users'"'"'\n'
-	printf 'work included). %s s per run;\n' "$SECS"
+	printf 'work included). %s s per run; the ratio is to the mean of the two ceilings;\n' "$SECS"
 	printf 'PgBouncer as shipped (default_pool_size 10); each web host runs 2 auth,\n'
 	printf '2 api and 1 login responder.\n'
 } >"$MD"

@@ -123,6 +123,7 @@ pg_host() { # HOST FUNCTION...
 	local host=$1
 	shift
 	(
+		# shellcheck disable=SC2030 # this host's, for pg.sh
 		RUNDIR=$BASE/$host
 		# (pg_ctl stop and status only signal: they need no namespace,
 		# and one deleted under a crashed run is no reason to skip them)
@@ -165,8 +166,11 @@ write_cluster_conf() { # HOST ADDRESS SYNC_NAMES
 	EOF
 }
 
-psql_primary() { # SQL: on the primary, over its Unix socket
-	pg_host pg1 pg_sql latch "$1"
+# pg_ctl and pg_basebackup as the service user, for pg_host.
+pg_ctl_svc() { as_svc "$PGBIN/pg_ctl" -D "$PGDATA" "$@" >/dev/null; }
+basebackup() {
+	as_svc "$PGBIN/pg_basebackup" -h "$PRIMARY" -p "$PG_PORT" -U latch \
+		-D "$PGDATA" -R -X stream -c fast >"$RUNDIR/basebackup.log" 2>&1
 }
 
 wait_sync_standby() {
@@ -344,8 +348,7 @@ cmd_up() {
 	pg_host pg1 pg_start
 
 	say "streaming replica on $REPLICA (pg_basebackup -R)"
-	pg_host pg2 eval 'as_svc "$PGBIN/pg_basebackup" -h "$PRIMARY" -p "$PG_PORT" -U latch \
-		-D "$PGDATA" -R -X stream -c fast >"$RUNDIR/basebackup.log" 2>&1' ||
+	pg_host pg2 basebackup ||
 		die "pg_basebackup failed (log: $BASE/pg2/basebackup.log)"
 	pg_host pg2 pg_init
 	# Its own settings: after a promotion no commit may wait for a
@@ -397,16 +400,22 @@ cmd_up() {
 	say "up in $((SECONDS - t0)) s"
 }
 
-cmd_kill_primary() {
-	setup_user && find_rundir || die "cluster $TAG is not up"
+# Sets BASE to the run dir of a cluster that was set up, or dies.
+need_cluster() {
+	if ! { setup_user && find_rundir; }; then
+		die "cluster $TAG is not up"
+	fi
 	BASE=$RUNDIR
-	pg_host pg1 eval 'as_svc "$PGBIN/pg_ctl" -D "$PGDATA" stop -m immediate -w -t 30 >/dev/null'
+}
+
+cmd_kill_primary() {
+	need_cluster
+	pg_host pg1 pg_ctl_svc stop -m immediate -w -t 30
 }
 
 cmd_promote() {
-	setup_user && find_rundir || die "cluster $TAG is not up"
-	BASE=$RUNDIR
-	pg_host pg2 eval 'as_svc "$PGBIN/pg_ctl" -D "$PGDATA" promote -w -t 30 >/dev/null'
+	need_cluster
+	pg_host pg2 pg_ctl_svc promote -w -t 30
 }
 
 # PgBouncer's side of a failover (see the findings in docs/readme/cluster.md):
@@ -425,8 +434,7 @@ pgb_admin() { # PORT COMMAND
 
 cmd_pgbouncer_follow() {
 	local pid i
-	setup_user && find_rundir || die "cluster $TAG is not up"
-	BASE=$RUNDIR
+	need_cluster
 	pgb_admin 6433 "RECONNECT latch"
 	pid=$(head -n1 "$BASE/pgb-6432/pgbouncer.pid")
 	# (SHUTDOWN closes the console's connection without an answer)
@@ -440,7 +448,10 @@ cmd_pgbouncer_follow() {
 
 cmd_status() {
 	local d
-	setup_user && find_rundir || { say "cluster $TAG: not set up"; return 0; }
+	if ! { setup_user && find_rundir; }; then
+		say "cluster $TAG: not set up"
+		return 0
+	fi
 	BASE=$RUNDIR
 	printf 'cluster %s: run dir %s\n' "$TAG" "$BASE"
 	printf '  namespaces: %s\n' "$(our_namespaces | tr '\n' ' ')"
