@@ -8,8 +8,8 @@ WAIT_SECONDS=${STACK_WAIT_SECONDS:-15} # health wait after starting lighttpd
 # Sanitizer settings are passed through to the fcgi processes (make asan).
 PASS_ENV=(ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS TSAN_OPTIONS MSAN_OPTIONS)
 
-# True when something accepts connections on 127.0.0.1:$1.
-# (In SVC_NETNS's network namespace when that is set: see as_svc.)
+# True when something accepts connections on 127.0.0.1:$1 (WEB_BIND's
+# address when set, in SVC_NETNS's network namespace when set: as_svc).
 port_busy() {
 	netns_run
 	# shellcheck disable=SC2016 # $1 is the inner shell's
