@@ -5,6 +5,9 @@
 #   make asan    the whole suite under AddressSanitizer + UBSan
 #   make stop    stop what `make run` started
 #   make bench   wrk against the real stack (see tests/bench/run.sh)
+#   make cluster-check  latch on several hosts (network namespaces, root):
+#                PgBouncer, a synchronous replica, the failover
+#   make bench-cluster  refresh and profile on 1, 2 and 4 web hosts
 #   make fuzz    libFuzzer on the parsers of untrusted input (clang),
 #                FUZZ_SECONDS each; make fuzz-smoke: 6 s each (in check)
 
@@ -61,7 +64,8 @@ SAN_ENV   = ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
         browser-deps \
         asan-integration \
         install uninstall clean deps deps-check deps-bench bench ceilings \
-        clang fuzz fuzz-build fuzz-smoke FORCE
+        clang fuzz fuzz-build fuzz-smoke cluster-short cluster-check \
+        cluster-full bench-cluster FORCE
 
 all: $(PROGRAMS)
 
@@ -161,6 +165,46 @@ check: deps-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory cluster-short
+
+# The cluster tests (tests/cluster, README "Many web hosts"): latch on
+# several hosts, each a network namespace of this machine (cluster.sh),
+# PgBouncer in transaction pooling between them and a PostgreSQL primary
+# with a synchronous streaming replica; the contract smoke, rotation,
+# grace and reuse under load, then the failover. make check runs the short
+# form (2 web hosts, about 30 s); cluster-check the full one (4 web hosts,
+# more clients, longer loads). Each uses its own tag (namespaces
+# lc-TAG-*, run dir, 10.231.X.0/24), stopped whatever the tests say. The
+# namespaces need root: as another user the short form is skipped, saying
+# so.
+CLUSTER_TAG ?= check
+CLUSTER_FULL_TAG ?= full
+CLUSTER_RUN = status=0; \
+	$(call CLEAN_ENV,$(BUILD)) BIN_DIR=$(CURDIR)/$(BUILD) $(PYTEST) -q \
+		-p no:cacheprovider tests/cluster || status=$$?; \
+	tests/cluster/cluster.sh down $$CLUSTER_TAG || status=1; \
+	cat var/cluster-$$CLUSTER_TAG.results 2>/dev/null; exit $$status
+cluster-short:
+	@if [ "$$(id -u)" != 0 ]; then \
+		echo "cluster: skipped (network namespaces need root)"; exit 0; fi; \
+	export CLUSTER_TAG=$(CLUSTER_TAG) CLUSTER_WEBS=2 CLUSTER_FULL=0; \
+	$(CLUSTER_RUN)
+
+cluster-check: deps-check
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory cluster-full
+
+# (A make of its own: CLEAN_ENV reads the keys from the latchctl just built.)
+cluster-full:
+	@export CLUSTER_TAG=$(CLUSTER_FULL_TAG) CLUSTER_WEBS=4 CLUSTER_FULL=1; \
+	$(CLUSTER_RUN)
+
+# wrk from the clients' namespace against refresh and profile on 1, 2 and
+# 4 web hosts sharing one primary through PgBouncer, beside pgbench's
+# rotations on that primary, with where the CPU went (tests/cluster/bench.sh).
+bench-cluster: deps-bench
+	@$(MAKE) --no-print-directory all
+	@BIN_DIR=$(CURDIR)/$(BUILD) tests/cluster/bench.sh
 
 # Everything again, built with sanitizers into build-asan; any report in
 # the error log of the FastCGI processes, of the CGI runs (web-*/) or of a

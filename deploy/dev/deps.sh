@@ -33,11 +33,16 @@ check_pkgs=(
 	# The browser tests (tests/browser): Node for playwright-core, Debian's
 	# Chromium (never a browser download) and a font for its screenshots.
 	nodejs npm chromium fonts-dejavu-core
+	# The cluster tests (tests/cluster): network namespaces, veth pairs
+	# and a bridge (ip); nsenter and setpriv are util-linux's (essential).
+	iproute2
 )
 bench_pkgs=(
 	"${run_pkgs[@]}"
 	wrk
 	gnuplot-nox
+	# make bench-cluster (tests/cluster/bench.sh)
+	iproute2 pgbouncer
 )
 
 case $mode in

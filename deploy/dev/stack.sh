@@ -91,17 +91,20 @@ setup_user() { # $1 = create: make the system user when root and missing
 	fi
 }
 
+# SVC_NETNS (tests/cluster, root only): run the command inside that
+# network namespace (ip netns's /run/netns/NAME), nothing else changed.
 as_svc() {
 	local envv=(PATH=/usr/local/bin:/usr/bin:/bin HOME="$SVC_HOME"
-		USER="$SVC_USER" LOGNAME="$SVC_USER" LANG=C LC_ALL=C)
+		USER="$SVC_USER" LOGNAME="$SVC_USER" LANG=C LC_ALL=C) ns=()
+	[[ -z ${SVC_NETNS:-} ]] || ns=(nsenter "--net=/run/netns/$SVC_NETNS")
 	# fd 9 is the instance lock: daemons must not inherit it, or it would
 	# stay held for as long as they run.
 	if ((EUID == 0)); then
 		# setpriv, not su/runuser: no PAM, no login shell (ours is nologin).
-		(cd / && exec 9>&- setpriv --reuid="$SVC_USER" --regid="$SVC_GROUP" \
+		(cd / && exec 9>&- "${ns[@]}" setpriv --reuid="$SVC_USER" --regid="$SVC_GROUP" \
 			--clear-groups -- env -i "${envv[@]}" "$@")
 	else
-		(cd / && exec 9>&- env -i "${envv[@]}" "$@")
+		(cd / && exec 9>&- "${ns[@]}" env -i "${envv[@]}" "$@")
 	fi
 }
 
@@ -583,6 +586,10 @@ cmd_clean() {
 }
 
 # ------------------------------------------------------------------- main
+
+# Sourced (tests/cluster/cluster.sh): the functions above, no command.
+[[ ${BASH_SOURCE[0]} == "$0" ]] || return 0
+
 
 (($# >= 2)) || usage
 CMD=$1

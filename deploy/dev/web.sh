@@ -8,10 +8,19 @@ WAIT_SECONDS=${STACK_WAIT_SECONDS:-15} # health wait after starting lighttpd
 # Sanitizer settings are passed through to the fcgi processes (make asan).
 PASS_ENV=(ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS TSAN_OPTIONS MSAN_OPTIONS)
 
-# True when something accepts connections on 127.0.0.1:$1.
+# True when something accepts connections on 127.0.0.1:$1 (WEB_BIND's
+# address when set, in SVC_NETNS's network namespace when set: as_svc).
 port_busy() {
+	netns_run
 	# shellcheck disable=SC2016 # $1 is the inner shell's
-	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$1" 2>/dev/null
+	timeout 2 "${NETNS_RUN[@]}" bash -c 'exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1"' _ "$1" \
+		"${WEB_BIND:-}" 2>/dev/null
+}
+
+# The prefix that runs a command of ours in SVC_NETNS (empty without it).
+netns_run() {
+	NETNS_RUN=()
+	[[ -z ${SVC_NETNS:-} ]] || NETNS_RUN=(nsenter "--net=/run/netns/$SVC_NETNS")
 }
 
 # chroots) a daemon we stopped can linger as one and still pass kill -0.
@@ -90,7 +99,7 @@ dev_lighttpd_head() {
 	local w=$1 port=$2
 	cat <<-EOF
 		# Written by deploy/dev/stack.sh; rewritten on every start.
-		server.bind           = "127.0.0.1"
+		server.bind           = "${WEB_BIND:-127.0.0.1}"
 		server.port           = $port
 		server.document-root  = "$RUNDIR/www"
 		server.pid-file       = "$w/lighttpd.pid"
@@ -254,7 +263,8 @@ lighttpd_run() {
 # "" when nothing answered. $1 is the URL, curl options follow.
 health_code() {
 	local out
-	out=$(curl -s -o /dev/null -w '%{http_code} %{content_type}' --noproxy '*' \
+	netns_run
+	out=$("${NETNS_RUN[@]}" curl -s -o /dev/null -w '%{http_code} %{content_type}' --noproxy '*' \
 		--max-time 3 "${@:2}" "$1" 2>/dev/null) || true
 	case $out in
 	"000"* | "") ;;
