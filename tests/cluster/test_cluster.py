@@ -13,8 +13,8 @@ In order (the failover is last: it takes the primary away):
     detection (a replay after the window) under a concurrent load over
     every host, nothing lost, every statement through PgBouncer;
   - the failover: the primary stopped (-m immediate) under load, the
-    replica promoted (and PgBouncer told, see PGBOUNCER_FOLLOW), no web
-    host restarted or reconfigured; every answer
+    replica promoted (pg_ctl promote alone, see PGBOUNCER_FOLLOW), no web
+    host restarted, reconfigured or told; every answer
     200 or 503 + Retry-After, every chain goes on, every token handed out
     is on the new primary, the invariants hold there. The unavailability
     window is measured and written to var/cluster-TAG.results.
@@ -41,15 +41,17 @@ from loadmix import is_unavailable
 
 GRACE = 10          # s: REFRESH_REUSE_GRACE of the web hosts (the default)
 RESULTS = VAR / f"cluster-{TAG}.results"
-# The failover is pg_ctl promote, then PgBouncer's steps (cluster.sh
-# pgbouncer-follow: RECONNECT on the promoted server's PgBouncer, SHUTDOWN
-# of the old primary's). PgBouncer 1.18 answers logins with the startup
-# parameters of its first server connection, and libpq's
-# target_session_attrs trusts them: without these steps libpq keeps
-# choosing the dead primary's PgBouncer and refuses the promoted one as
-# read-only (docs/readme/cluster.md). CLUSTER_PGBOUNCER_FOLLOW=0 leaves
-# them out, to see that.
-PGBOUNCER_FOLLOW = os.environ.get("CLUSTER_PGBOUNCER_FOLLOW", "1") == "1"
+# The failover is pg_ctl promote and nothing else: the web hosts' latch
+# asks each PgBouncer's server itself whether it takes writes
+# (lib/dbhosts.h). libpq's own target_session_attrs would not do:
+# PgBouncer 1.18 answers logins with the startup parameters of its first
+# server connection, so libpq kept choosing the dead primary's PgBouncer
+# and refused the promoted one as read-only (docs in README "Failover").
+# CLUSTER_PGBOUNCER_FOLLOW=1 adds PgBouncer's steps after the promotion
+# (cluster.sh pgbouncer-follow: RECONNECT on the promoted server's,
+# SHUTDOWN of the old primary's), an operator's fence that also makes the
+# switch quicker.
+PGBOUNCER_FOLLOW = os.environ.get("CLUSTER_PGBOUNCER_FOLLOW", "0") == "1"
 
 
 def _db_h_bounds():
