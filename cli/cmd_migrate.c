@@ -158,6 +158,8 @@ begin_locked(PGconn *conn)
 static int
 store_role_settings(PGconn *conn)
 {
+	PGresult *res;
+
 	/* Under the lock: two hosts storing them at once would collide on
 	 * the catalog's row ("tuple concurrently updated"). */
 	if (begin_locked(conn) != 0)
@@ -165,7 +167,7 @@ store_role_settings(PGconn *conn)
 	for (size_t i = 0; i < DB_SETTINGS_COUNT; i++) {
 		const char *params[2] = { db_settings[i].name,
 		    db_settings[i].value };
-		PGresult *res = PQexecParams(conn, "SELECT format("
+		res = PQexecParams(conn, "SELECT format("
 		    "'ALTER ROLE %I IN DATABASE %I SET %s = %L', current_user,"
 		    " current_database(), $1::text, $2::text)", 2, NULL, params,
 		    NULL, NULL, 0);
@@ -190,7 +192,16 @@ store_role_settings(PGconn *conn)
 			return -1;
 		}
 	}
-	return run(conn, "COMMIT", "COMMIT");
+	if (run(conn, "COMMIT", "COMMIT") != 0)
+		return -1;
+	/* Whose they are: the role latchctl connected as, which must be
+	 * the one latch's processes use. */
+	res = PQexec(conn, "SELECT current_user, current_database()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		printf("server settings stored for role %s in database %s\n",
+		    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return 0;
 }
 
 static int

@@ -158,6 +158,24 @@ cmd_config(int argc, char **argv)
 			    "(DATABASE_READ_URL)");
 			goto out;
 		}
+		/* And it must be latch's database, as migrated: else its
+		 * every read fails and goes to the primary. */
+		if (db_exec(read_db, "SELECT COALESCE(max(version), 0) FROM"
+		    " schema_migrations", 0, NULL, DB_IDEMPOTENT, &res) !=
+		    DB_OK) {
+			cli_fail("the read database (DATABASE_READ_URL) has no "
+			    "schema_migrations: not latch's database");
+			goto out;
+		}
+		version = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		res = NULL;
+		if (version < LATCH_SCHEMA_VERSION) {
+			cli_fail("the read database (DATABASE_READ_URL) is at "
+			    "schema version %ld, this build needs %d", version,
+			    LATCH_SCHEMA_VERSION);
+			goto out;
+		}
 		printf("read_database=ok\n");
 	} else {
 		printf("read_database=-\n");

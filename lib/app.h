@@ -18,8 +18,9 @@ struct app {
 	/* DATABASE_READ_URL's connection (NULL when unset), for what the
 	 * routes marked route.reads read (lib/reads.h decides). */
 	struct db *read_db;
-	int64_t read_db_resting_until_ns; /* monotonic: after a failure the
-					   * primary reads instead, until */
+	int64_t read_db_resting_until;  /* seconds since the epoch: after a
+					 * failure the primary reads instead,
+					 * until then */
 	int reads_allowed;              /* this request's route is marked */
 	int read_db_behind;             /* this request met the replica
 					 * without a row the primary had */

@@ -86,9 +86,14 @@ db_new(const char *conninfo, const char *application_name, struct db **out)
 		return DB_ENOMEM;
 	db->conninfo = strdup(conninfo != NULL ? conninfo : "");
 	db->application_name = strdup(application_name);
-	/* Unparsable: libpq says why at connect. */
-	if (db->conninfo != NULL && dbhosts_parse(db->conninfo, &db->hosts) != 0)
+	/* Unparsable: libpq says why at connect (or it is a list of more
+	 * hosts than latch takes over: libpq has it, as it would). */
+	if (db->conninfo != NULL &&
+	    dbhosts_parse(db->conninfo, &db->hosts) != 0) {
 		db->hosts = NULL;
+		log_event(LOG_WARN, "db_hosts_left_to_libpq", "max_hosts=%d",
+		    DBHOSTS_MAX);
+	}
 	if (db->conninfo == NULL || db->application_name == NULL) {
 		db_free(db);
 		return DB_ENOMEM;
@@ -119,7 +124,7 @@ db_free(struct db *db)
 	db_drop(db);
 	for (size_t i = 0; i < db->nstmt; i++)
 		free(db->stmt[i].sql);
-	free(db->conninfo);
+	crypto_free_secret(db->conninfo);       /* may hold a password */
 	free(db->application_name);
 	dbhosts_free(db->hosts);
 	free(db);
@@ -300,7 +305,7 @@ connect_one(struct db *db, const char *const *keys,
 		const char *why = NULL;
 
 		res = round_trip_within(db, PQsendQuery(db->conn,
-		    writable_sql), DB_CONNECT_TIMEOUT_S * 1000);
+		    writable_sql), DB_SETUP_WAIT_MS);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK ||
 		    PQntuples(res) != 1)
 			why = "no_answer";
@@ -324,8 +329,9 @@ connect_one(struct db *db, const char *const *keys,
 		params[2 * i] = db_settings[i].name;
 		params[2 * i + 1] = db_settings[i].value;
 	}
-	res = round_trip(db, PQsendQueryParams(db->conn, settings_sql,
-	    2 * DB_SETTINGS_COUNT, NULL, params, NULL, NULL, 0));
+	res = round_trip_within(db, PQsendQueryParams(db->conn, settings_sql,
+	    2 * DB_SETTINGS_COUNT, NULL, params, NULL, NULL, 0),
+	    DB_SETUP_WAIT_MS);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_db_error("db_session_setup_failed", res != NULL ?
 		    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL,
@@ -357,7 +363,8 @@ static int
 db_connect(struct db *db)
 {
 	const char *keys[DB_CONNECT_PARAMS], *values[DB_CONNECT_PARAMS];
-	const char *dkeys[8], *dvalues[8];
+	const char *dkeys[sizeof connect_keys / sizeof connect_keys[0] + 1];
+	const char *dvalues[sizeof dkeys / sizeof dkeys[0]];
 	size_t n, d;
 	int rc;
 

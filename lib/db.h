@@ -1,4 +1,5 @@
-/* db.h: the process's one PostgreSQL connection: opened lazily, re-opened
+/* db.h: a PostgreSQL connection (a process has one, and a second for
+ * DATABASE_READ_URL: lib/reads.h): opened lazily, re-opened
  * after the server restarts, never waited for past a deadline. Values never enter SQL text: a statement
  * with parameters runs as a named prepared statement (prepared again
  * wherever PgBouncer's transaction pooling finds it missing), one without
@@ -29,10 +30,20 @@
  * that stops answering (SIGSTOP, a lost host, a Unix socket nobody reads)
  * cancels nothing; at this deadline the connection is dropped and the
  * statement fails DB_EUNAVAILABLE. Thus, from the moment the server stops
- * answering, a request waits at most this long (or connect_timeout when
- * it must connect), then answers 503: a first wait fails every later
- * statement of the same request at once (until db_end_request). */
+ * answering, a request waits at most this long (or, when it must
+ * connect, what DB_SETUP_WAIT_MS says), then answers 503: a first wait
+ * fails every later statement of the same request at once (until
+ * db_end_request). */
 #define DB_ANSWER_WAIT_MS               (DB_STATEMENT_TIMEOUT_MS + 1000)
+/* The longest wait for the answer to each statement of a connection's
+ * set-up (whether the server takes writes, its settings): a trivial
+ * statement on a fresh connection, so a server that cannot answer it
+ * this soon is taken as down. So a request that must connect waits, per
+ * host tried, at most connect_timeout (per address) plus this once (one
+ * host) or twice (a host list, lib/dbhosts.h), before its statement; a
+ * host list is tried host after host, and a statement refused as
+ * read-only goes once more through it. */
+#define DB_SETUP_WAIT_MS                (DB_CONNECT_TIMEOUT_S * 1000)
 
 /* The server settings every statement of latch runs under: the three
  * timeouts above, and UTC. `latchctl migrate` stores them as the role's
@@ -74,8 +85,10 @@ struct db;
  * hosts with target_session_attrs=read-write (or primary) is not left to
  * libpq, which would believe what a pooler reports for its server: each
  * host is connected to alone and asked whether it takes writes, starting
- * with the one that served last, each within connect_timeout
- * (lib/dbhosts.h), so that a failover is followed through PgBouncer too.
+ * with the one that served last (DB_SETUP_WAIT_MS says how long each may
+ * take; lib/dbhosts.h), so that a failover is followed through PgBouncer
+ * too. The one that served last is this process's memory only: a new
+ * process starts with the first listed.
  * Returns 0, or DB_ENOMEM. */
 int db_new(const char *conninfo, const char *application_name,
     struct db **out);

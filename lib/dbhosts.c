@@ -86,10 +86,10 @@ dbhosts_parse(const char *conninfo, struct dbhosts **out)
 	    h->host.n != h->hostaddr.n) ||
 	    (h->port.n > 1 && h->port.n != h->n))
 		goto fail;
-	if (h->n < 2) {
-		dbhosts_free(h);
-		return 0;
-	}
+	/* One host, or none (libpq's default): asked the same way, since a
+	 * pooler's report is no better for being alone. */
+	if (h->n == 0)
+		h->n = 1;
 	*out = h;
 	return 0;
 fail:

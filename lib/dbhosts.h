@@ -1,7 +1,7 @@
-/* dbhosts.h: a connection string that lists several hosts and asks for a
- * read-write one (target_session_attrs=read-write or primary), split into
- * one connection string per host, so that lib/db.c can ask each host
- * itself whether it takes writes.
+/* dbhosts.h: a connection string that asks for a read-write server
+ * (target_session_attrs=read-write or primary), split into one connection
+ * string per host it lists (one, when it lists one or none), so that
+ * lib/db.c can ask each host's server itself whether it takes writes.
  *
  * Why not leave it to libpq: libpq 14 and later decide "read-write" from
  * what the server reports when a session starts (in_hot_standby,
@@ -21,11 +21,11 @@
 struct dbhosts;
 
 /* Parses conninfo (a URI or keyword string, as libpq takes it). Returns
- * 0 with *out NULL when it is not such a string (one host, or no
- * read-write wish: libpq does all), 0 with *out set (owned by the
- * caller, dbhosts_free), or -1 when it cannot be parsed, lists more than
- * DBHOSTS_MAX hosts, or lists ports that do not pair with the hosts
- * (libpq then says why when it connects), or memory ran out. */
+ * 0 with *out NULL when it is not such a string (no read-write wish:
+ * libpq does all), 0 with *out set (owned by the caller, dbhosts_free),
+ * or -1 when it cannot be parsed or lists ports that do not pair with
+ * the hosts (libpq then says why when it connects), lists more than
+ * DBHOSTS_MAX hosts, or memory ran out. */
 int dbhosts_parse(const char *conninfo, struct dbhosts **out);
 
 size_t dbhosts_count(const struct dbhosts *h);

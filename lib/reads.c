@@ -1,35 +1,21 @@
 /* reads.c: reads on the replica when allowed, the primary otherwise. */
 #include "reads.h"
 
-#include <time.h>
-
 #include "log.h"
-
-static int64_t
-monotonic_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Whether the replica may be asked now. */
 static int
 replica_usable(const struct app *app)
 {
-	return app->read_db != NULL &&
-	    monotonic_ns() >= app->read_db_resting_until_ns;
+	return app->read_db != NULL && app->now >= app->read_db_resting_until;
 }
 
 static void
-replica_failed(struct app *app)
+replica_failed(struct app *app, int rc)
 {
-	app->read_db_resting_until_ns = monotonic_ns() +
-	    (int64_t)READS_RESTING_S * 1000000000;
-	log_event(LOG_WARN, "read_db_unavailable", "action=read_primary "
-	    "resting_s=%d", READS_RESTING_S);
+	app->read_db_resting_until = app->now + READS_RESTING_S;
+	log_event(LOG_WARN, "read_db_unavailable", "error=%d action=read_primary "
+	    "resting_s=%d", rc, READS_RESTING_S);
 }
 
 int
@@ -49,25 +35,18 @@ reads_exec(struct app *app, const char *sql, int nparams,
 			PQclear(*res);
 			*res = NULL;
 			app->read_db_behind = 1;
-		} else if (rc == DB_EUNAVAILABLE) {
-			replica_failed(app);
-		} else {
+		} else if (rc == DB_ENOMEM) {
 			return rc;
+		} else if (rc == DB_ERETRY) {
+			/* A conflict with the replica's replay: this once. */
+			app->read_db_behind = 1;
+		} else {
+			/* Unreachable, silent, or not the schema the primary
+			 * has (a replica behind a migration, the wrong
+			 * database): it decides nothing, the primary
+			 * answers, and it rests. */
+			replica_failed(app, rc);
 		}
 	}
 	return db_exec(app->db, sql, nparams, params, DB_IDEMPOTENT, res);
-}
-
-const char *
-reads_replica_state(struct app *app)
-{
-	if (app->read_db == NULL)
-		return NULL;
-	if (!replica_usable(app))
-		return "unavailable";
-	if (db_ping(app->read_db) != DB_OK) {
-		replica_failed(app);
-		return "unavailable";
-	}
-	return "ok";
 }

@@ -6,10 +6,13 @@
  * is the primary's state of a moment ago. A row it has is taken as it is
  * (a session revoked on the primary reads as live there for the lag); a
  * row it lacks is looked for on the primary (a session made a moment ago
- * is found), and the rest of that request reads from the primary. A
- * replica that fails (cannot be reached, does not answer in time) is left
- * alone for READS_RESTING_S, the primary reading instead, so that a dead
- * replica costs one wait per process, not one per request. */
+ * is found), and the rest of that request reads from the primary. The
+ * replica decides nothing alone: whatever error it answers, the primary
+ * is asked instead; one that fails (cannot be reached, does not answer in
+ * time, lacks the schema) is then left alone for READS_RESTING_S, so that
+ * a dead replica costs one wait per process, not one per request (a wait
+ * bounded as lib/db.h says, then the primary's). A conflict with its
+ * replay (40001) only sends that request to the primary. */
 #ifndef LATCH_READS_H
 #define LATCH_READS_H
 
@@ -29,9 +32,5 @@ enum reads_want {
  * failure, else on the primary. */
 int reads_exec(struct app *app, const char *sql, int nparams,
     const char *const *params, enum reads_want want, PGresult **res);
-
-/* "ok" or "unavailable": whether the replica answers now (a ping, unless
- * it is resting); NULL when there is none. For GET /api/health. */
-const char *reads_replica_state(struct app *app);
 
 #endif

@@ -175,7 +175,9 @@ def test_migrate_through_pgbouncer_says_up_to_date(cluster, db):
          str(REPO / "migrations")], env=env, capture_output=True,
         timeout=60, stdin=subprocess.DEVNULL)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    assert re.fullmatch(rb"schema up to date \([0-9]+ migrations\)\n",
+    assert re.fullmatch(rb"server settings stored for role latch in "
+                        rb"database latch\n"
+                        rb"schema up to date \([0-9]+ migrations\)\n",
                         proc.stdout), proc.stdout
     assert db.scalar("SELECT count(*) FROM schema_migrations") == before
 

@@ -31,7 +31,7 @@ RECIPE_PORT_OFFSETS = {
     # PgBouncer's socket carries this port, its lighttpd web the next one
     "pgbouncer": 70,
     # the replica recipe's web (its PostgreSQL has a socket only)
-    "replica": 72,
+    "replica": 74,
 }
 
 MAX_BODY_BYTES = 16 * 1024  # API.md: the default of MAX_BODY_BYTES

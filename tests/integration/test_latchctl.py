@@ -208,11 +208,13 @@ def test_migrate_applies_every_migration_then_is_a_no_op(ctl, fresh_db):
     first = assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS,
                               DATABASE_URL=url))
     n = len(MIGRATION_FILES)
+    dbname = re.match(r"postgresql://[^/]*/([^?]*)", url).group(1)
+    stored = f"server settings stored for role latch in database {dbname}\n"
     assert first == "".join(f"applied {m}\n" for m in MIGRATION_FILES) + \
-        f"schema up to date ({n} migrations)\n"
+        stored + f"schema up to date ({n} migrations)\n"
     second = assert_ctl_ok(ctl("migrate", "--dir", MIGRATIONS,
                                DATABASE_URL=url))
-    assert second == f"schema up to date ({n} migrations)\n"
+    assert second == stored + f"schema up to date ({n} migrations)\n"
     rows = Db(url).all("SELECT version, name FROM schema_migrations "
                        "ORDER BY version")
     assert rows == [(int(m.split("_", 1)[0]), m) for m in MIGRATION_FILES]
@@ -1098,6 +1100,17 @@ def test_config_check_read_database_down_refused(ctl, stack, tmp_path):
     line = assert_ctl_refused(proc, stdout_empty=False)
     assert "DATABASE_READ_URL" in line, line
     assert "read_database=ok" not in ctl_out(proc)
+
+
+def test_config_check_read_database_without_the_schema_refused(
+        ctl, stack, tmp_path, fresh_db):
+    """A DATABASE_READ_URL that answers but is not latch's database (here
+    an empty one): its every read would fail over to the primary."""
+    conf = write_conf(tmp_path, base_conf_lines(stack) +
+                      [f"DATABASE_READ_URL={fresh_db()}"])
+    line = assert_ctl_refused(ctl("config", "check", config=conf),
+                              stdout_empty=False)
+    assert "DATABASE_READ_URL" in line and "schema" in line, line
 
 
 def test_missing_config_file_refused(ctl, tmp_path):

@@ -37,11 +37,9 @@ test_left_to_libpq(void **state)
 	static const char *const strings[] = {
 		"",
 		"postgresql://latch@db/latch",
-		"postgresql://latch@db/latch?target_session_attrs=read-write",
 		"postgresql://latch@a:6432,b:6433/latch",
 		"postgresql://latch@a,b/latch?target_session_attrs=any",
 		"postgresql://latch@a,b/latch?target_session_attrs=prefer-standby",
-		"host=/run/a dbname=latch target_session_attrs=primary",
 	};
 	struct dbhosts *h;
 
@@ -115,6 +113,38 @@ test_keyword_strings_and_one_port(void **state)
 	dbhosts_free(h);
 }
 
+/* One host, or libpq's default: asked the same way (a pooler's report
+ * is no better for being alone). */
+static void
+test_one_host_too(void **state)
+{
+	const char *keys[64], *values[64];
+	struct dbhosts *h = NULL;
+
+	(void)state;
+	assert_int_equal(dbhosts_parse("postgresql://latch@db:6432/latch?"
+	    "target_session_attrs=read-write", &h), 0);
+	assert_non_null(h);
+	assert_int_equal(dbhosts_count(h), 1);
+	assert_int_equal(dbhosts_params(h, 0, dkeys, dvalues, keys, values, 64),
+	    0);
+	assert_string_equal(value_of(keys, values, "host"), "db");
+	assert_string_equal(value_of(keys, values, "port"), "6432");
+	assert_string_equal(value_of(keys, values, "target_session_attrs"),
+	    "any");
+	dbhosts_free(h);
+	assert_int_equal(dbhosts_parse("dbname=latch target_session_attrs="
+	    "primary", &h), 0);
+	assert_non_null(h);
+	assert_int_equal(dbhosts_count(h), 1);
+	assert_int_equal(dbhosts_params(h, 0, dkeys, dvalues, keys, values, 64),
+	    0);
+	assert_null(value_of(keys, values, "host"));
+	assert_null(value_of(keys, values, "port"));
+	assert_string_equal(value_of(keys, values, "dbname"), "latch");
+	dbhosts_free(h);
+}
+
 static void
 test_refused(void **state)
 {
@@ -164,6 +194,7 @@ main(void)
 		cmocka_unit_test(test_left_to_libpq),
 		cmocka_unit_test(test_each_host_alone),
 		cmocka_unit_test(test_keyword_strings_and_one_port),
+		cmocka_unit_test(test_one_host_too),
 		cmocka_unit_test(test_refused),
 	};
 
