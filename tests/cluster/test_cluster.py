@@ -35,8 +35,9 @@ from clusterload import HostLoad
 from conftest import (BIN_DIR, FULL, REPO, TAG, VAR, Db, assert_invariants,
                       create_user, session_row, token_rows)
 from deploy_smoke import contract_smoke
-from latchlib import (Client, assert_error, latchctl_env, login_body,
-                      refreshed_body, rotate_body, sid_of, token_hash)
+from latchlib import (Client, assert_error, db_h_bounds, latchctl_env,
+                      login_body, refreshed_body, rotate_body, sid_of,
+                      token_hash)
 from loadmix import is_unavailable
 
 GRACE = 10          # s: REFRESH_REUSE_GRACE of the web hosts (the default)
@@ -54,21 +55,7 @@ RESULTS = VAR / f"cluster-{TAG}.results"
 PGBOUNCER_FOLLOW = os.environ.get("CLUSTER_PGBOUNCER_FOLLOW", "0") == "1"
 
 
-def _db_h_bounds():
-    """The #defines of lib/db.h in seconds (as tests/integration's fault
-    tests read them), so that the bounds here follow the code's."""
-    text = (REPO / "lib" / "db.h").read_text()
-    defs = dict(re.findall(r"^#define (DB_[A-Z_]+)\s+(.+?)\s*$", text, re.M))
-    values = {}
-    for name, expr in defs.items():
-        if re.fullmatch(r"[0-9A-Z_ ()+*-]+", expr):
-            values[name] = eval(re.sub(r"DB_[A-Z_]+",  # noqa: S307
-                                       lambda m: str(values[m.group(0)]),
-                                       expr))
-    return values
-
-
-BOUNDS = _db_h_bounds()
+BOUNDS = db_h_bounds()
 # The longest one answer may take while the database goes away: a
 # statement's deadline, then a connect to each of the two PgBouncers of
 # the multi-host list (connect_timeout each), and the way back.

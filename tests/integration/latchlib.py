@@ -702,3 +702,17 @@ def assert_ctl_usage(proc):
     assert ctl_out(proc) == "", f"stdout on bad usage: {ctl_out(proc)!r}"
     # (getopt may first say which option it did not know)
     assert "usage: latchctl" in ctl_err(proc), ctl_err(proc)
+
+
+def db_h_bounds():
+    """The #defines of lib/db.h (DB_*), their expressions evaluated, so that
+    the bounds the fault and cluster tests check follow the code's."""
+    text = (Path(__file__).resolve().parents[2] / "lib" / "db.h").read_text()
+    defs = dict(re.findall(r"^#define (DB_[A-Z_]+)\s+(.+?)\s*$", text, re.M))
+    values = {}
+    for name, expr in defs.items():
+        if re.fullmatch(r"[0-9A-Z_ ()+*-]+", expr):
+            values[name] = eval(re.sub(r"DB_[A-Z_]+",  # noqa: S307
+                                       lambda m: str(values[m.group(0)]),
+                                       expr))
+    return values

@@ -24,26 +24,14 @@ import pytest
 from conftest import (INSTANCE, REPO, LogTail, assert_invariants,
                       create_user, fcgi_log_path, http_web, main_port,
                       run_stack, token_rows)
-from latchlib import Client, json_body, login_body, sid_of, token_hash
+from latchlib import (Client, db_h_bounds, json_body, login_body, sid_of,
+                      token_hash)
 from loadmix import (LoadMix, assert_only_ok_or_unavailable, is_unavailable,
                      verify_chains)
 from pgproxy import PgProxy
 
 
-def _db_h_bounds():
-    """The #defines of lib/db.h in seconds, their expressions evaluated."""
-    text = (REPO / "lib" / "db.h").read_text()
-    defs = dict(re.findall(r"^#define (DB_[A-Z_]+)\s+(.+?)\s*$", text, re.M))
-    values = {}
-    for name, expr in defs.items():
-        if re.fullmatch(r"[0-9A-Z_ ()+*-]+", expr):
-            values[name] = eval(re.sub(r"DB_[A-Z_]+",  # noqa: S307
-                                       lambda m: str(values[m.group(0)]),
-                                       expr))
-    return values
-
-
-BOUNDS = _db_h_bounds()
+BOUNDS = db_h_bounds()
 ANSWER_WAIT = BOUNDS["DB_ANSWER_WAIT_MS"] / 1000
 LOCK_TIMEOUT = BOUNDS["DB_LOCK_TIMEOUT_MS"] / 1000
 CONNECT_TIMEOUT = BOUNDS["DB_CONNECT_TIMEOUT_S"]
