@@ -103,10 +103,15 @@ class BrowserServer:
             if ans.get("id") == want:
                 return ans
 
-    def _tail(self):
+    def _tail(self, start=0):
+        """What the server (and the commands a test ran) wrote to stderr
+        since offset start, its last 3000 characters."""
         try:
             self._stderr.flush()
-            return "\n" + self.stderr_path.read_text(errors="replace")[-3000:]
+            with open(self.stderr_path, "rb") as f:
+                f.seek(start)
+                text = f.read().decode(errors="replace")[-3000:]
+            return "\nstderr:\n" + text if text else ""
         except (OSError, AttributeError):
             return ""
 
@@ -116,6 +121,8 @@ class BrowserServer:
         with it unless the test passed."""
         if self.proc is None:
             self._start()
+        self._stderr.flush()
+        mark = self.stderr_path.stat().st_size
         self._next += 1
         cmd = {"id": self._next, "file": str(BROWSER_DIR / test_file),
                "name": name, "env": dict(env), "timeout": timeout - 30}
@@ -125,15 +132,16 @@ class BrowserServer:
         except OSError:
             pass                # gone: no answer below says so
         ans = self._answer(self._next, time.monotonic() + timeout)
+        tail = ""
         if ans is None or ans["status"] != 0:
-            tail = self._tail()
+            tail = self._tail(mark)
             self.stop()         # the next test gets a server of its own
             if ans is None:
                 pytest.fail(f"{name}: no answer from serve.mjs within "
                             f"{timeout} s{tail}", pytrace=False)
         text = ans["output"]
         assert ans["status"] == 0 and f"PASS {test_file}:{name}" in text, \
-            f"{name} failed (status {ans['status']}):\n{text[-6000:]}"
+            f"{name} failed (status {ans['status']}):\n{text[-6000:]}{tail}"
         return text
 
     def stop(self):
