@@ -21,8 +21,9 @@
 // or page of one test is seen by the next. A test past its bound, or a
 // browser that went away, ends the server after its answer (exit 3 or 1):
 // the parent starts another for the next test. The server also exits when
-// stdin ends (its parent is gone) and after SERVE_TIMEOUT seconds (default
-// 900) whatever happens.
+// stdin ends (its parent is gone), and when no command came for SERVE_IDLE
+// seconds (default 300) since its last answer: with each test bounded by
+// its own timeout, it never runs unbounded.
 
 import path from 'node:path';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -31,7 +32,7 @@ import { pathToFileURL } from 'node:url';
 import { format } from 'node:util';
 import { launchBrowser, makeCtx } from './harness.mjs';
 
-const lifeSec = Number(process.env.SERVE_TIMEOUT || 900);
+const idleSec = Number(process.env.SERVE_IDLE || 300);
 let browser = null;
 let current = null; // {lines, failure} of the test that runs
 
@@ -67,10 +68,15 @@ async function shutdown(code) {
   process.exit(code);
 }
 
-const watchdog = setTimeout(() => {
-  process.stderr.write(`serve: still running after ${lifeSec} s, closing\n`);
-  shutdown(3);
-}, lifeSec * 1000);
+let watchdog = null;
+function idleWatch() {
+  clearTimeout(watchdog);
+  watchdog = setTimeout(() => {
+    process.stderr.write(`serve: no command for ${idleSec} s, closing\n`);
+    shutdown(3);
+  }, idleSec * 1000);
+}
+idleWatch();
 
 /** Process ids of our children that run Chromium (found under /proc). */
 function chromiumChildren() {
@@ -163,12 +169,14 @@ let busy = (async () => {
 
 const rl = createInterface({ input: process.stdin });
 rl.on('line', (line) => {
+  clearTimeout(watchdog); // a test is bounded by its own timeout
   busy = busy.then(async () => {
     let cmd;
     try {
       cmd = JSON.parse(line);
     } catch {
       answer({ id: null, status: 2, output: 'not JSON' });
+      idleWatch();
       return;
     }
     if (cmd.op === 'close') {
@@ -187,6 +195,7 @@ rl.on('line', (line) => {
     }
     answer({ id: cmd.id, status: res.status, output: res.output });
     if (res.fatal) await shutdown(res.status === 3 ? 3 : 1);
+    idleWatch();
   });
 });
 rl.on('close', () => { busy.then(() => shutdown(0)); });

@@ -119,6 +119,8 @@ class BrowserServer:
         """Runs export name of tests/browser/test_file with env added to
         the environment (ARTIFACTS_DIR set); returns its output, or fails
         with it unless the test passed."""
+        if self.proc is not None and self.proc.poll() is not None:
+            self.stop()         # it ended itself between tests (SERVE_IDLE)
         if self.proc is None:
             self._start()
         self._stderr.flush()
@@ -135,10 +137,12 @@ class BrowserServer:
         tail = ""
         if ans is None or ans["status"] != 0:
             tail = self._tail(mark)
+            code = self.proc.poll()
             self.stop()         # the next test gets a server of its own
             if ans is None:
-                pytest.fail(f"{name}: no answer from serve.mjs within "
-                            f"{timeout} s{tail}", pytrace=False)
+                pytest.fail(f"{name}: no answer from serve.mjs (exit status "
+                            f"{code}; bound {timeout} s){tail}",
+                            pytrace=False)
         text = ans["output"]
         assert ans["status"] == 0 and f"PASS {test_file}:{name}" in text, \
             f"{name} failed (status {ans['status']}):\n{text[-6000:]}{tail}"
