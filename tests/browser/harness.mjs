@@ -10,6 +10,7 @@
 import { mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { format } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
 
@@ -165,27 +166,30 @@ export function describeViolations(violations) {
 /**
  * The ctx handed to a test.
  * @param {import('playwright-core').Browser} browser
+ * @param {object} [env] what the test reads (BASE_URL, ARTIFACTS_DIR, its
+ *   own variables): run.mjs passes process.env, serve.mjs each test's own
+ * @param {(line: string) => void} [out] where ctx.log's lines go
  */
-export function makeCtx(browser) {
-  const baseUrl = (process.env.BASE_URL || '').replace(/\/+$/, '');
+export function makeCtx(browser, env = process.env, out = (line) => console.log(line)) {
+  const baseUrl = (env.BASE_URL || '').replace(/\/+$/, '');
   if (!baseUrl) throw new Error('BASE_URL is not set');
   const u = new URL(baseUrl);
   if (!['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname)) {
     throw new Error(`BASE_URL ${baseUrl}: the browser tests talk to loopback only`);
   }
-  const artifactsDir = path.resolve(process.env.ARTIFACTS_DIR || 'var/browser');
+  const artifactsDir = path.resolve(env.ARTIFACTS_DIR || 'var/browser');
   const contexts = [];
   const browserLog = []; // console errors and page errors, printed on failure
 
   const ctx = {
     browser,
     baseUrl,
-    env: process.env,
+    env,
     artifactsDir,
     /** Lines the run prints if the test fails. */
     browserLog,
     /** Prints a line of the test's own (shown by pytest on failure). */
-    log: (...a) => console.log('[test]', ...a),
+    log: (...a) => out(format('[test]', ...a)),
     /** A file name under artifactsDir (made on first use). */
     artifact(name) {
       mkdirSync(artifactsDir, { recursive: true });

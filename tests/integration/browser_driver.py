@@ -17,11 +17,10 @@ import json
 import os
 import selectors
 import shutil
-import signal
 import subprocess
 import time
 
-from browser_run import ARTIFACTS_DIR, BROWSER_DIR
+from browser_run import ARTIFACTS_DIR, BROWSER_DIR, _alive, _kill_group
 from conftest import REPO
 
 CALL_TIMEOUT = 30       # seconds for one command of the protocol
@@ -30,27 +29,6 @@ DRIVER_TIMEOUT = 150    # seconds the driver lives at most
 
 class DriverError(AssertionError):
     """A command the driver answered with an error, or not in time."""
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-def _kill_group(pid):
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except OSError:
-            return
-        deadline = time.monotonic() + 3
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not _alive(pid):
-            return
 
 
 class BrowserDriver:

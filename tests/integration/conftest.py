@@ -523,6 +523,21 @@ def proxy_web(harden_web):
 
 
 @pytest.fixture
+def fast_proxy_web(harden_web):
+    """proxy_web's settings with cheap hashes (BCRYPT_COST=4), for the
+    tests that count failures one attempt after another
+    (test_rate_limit.py, test_device_tokens.py): what the limiter counts
+    and blocks does not depend on what a check costs, and at the default
+    cost each of their hundreds of wrong guesses took a cost-12 bcrypt's
+    padding (about 0.4 s). The tests whose point is what a check costs
+    (test_login_timing.py) or whose guesses must overlap
+    (test_login_limiter.py's races: proxy_http_web) keep the server's
+    cost."""
+    return harden_web("proxyfast", 49, COOKIE_SECURE="0",
+                      TRUSTED_PROXIES="127.0.0.1", BCRYPT_COST="4")
+
+
+@pytest.fixture
 def proxy_http_web(http_harden_web):
     """proxy_web's settings on a lighttpd web, for the timing and race
     tests: logins within warm, persistent processes. A login process for
@@ -532,6 +547,14 @@ def proxy_http_web(http_harden_web):
     uncounted: test_login_admission.py)."""
     return http_harden_web("proxyhttp", 52, COOKIE_SECURE="0",
                            TRUSTED_PROXIES="127.0.0.1", LOGIN_PROCS="10")
+
+
+@pytest.fixture
+def fast_proxy_http_web(http_harden_web):
+    """fast_proxy_web's settings (BCRYPT_COST=4) on a lighttpd web, for
+    test_login_limiter.py's attempts one after another."""
+    return http_harden_web("proxyhttp4", 54, COOKIE_SECURE="0",
+                           TRUSTED_PROXIES="127.0.0.1", BCRYPT_COST="4")
 
 
 @pytest.fixture

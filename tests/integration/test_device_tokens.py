@@ -28,10 +28,18 @@ DEVICE_FREE = 4          # failures one device takes before 429
 
 
 @pytest.fixture
+def proxy_web(fast_proxy_web):
+    """The trusted-proxy web with cheap hashes (conftest.fast_proxy_web):
+    these tests count attempts one after another."""
+    return fast_proxy_web
+
+
+@pytest.fixture
 def secure_proxy_web(harden_web):
-    """COOKIE_SECURE=1 (the __Secure- names) behind a trusted proxy."""
+    """COOKIE_SECURE=1 (the __Secure- names) behind a trusted proxy, with
+    cheap hashes as proxy_web."""
     return harden_web("proxysecure", 51, COOKIE_SECURE="1",
-                      TRUSTED_PROXIES="127.0.0.1")
+                      TRUSTED_PROXIES="127.0.0.1", BCRYPT_COST="4")
 
 
 def _client(base_url):

@@ -39,24 +39,27 @@ def _blocked(resp):
 
 
 @pytest.fixture
-def proxy_web(proxy_http_web):
-    """Races, and counts kept across attempts: persistent processes."""
-    return proxy_http_web
+def proxy_web(fast_proxy_http_web):
+    """Counts kept across attempts: persistent processes, with cheap
+    hashes (conftest.fast_proxy_web says why). The races take
+    proxy_http_web, at the server's cost, so that their checks overlap."""
+    return fast_proxy_http_web
 
 
 # ------------------------------------------------------------ races
 
-def test_a_burst_of_parallel_guesses_counts_every_one(proxy_web, stack, db):
+def test_a_burst_of_parallel_guesses_counts_every_one(proxy_http_web, stack,
+                                                     db):
     """With one guess left before the pair blocks, eight guesses sent at
     once get one 401 and seven 429s: each was counted before its password
     was checked. (The hash is of the server's cost, so that each check
     takes long enough for the guesses to overlap.)"""
     user = create_user(stack, db, prefix="burst", cost=12)
     addr = fresh_address()
-    _fail(ForwardedClient(proxy_web, addr), user["username"], PAIR_FREE)
+    _fail(ForwardedClient(proxy_http_web, addr), user["username"], PAIR_FREE)
 
     def guess(i):
-        return ForwardedClient(proxy_web, addr).login(
+        return ForwardedClient(proxy_http_web, addr).login(
             username=user["username"], password=f"burst-{i}").status_code
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
@@ -65,7 +68,7 @@ def test_a_burst_of_parallel_guesses_counts_every_one(proxy_web, stack, db):
 
 
 def test_parallel_guesses_from_many_addresses_all_count_on_the_account(
-        proxy_web, stack, db):
+        proxy_http_web, stack, db):
     """Nineteen guesses at once from nineteen addresses use up the account
     key's allowance: one more guess from yet another address blocks it, so
     the next stranger is held back, even with the right password.
@@ -77,14 +80,14 @@ def test_parallel_guesses_from_many_addresses_all_count_on_the_account(
     user = create_user(stack, db, prefix="burstacct")
 
     def guess(i):
-        return ForwardedClient(proxy_web, fresh_address()).login(
+        return ForwardedClient(proxy_http_web, fresh_address()).login(
             username=user["username"], password=f"spray-{i}").status_code
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=10) as pool:
         codes = list(pool.map(guess, range(ACCOUNT_FREE)))
     assert codes == [401] * ACCOUNT_FREE, codes
     assert guess(ACCOUNT_FREE) == 401
-    _blocked(ForwardedClient(proxy_web, fresh_address()).login(
+    _blocked(ForwardedClient(proxy_http_web, fresh_address()).login(
         username=user["username"], password=user["password"]))
 
 
@@ -266,10 +269,12 @@ def _ipv6_loopback():
 @pytest.fixture
 def proxy6_web(http_harden_web):
     """A web trusting only ::1 as its proxy, reached over IPv6 loopback
-    (stack.sh makes every lighttpd listen on [::1] too)."""
+    (stack.sh makes every lighttpd listen on [::1] too), with cheap hashes
+    (its tests count attempts one after another)."""
     if not _ipv6_loopback():
         pytest.skip("this machine has no IPv6 loopback")
-    base = http_harden_web("proxy6", 50, COOKIE_SECURE="0", TRUSTED_PROXIES="::1")
+    base = http_harden_web("proxy6", 50, COOKIE_SECURE="0",
+                           TRUSTED_PROXIES="::1", BCRYPT_COST="4")
     return base.replace("127.0.0.1", "[::1]")
 
 

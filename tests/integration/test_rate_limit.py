@@ -60,6 +60,13 @@ def _wait_out(seconds):
 
 
 @pytest.fixture
+def proxy_web(fast_proxy_web):
+    """The trusted-proxy web with cheap hashes (conftest.fast_proxy_web):
+    these tests count attempts one after another."""
+    return fast_proxy_web
+
+
+@pytest.fixture
 def user(stack, db):
     return create_user(stack, db, prefix="rl")
 
