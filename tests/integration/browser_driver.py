@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 
-from browser_run import ARTIFACTS_DIR, BROWSER_DIR, _alive, _kill_group
+from browser_run import ARTIFACTS_DIR, BROWSER_DIR, reap
 from conftest import REPO
 
 CALL_TIMEOUT = 30       # seconds for one command of the protocol
@@ -124,24 +124,7 @@ class BrowserDriver:
                 self._cmd("close", timeout=10)
             except DriverError:
                 pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.proc.poll() is None:
-            _kill_group(self.proc.pid)
-            self.proc.wait(timeout=5)
-        if self.chromium_pid is not None and _alive(self.chromium_pid):
-            _kill_group(self.chromium_pid)
-        self._sel.close()
-        self._stderr.close()
-        if self.stderr_path.stat().st_size == 0:
-            self.stderr_path.unlink()
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        reap(self)
 
     def __enter__(self):
         return self

@@ -47,6 +47,32 @@ def _kill_group(pid):
             return
 
 
+def reap(node):
+    """The end of a node process that was asked to close its Chromium
+    (node: a BrowserServer or browser_driver.Driver): waits for it
+    (bounded), then makes sure by pid that neither it nor Chromium still
+    runs, and closes its pipes and its stderr file (removed when empty)."""
+    if node.proc.poll() is None:
+        try:
+            node.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    if node.proc.poll() is None:
+        _kill_group(node.proc.pid)
+        node.proc.wait(timeout=5)
+    if node.chromium_pid is not None and _alive(node.chromium_pid):
+        _kill_group(node.chromium_pid)
+    node._sel.close()
+    node._stderr.close()
+    if node.stderr_path.stat().st_size == 0:
+        node.stderr_path.unlink()
+    for f in (node.proc.stdin, node.proc.stdout):
+        try:
+            f.close()
+        except OSError:
+            pass
+
+
 def _node():
     node = shutil.which("node")
     assert node, "node is missing: `make check` installs nodejs (deps.sh)"
@@ -162,24 +188,7 @@ class BrowserServer:
                 self._answer(self._next, time.monotonic() + 10)
             except OSError:
                 pass
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-        if self.proc.poll() is None:
-            _kill_group(self.proc.pid)
-            self.proc.wait(timeout=5)
-        if self.chromium_pid is not None and _alive(self.chromium_pid):
-            _kill_group(self.chromium_pid)
-        self._sel.close()
-        self._stderr.close()
-        if self.stderr_path.stat().st_size == 0:
-            self.stderr_path.unlink()
-        for f in (self.proc.stdin, self.proc.stdout):
-            try:
-                f.close()
-            except OSError:
-                pass
+        reap(self)
         self.proc = None
         self.chromium_pid = None
 
