@@ -395,9 +395,13 @@ latchctl() {
 }
 
 stop_everything() {
+	local have_user=0
+	# Before the recipes: theirs (the replica's PostgreSQL) run as the
+	# service user too, and as_svc needs its name and home.
+	setup_user && have_user=1
 	stop_recipes
 	stop_webs
-	if setup_user; then
+	if ((have_user)); then
 		set_pg_paths
 		pg_stop
 	fi
