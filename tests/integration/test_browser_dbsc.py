@@ -1,5 +1,5 @@
 """Device Bound Session Credentials in a real browser: Debian's Chromium,
-headless, with the DBSC flags (docs/readme/dbsc-browser.md: how it works,
+headless, with the DBSC flags (README "The DBSC browser test": how it works,
 how to debug it), against latch over https from the shipped lighttpd files
 (recipe lighttpd-tls, its CA-signed leaf trusted by its SPKI hash), with a
 4 s DBSC_COOKIE_LIFETIME.

@@ -179,6 +179,22 @@ def test_dpop_login_binds_the_session_and_refreshes(stack, db, web, alg):
     assert binding(db, sid)[2] == key.thumbprint(), "the binding changed"
 
 
+def test_access_token_is_bearer_even_when_token_type_says_dpop(stack, db,
+                                                               web):
+    """The access token of a DPoP login has no cnf binding, so it goes as
+    Authorization: Bearer; the DPoP scheme (what a generic RFC 9449
+    client would send for token_type DPoP) is 401 with the Bearer
+    challenge, as RFC 9449 section 7.1 asks of an unbound token."""
+    key = ClientKey("ES256")
+    body, _ = bound_login(web, _user(stack, db), key)
+    access = body["access_token"]
+    assert web.profile(authorization=f"Bearer {access}").status_code == 200
+    resp = web.profile(authorization=f"DPoP {access}")
+    assert_error(resp, 401, "invalid_request")
+    assert resp.headers.get("WWW-Authenticate") == 'Bearer realm="latch"', \
+        resp.headers
+
+
 @pytest.mark.parametrize("bits, ok", [(1024, False), (4096, True)])
 def test_rsa_key_sizes(stack, db, web, bits, ok):
     """RSA keys of 2048 to 4096 bits: a 1024-bit key is refused at login
