@@ -243,8 +243,12 @@ def assert_untouched(db, sid, before):
 
 
 def token_expiry(db, token):
+    return token_expiry_of_hash(db, token_hash(token))
+
+
+def token_expiry_of_hash(db, digest):
     return db.scalar("SELECT expires_at FROM refresh_tokens "
-                     "WHERE token_hash = %s", (token_hash(token),))
+                     "WHERE token_hash = %s", (digest,))
 
 
 def assert_retry(resp, sid):
@@ -812,6 +816,98 @@ def test_predecessor_in_grace_gets_no_longer_life(stack, db, harden_web):
     assert set_cookie_headers(resp) == [], \
         "a copy in the grace window got the browser's fresh cookie"
     # The browser goes on with its own cookie and key.
+    b.refresh()
+    assert_invariants(db, users=f"t_{GRACE_PREFIX}_%")
+
+
+# ---------------------------------------------------------------- upgrade
+#
+# During a rolling upgrade, binaries from before migration 011 call the
+# eleven-argument latch_refresh, which knows no proof: what they do with
+# POST /auth/refresh is done here with psycopg2 against the stack's
+# database, as their lib/session.c did (refresh_call and session_refresh
+# at 745958f^). Migration 012 makes that call treat a DBSC-bound session
+# as bound; under 011 alone it rotated one as unbound.
+
+OLD_REFRESH = (
+    "SELECT r_outcome, r_sealed, r_expires_at, r_revoked"
+    " FROM latch_refresh(%s, %s::uuid, %s::bigint, to_timestamp(%s),"
+    "  make_interval(secs => %s), to_timestamp(%s), to_timestamp(%s),"
+    "  %s, %s, %s::inet, false)")
+
+
+def old_binary_refresh(db, token, grace):
+    """POST /auth/refresh of token on a binary from before migration 011
+    whose REFRESH_REUSE_GRACE is grace seconds: the successor's expiry is
+    the inactivity lifetime, or the token's own exp when the token lives
+    shorter than that; a 'recap' is minted again as told and called
+    again. Returns ((outcome, sealed, expiry, revoked), the hash of the
+    successor it offered)."""
+    claims = claims_of(token)
+    now = time.time()
+    uncapped = int(now) + REFRESH_EXPIRES
+    exp = uncapped
+    if claims["exp"] - claims["iat"] < REFRESH_EXPIRES and \
+            claims["exp"] < exp:
+        exp = claims["exp"]
+    for _ in range(4):
+        new_hash = secrets.token_bytes(32)
+        row = db.one(OLD_REFRESH, (token_hash(token), claims["sid"],
+                                   claims["sub"], now, grace, uncapped, exp,
+                                   new_hash, secrets.token_bytes(64),
+                                   "127.0.0.1"))
+        if row[0] != "recap":
+            return row, new_hash
+        exp = int(row[2].timestamp())
+    raise AssertionError(f"recap after recap: {row}")
+
+
+def test_old_binary_refresh_of_bound_session_never_extends(stack, db, tls):
+    """A bound session's cookie shown to POST /auth/refresh of a binary
+    from before migration 011 (the eleven-argument latch_refresh) is
+    rotated as a new binary rotates it: the successor expires no later
+    than the presented token, and the session's idle end stays, so a
+    copied cookie buys an old host's holder no more than a new host's.
+    The browser's key then refreshes the session as before."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    b.refresh()
+    exp = token_expiry(db, b.cookie)
+    idle = session_row(db, b.sid)["idle_expires_at"]
+    row, new_hash = old_binary_refresh(db, b.cookie, GRACE)
+    assert row[0] == "rotated", row
+    assert row[2] <= exp, f"an old binary's successor of a bound " \
+        f"session lives until {row[2]}, the presented token until {exp}"
+    assert token_expiry_of_hash(db, new_hash) == row[2]
+    assert session_row(db, b.sid)["idle_expires_at"] == idle, \
+        "an old binary's unsigned refresh moved a bound session's idle end"
+    assert binding(db, b.sid)[0] == "dbsc"
+    b.refresh(send_cookie=False)            # its cookie is rotated now
+    b.refresh()
+    assert_invariants(db, grace=f"{GRACE}s", users=f"t_{PREFIX}_%")
+
+
+def test_old_binary_grace_duplicate_of_signed_refresh(stack, db,
+                                                      harden_web):
+    """A copy of a bound session's cookie that a signed refresh has just
+    rotated, shown to a binary from before migration 011 within the grace
+    window: 'access_only' (which such a binary does not know and answers
+    500), never 'duplicate' with the seal of the browser's fresh cookie;
+    nothing changes. On the 10 s grace web, as
+    test_predecessor_in_grace_gets_no_longer_life."""
+    user = create_user(stack, db, prefix=GRACE_PREFIX)
+    b = Browser(HttpsProxyClient(grace_web(harden_web)), user)
+    b.register()
+    stolen = b.cookie
+    time.sleep(1.1)             # the signed refresh's cookie ends later
+    b.refresh()
+    assert claims_of(b.cookie)["exp"] > claims_of(stolen)["exp"]
+    before = snapshot(db, b.sid)
+    row, _ = old_binary_refresh(db, stolen, 10)
+    assert row[0] == "access_only" and row[1] is None, \
+        f"an old binary got {row[0]} for a copy in the grace window"
+    assert_untouched(db, b.sid, before)
     b.refresh()
     assert_invariants(db, users=f"t_{GRACE_PREFIX}_%")
 
