@@ -530,17 +530,27 @@ def test_registration_needs_the_live_cookie(stack, db, tls):
 
 
 def test_second_registration_is_refused(stack, db, tls):
-    """A bound session stays bound to its key: registering another key
-    (with a fresh challenge) is 400 and changes nothing; the first key
-    still refreshes."""
+    """A bound session stays bound to its key: registering another key,
+    with the cookie and a current registration challenge of the session
+    (so that only the binding can refuse it: latch_refresh's check of the
+    key against session_keys), is 400 "bound to another key" and changes
+    nothing; the first key still refreshes."""
     user = _user(stack, db)
     b = Browser(tls, user)
     b.register()
     before = snapshot(db, b.sid)
+    spent = db.scalar("SELECT count(*) FROM proofs_seen")
     thief = ClientKey()
-    resp = register(tls, b.cookie, dbsc_proof(thief, b.challenge))
-    assert resp.status_code == 400, f"{resp.status_code} {resp.text[:300]}"
+    fresh = make_challenge(stack, b.sid, int(time.time()) + 60,
+                           "registration")
+    resp = register(tls, b.cookie, dbsc_proof(thief, fresh))
+    assert_error(resp, 400, "invalid_request")
+    assert "bound to another key" in json_body(resp)["error_description"], \
+        resp.text
+    assert set_cookie_headers(resp) == [], "a cookie for the thief's key"
     assert_untouched(db, b.sid, before)
+    # not refused as a replay: the challenge was not spent
+    assert db.scalar("SELECT count(*) FROM proofs_seen") == spent
     b.refresh()
     # the first registration's proof sent again: its challenge is spent
     before = snapshot(db, b.sid)
