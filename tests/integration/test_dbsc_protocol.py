@@ -993,15 +993,88 @@ def test_https_through_a_trusted_proxy_offers_dbsc(stack, db, harden_web):
     assert binding(db, b.sid)[0] == "dbsc"
 
 
+def dbsc_off_web(harden_web):
+    """A CGI web behind an https proxy with DBSC_COOKIE_LIFETIME=0."""
+    return HttpsProxyClient(harden_web(
+        "dbscoff", 47, **dict(PROXY_SETTINGS, DBSC_COOKIE_LIFETIME="0")))
+
+
+def dbsc_on_web(harden_web):
+    """The same behind the same proxy with DBSC on (LIFETIME)."""
+    return HttpsProxyClient(harden_web("dbscproxy", 46, **PROXY_SETTINGS))
+
+
 def test_lifetime_zero_turns_dbsc_off(stack, db, harden_web):
     """DBSC_COOKIE_LIFETIME=0: no registration offer even over https, and
     the login is as before."""
-    base = harden_web("dbscoff", 47,
-                      **dict(PROXY_SETTINGS, DBSC_COOKIE_LIFETIME="0"))
     user = _user(stack, db)
-    resp, _, token, offer = cookie_login(HttpsProxyClient(base), user)
+    resp, _, token, offer = cookie_login(dbsc_off_web(harden_web), user)
     assert offer is None, resp.headers["Secure-Session-Registration"]
     assert binding(db, sid_of(token)) is None
+
+
+def test_dbsc_routes_while_dbsc_is_off(stack, db, harden_web):
+    """DBSC off, and a browser whose session was bound while it was on
+    (README, DBSC_COOKIE_LIFETIME): its signed DBSC refresh answers 401
+    invalid_grant (which ends the browser's DBSC session) without the
+    clearing cookie (the cookie goes on refreshing the session, unbound),
+    with or without a proof; registration answers 404, even with a proof
+    over a current registration challenge; nothing changes."""
+    user = _user(stack, db)
+    b = Browser(dbsc_on_web(harden_web), user)
+    b.register()
+    off = dbsc_off_web(harden_web)
+    before = snapshot(db, b.sid)
+    for proof in (b.proof(), None):
+        resp = dbsc_refresh(off, b.sid, b.cookie, proof)
+        assert_error(resp, 401, "invalid_grant")
+        assert "Secure-Session-Challenge" not in resp.headers
+        assert set_cookie_headers(resp) == [], \
+            "DBSC off cleared the cookie the session goes on with"
+        assert_untouched(db, b.sid, before)
+    unbound = Browser(dbsc_on_web(harden_web), user)
+    for key, cookie, sid in ((b.key, b.cookie, b.sid),
+                             (unbound.key, unbound.cookie, unbound.sid)):
+        fresh = make_challenge(stack, sid, int(time.time()) + 60,
+                               "registration")
+        was = snapshot(db, sid)
+        assert_error(register(off, cookie, dbsc_proof(key, fresh)), 404,
+                     "not_found")
+        assert_untouched(db, sid, was)
+    assert binding(db, unbound.sid) is None
+
+
+def test_bound_session_refreshes_unbound_while_dbsc_is_off(stack, db,
+                                                           harden_web):
+    """A session bound while DBSC was on, refreshed with POST
+    /auth/refresh once DBSC is off, refreshes as an unbound session: the
+    successor lives JWT_REFRESH_EXPIRES (cookie, token and row), the
+    session's idle end moves with it, and the binding row stays (for the
+    day DBSC is turned on again). Turned on again, the short cookie
+    rule is back for the session."""
+    user = _user(stack, db)
+    on = dbsc_on_web(harden_web)
+    b = Browser(on, user)
+    b.register()
+    off = dbsc_off_web(harden_web)
+    token = b.cookie
+    for _ in range(2):
+        resp = off.refresh(cookie=token, secure=True)
+        assert resp.status_code == 200, resp.text
+        successor, max_age = refresh_cookie(resp, secure=True)
+        left = token_expiry(db, successor).timestamp() - time.time()
+        assert abs(left - REFRESH_EXPIRES) <= 5, left
+        assert abs(max_age - REFRESH_EXPIRES) <= 5, max_age
+        claims = claims_of(successor)
+        assert claims["exp"] - claims["iat"] == REFRESH_EXPIRES, claims
+        assert session_row(db, b.sid)["idle_expires_at"] == \
+            token_expiry(db, successor)
+        token = successor
+    assert binding(db, b.sid)[0] == "dbsc"
+    resp = on.refresh(cookie=token, secure=True)
+    assert resp.status_code == 200, resp.text
+    successor, _ = refresh_cookie(resp, secure=True)
+    assert token_expiry(db, successor) <= token_expiry(db, token)
 
 
 @pytest.mark.parametrize("value, seconds", [("10m", 600), ("7d", 604800),
