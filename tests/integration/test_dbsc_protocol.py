@@ -11,9 +11,11 @@ other), registration (binding, rotation, the session instructions, the
 short cookie), the DBSC refresh (403 + challenge without a proof, 200 +
 cookie + next challenge with one, 403 and nothing changed for every bad
 proof, 401 with the clearing cookie once the session has ended), and
-POST /auth/refresh of a bound session, which never extends it. A few
-tests use CGI webs behind a "trusted proxy" (X-Forwarded-Proto: https)
-for settings the recipe does not have (DBSC off).
+POST /auth/refresh of a bound session, which never extends it, not even
+on a binary from before migration 011 during a rolling upgrade (its
+eleven-argument latch_refresh called through psycopg2; migration 012).
+A few tests use CGI webs behind a "trusted proxy" (X-Forwarded-Proto:
+https) for settings the recipe does not have (DBSC off, a 10 s grace).
 
 An expired challenge would take DBSC_COOKIE_LIFETIME + 120 s to come by;
 the test makes one instead, as latch does (lib/dbsc.h: "<exp>.<random>.
