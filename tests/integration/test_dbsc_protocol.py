@@ -11,9 +11,11 @@ other), registration (binding, rotation, the session instructions, the
 short cookie), the DBSC refresh (403 + challenge without a proof, 200 +
 cookie + next challenge with one, 403 and nothing changed for every bad
 proof, 401 with the clearing cookie once the session has ended), and
-POST /auth/refresh of a bound session, which never extends it. A few
-tests use CGI webs behind a "trusted proxy" (X-Forwarded-Proto: https)
-for settings the recipe does not have (DBSC off).
+POST /auth/refresh of a bound session, which never extends it, not even
+on a binary from before migration 011 during a rolling upgrade (its
+eleven-argument latch_refresh called through psycopg2; migration 012).
+A few tests use CGI webs behind a "trusted proxy" (X-Forwarded-Proto:
+https) for settings the recipe does not have (DBSC off, a 10 s grace).
 
 An expired challenge would take DBSC_COOKIE_LIFETIME + 120 s to come by;
 the test makes one instead, as latch does (lib/dbsc.h: "<exp>.<random>.
@@ -243,8 +245,12 @@ def assert_untouched(db, sid, before):
 
 
 def token_expiry(db, token):
+    return token_expiry_of_hash(db, token_hash(token))
+
+
+def token_expiry_of_hash(db, digest):
     return db.scalar("SELECT expires_at FROM refresh_tokens "
-                     "WHERE token_hash = %s", (token_hash(token),))
+                     "WHERE token_hash = %s", (digest,))
 
 
 def assert_retry(resp, sid):
@@ -526,17 +532,27 @@ def test_registration_needs_the_live_cookie(stack, db, tls):
 
 
 def test_second_registration_is_refused(stack, db, tls):
-    """A bound session stays bound to its key: registering another key
-    (with a fresh challenge) is 400 and changes nothing; the first key
-    still refreshes."""
+    """A bound session stays bound to its key: registering another key,
+    with the cookie and a current registration challenge of the session
+    (so that only the binding can refuse it: latch_refresh's check of the
+    key against session_keys), is 400 "bound to another key" and changes
+    nothing; the first key still refreshes."""
     user = _user(stack, db)
     b = Browser(tls, user)
     b.register()
     before = snapshot(db, b.sid)
+    spent = db.scalar("SELECT count(*) FROM proofs_seen")
     thief = ClientKey()
-    resp = register(tls, b.cookie, dbsc_proof(thief, b.challenge))
-    assert resp.status_code == 400, f"{resp.status_code} {resp.text[:300]}"
+    fresh = make_challenge(stack, b.sid, int(time.time()) + 60,
+                           "registration")
+    resp = register(tls, b.cookie, dbsc_proof(thief, fresh))
+    assert_error(resp, 400, "invalid_request")
+    assert "bound to another key" in json_body(resp)["error_description"], \
+        resp.text
+    assert set_cookie_headers(resp) == [], "a cookie for the thief's key"
     assert_untouched(db, b.sid, before)
+    # not refused as a replay: the challenge was not spent
+    assert db.scalar("SELECT count(*) FROM proofs_seen") == spent
     b.refresh()
     # the first registration's proof sent again: its challenge is spent
     before = snapshot(db, b.sid)
@@ -816,6 +832,98 @@ def test_predecessor_in_grace_gets_no_longer_life(stack, db, harden_web):
     assert_invariants(db, users=f"t_{GRACE_PREFIX}_%")
 
 
+# ---------------------------------------------------------------- upgrade
+#
+# During a rolling upgrade, binaries from before migration 011 call the
+# eleven-argument latch_refresh, which knows no proof: what they do with
+# POST /auth/refresh is done here with psycopg2 against the stack's
+# database, as their lib/session.c did (refresh_call and session_refresh
+# at 745958f^). Migration 012 makes that call treat a DBSC-bound session
+# as bound; under 011 alone it rotated one as unbound.
+
+OLD_REFRESH = (
+    "SELECT r_outcome, r_sealed, r_expires_at, r_revoked"
+    " FROM latch_refresh(%s, %s::uuid, %s::bigint, to_timestamp(%s),"
+    "  make_interval(secs => %s), to_timestamp(%s), to_timestamp(%s),"
+    "  %s, %s, %s::inet, false)")
+
+
+def old_binary_refresh(db, token, grace):
+    """POST /auth/refresh of token on a binary from before migration 011
+    whose REFRESH_REUSE_GRACE is grace seconds: the successor's expiry is
+    the inactivity lifetime, or the token's own exp when the token lives
+    shorter than that; a 'recap' is minted again as told and called
+    again. Returns ((outcome, sealed, expiry, revoked), the hash of the
+    successor it offered)."""
+    claims = claims_of(token)
+    now = time.time()
+    uncapped = int(now) + REFRESH_EXPIRES
+    exp = uncapped
+    if claims["exp"] - claims["iat"] < REFRESH_EXPIRES and \
+            claims["exp"] < exp:
+        exp = claims["exp"]
+    for _ in range(4):
+        new_hash = secrets.token_bytes(32)
+        row = db.one(OLD_REFRESH, (token_hash(token), claims["sid"],
+                                   claims["sub"], now, grace, uncapped, exp,
+                                   new_hash, secrets.token_bytes(64),
+                                   "127.0.0.1"))
+        if row[0] != "recap":
+            return row, new_hash
+        exp = int(row[2].timestamp())
+    raise AssertionError(f"recap after recap: {row}")
+
+
+def test_old_binary_refresh_of_bound_session_never_extends(stack, db, tls):
+    """A bound session's cookie shown to POST /auth/refresh of a binary
+    from before migration 011 (the eleven-argument latch_refresh) is
+    rotated as a new binary rotates it: the successor expires no later
+    than the presented token, and the session's idle end stays, so a
+    copied cookie buys an old host's holder no more than a new host's.
+    The browser's key then refreshes the session as before."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    b.refresh()
+    exp = token_expiry(db, b.cookie)
+    idle = session_row(db, b.sid)["idle_expires_at"]
+    row, new_hash = old_binary_refresh(db, b.cookie, GRACE)
+    assert row[0] == "rotated", row
+    assert row[2] <= exp, f"an old binary's successor of a bound " \
+        f"session lives until {row[2]}, the presented token until {exp}"
+    assert token_expiry_of_hash(db, new_hash) == row[2]
+    assert session_row(db, b.sid)["idle_expires_at"] == idle, \
+        "an old binary's unsigned refresh moved a bound session's idle end"
+    assert binding(db, b.sid)[0] == "dbsc"
+    b.refresh(send_cookie=False)            # its cookie is rotated now
+    b.refresh()
+    assert_invariants(db, grace=f"{GRACE}s", users=f"t_{PREFIX}_%")
+
+
+def test_old_binary_grace_duplicate_of_signed_refresh(stack, db,
+                                                      harden_web):
+    """A copy of a bound session's cookie that a signed refresh has just
+    rotated, shown to a binary from before migration 011 within the grace
+    window: 'access_only' (which such a binary does not know and answers
+    500), never 'duplicate' with the seal of the browser's fresh cookie;
+    nothing changes. On the 10 s grace web, as
+    test_predecessor_in_grace_gets_no_longer_life."""
+    user = create_user(stack, db, prefix=GRACE_PREFIX)
+    b = Browser(HttpsProxyClient(grace_web(harden_web)), user)
+    b.register()
+    stolen = b.cookie
+    time.sleep(1.1)             # the signed refresh's cookie ends later
+    b.refresh()
+    assert claims_of(b.cookie)["exp"] > claims_of(stolen)["exp"]
+    before = snapshot(db, b.sid)
+    row, _ = old_binary_refresh(db, stolen, 10)
+    assert row[0] == "access_only" and row[1] is None, \
+        f"an old binary got {row[0]} for a copy in the grace window"
+    assert_untouched(db, b.sid, before)
+    b.refresh()
+    assert_invariants(db, users=f"t_{GRACE_PREFIX}_%")
+
+
 # ---------------------------------------------------------------- endings
 
 def _ended_session_refresh(stack, db, tls, b, how):
@@ -887,15 +995,88 @@ def test_https_through_a_trusted_proxy_offers_dbsc(stack, db, harden_web):
     assert binding(db, b.sid)[0] == "dbsc"
 
 
+def dbsc_off_web(harden_web):
+    """A CGI web behind an https proxy with DBSC_COOKIE_LIFETIME=0."""
+    return HttpsProxyClient(harden_web(
+        "dbscoff", 47, **dict(PROXY_SETTINGS, DBSC_COOKIE_LIFETIME="0")))
+
+
+def dbsc_on_web(harden_web):
+    """The same behind the same proxy with DBSC on (LIFETIME)."""
+    return HttpsProxyClient(harden_web("dbscproxy", 46, **PROXY_SETTINGS))
+
+
 def test_lifetime_zero_turns_dbsc_off(stack, db, harden_web):
     """DBSC_COOKIE_LIFETIME=0: no registration offer even over https, and
     the login is as before."""
-    base = harden_web("dbscoff", 47,
-                      **dict(PROXY_SETTINGS, DBSC_COOKIE_LIFETIME="0"))
     user = _user(stack, db)
-    resp, _, token, offer = cookie_login(HttpsProxyClient(base), user)
+    resp, _, token, offer = cookie_login(dbsc_off_web(harden_web), user)
     assert offer is None, resp.headers["Secure-Session-Registration"]
     assert binding(db, sid_of(token)) is None
+
+
+def test_dbsc_routes_while_dbsc_is_off(stack, db, harden_web):
+    """DBSC off, and a browser whose session was bound while it was on
+    (README, DBSC_COOKIE_LIFETIME): its signed DBSC refresh answers 401
+    invalid_grant (which ends the browser's DBSC session) without the
+    clearing cookie (the cookie goes on refreshing the session, unbound),
+    with or without a proof; registration answers 404, even with a proof
+    over a current registration challenge; nothing changes."""
+    user = _user(stack, db)
+    b = Browser(dbsc_on_web(harden_web), user)
+    b.register()
+    off = dbsc_off_web(harden_web)
+    before = snapshot(db, b.sid)
+    for proof in (b.proof(), None):
+        resp = dbsc_refresh(off, b.sid, b.cookie, proof)
+        assert_error(resp, 401, "invalid_grant")
+        assert "Secure-Session-Challenge" not in resp.headers
+        assert set_cookie_headers(resp) == [], \
+            "DBSC off cleared the cookie the session goes on with"
+        assert_untouched(db, b.sid, before)
+    unbound = Browser(dbsc_on_web(harden_web), user)
+    for key, cookie, sid in ((b.key, b.cookie, b.sid),
+                             (unbound.key, unbound.cookie, unbound.sid)):
+        fresh = make_challenge(stack, sid, int(time.time()) + 60,
+                               "registration")
+        was = snapshot(db, sid)
+        assert_error(register(off, cookie, dbsc_proof(key, fresh)), 404,
+                     "not_found")
+        assert_untouched(db, sid, was)
+    assert binding(db, unbound.sid) is None
+
+
+def test_bound_session_refreshes_unbound_while_dbsc_is_off(stack, db,
+                                                           harden_web):
+    """A session bound while DBSC was on, refreshed with POST
+    /auth/refresh once DBSC is off, refreshes as an unbound session: the
+    successor lives JWT_REFRESH_EXPIRES (cookie, token and row), the
+    session's idle end moves with it, and the binding row stays (for the
+    day DBSC is turned on again). Turned on again, the short cookie
+    rule is back for the session."""
+    user = _user(stack, db)
+    on = dbsc_on_web(harden_web)
+    b = Browser(on, user)
+    b.register()
+    off = dbsc_off_web(harden_web)
+    token = b.cookie
+    for _ in range(2):
+        resp = off.refresh(cookie=token, secure=True)
+        assert resp.status_code == 200, resp.text
+        successor, max_age = refresh_cookie(resp, secure=True)
+        left = token_expiry(db, successor).timestamp() - time.time()
+        assert abs(left - REFRESH_EXPIRES) <= 5, left
+        assert abs(max_age - REFRESH_EXPIRES) <= 5, max_age
+        claims = claims_of(successor)
+        assert claims["exp"] - claims["iat"] == REFRESH_EXPIRES, claims
+        assert session_row(db, b.sid)["idle_expires_at"] == \
+            token_expiry(db, successor)
+        token = successor
+    assert binding(db, b.sid)[0] == "dbsc"
+    resp = on.refresh(cookie=token, secure=True)
+    assert resp.status_code == 200, resp.text
+    successor, _ = refresh_cookie(resp, secure=True)
+    assert token_expiry(db, successor) <= token_expiry(db, token)
 
 
 @pytest.mark.parametrize("value, seconds", [("10m", 600), ("7d", 604800),
