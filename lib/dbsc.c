@@ -59,8 +59,8 @@ dbsc_challenge_make(const struct latch_config *cfg, enum dbsc_purpose purpose,
 	char exp[CHALLENGE_TIME_MAX + 2], rnd[32], mac[44];
 	int n;
 
-	n = snprintf(exp, sizeof exp, "%" PRId64,
-	    now + cfg->dbsc_cookie_lifetime + DBSC_CHALLENGE_SLACK);
+	n = snprintf(exp, sizeof exp, "%" PRId64, now + DBSC_CHALLENGE_SLACK +
+	    (purpose == DBSC_FOR_REFRESH ? cfg->dbsc_cookie_lifetime : 0));
 	if (k == NULL || n <= 0 || n > CHALLENGE_TIME_MAX ||
 	    crypto_random_b64url(CHALLENGE_RANDOM, rnd, sizeof rnd) != 0 ||
 	    challenge_mac(k, purpose, sid, exp, (size_t)n, rnd, strlen(rnd),

@@ -25,9 +25,10 @@
 
 #define DBSC_ALGS (JWS_ES256 | JWS_RS256)       /* offered to browsers */
 #define DBSC_CHALLENGE_MAX 96   /* bytes of a challenge, ours or not */
-/* How long a challenge stays good past the cookie's lifetime: a browser
- * signs the one a 200 gave it when the next cookie runs out, which is one
- * lifetime later. */
+/* How long a refresh challenge stays good past the cookie's lifetime: a
+ * browser signs the one a 200 gave it when the next cookie runs out, which
+ * is one lifetime later. A registration challenge lives this alone: the
+ * browser answers a login's offer at once. */
 #define DBSC_CHALLENGE_SLACK 120
 #define DBSC_REGISTER_PATH "/auth/dbsc/register"
 #define DBSC_REFRESH_PATH "/auth/dbsc/refresh"
@@ -42,7 +43,8 @@ enum dbsc_purpose {
 };
 
 /* Makes a challenge for purpose and session sid (canonical UUID text) at
- * now, good until now + cfg's cookie lifetime + DBSC_CHALLENGE_SLACK,
+ * now, good until now + DBSC_CHALLENGE_SLACK, plus cfg's cookie lifetime
+ * for a refresh challenge,
  * under the refresh signing key. Returns 0 with the NUL-terminated
  * challenge in out, or -1 (the random generator or HMAC failed). */
 int dbsc_challenge_make(const struct latch_config *cfg,

@@ -124,6 +124,25 @@ test_challenge_is_for_one_session_and_expires(void **state)
 	    &ch), -1);
 }
 
+/* A login's registration challenge is answered at once: it lives the
+ * slack alone, not a cookie lifetime more. */
+static void
+test_registration_challenge_is_short_lived(void **state)
+{
+	char c[DBSC_CHALLENGE_MAX + 1];
+	struct dbsc_challenge ch;
+
+	(void)state;
+	make_for(DBSC_FOR_REGISTRATION, keys_old, SID, c);
+	assert_int_equal(check_for(DBSC_FOR_REGISTRATION, keys_old, SID, c,
+	    strlen(c), NOW, &ch), 0);
+	assert_int_equal(ch.expires_at, NOW + DBSC_CHALLENGE_SLACK);
+	assert_int_equal(check_for(DBSC_FOR_REGISTRATION, keys_old, SID, c,
+	    strlen(c), NOW + DBSC_CHALLENGE_SLACK - 1, &ch), 0);
+	assert_int_equal(check_for(DBSC_FOR_REGISTRATION, keys_old, SID, c,
+	    strlen(c), NOW + DBSC_CHALLENGE_SLACK, &ch), -1);
+}
+
 static void
 test_challenge_survives_key_rotation(void **state)
 {
@@ -324,6 +343,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_challenge_round_trip),
 		cmocka_unit_test(test_challenge_is_for_one_session_and_expires),
+		cmocka_unit_test(test_registration_challenge_is_short_lived),
 		cmocka_unit_test(test_challenge_is_for_one_purpose),
 		cmocka_unit_test(test_challenge_survives_key_rotation),
 		cmocka_unit_test(test_challenge_any_byte_changed_is_refused),
