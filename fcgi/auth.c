@@ -37,6 +37,18 @@ put_string_or_null(json_object *o, const char *key, const char *s)
 	return reply_put(o, key, json_object_new_string(s));
 }
 
+/* POST /auth/refresh's refusal of the token pt: refused and reuse answer
+ * alike, so the thief learns nothing. */
+static void
+refuse_grant(const struct app *app, const struct authn_refresh *pt,
+    struct http_response *resp)
+{
+	http_response_error(resp, 403, "invalid_grant",
+	    "The refresh token is invalid, expired or revoked");
+	if (pt->from_cookie)
+		clear_refresh_cookie(app->cfg, resp);
+}
+
 /* POST /auth/refresh */
 static void
 handle_refresh(struct app *app, const struct http_request *req,
@@ -47,6 +59,8 @@ handle_refresh(struct app *app, const struct http_request *req,
 	enum refresh_outcome outcome;
 	struct refresh_proof proof;
 	struct dpop_proof dp;
+	struct jwt_claims claims;
+	int64_t user_id;
 	int rc, has_proof;
 
 	(void)arg;
@@ -59,8 +73,17 @@ handle_refresh(struct app *app, const struct http_request *req,
 		    "Bearer realm=\"latch\"");
 		return;
 	}
-	/* Checked before the token is consumed: a bad proof changes
-	 * nothing, and the owner can still refresh. */
+	/* The token's HMAC first: it costs a hash, a DPoP signature an RSA
+	 * or EC verification, so a token that is not ours (refused below
+	 * whatever the proof) never makes us do the expensive one. */
+	if (session_verify_refresh(app, pt.token, pt.len, &claims,
+	    &user_id) != 0) {
+		refuse_grant(app, &pt, resp);
+		return;
+	}
+	/* Checked before the token is consumed (verifying it above consumed
+	 * nothing): a bad proof changes nothing, and the owner can still
+	 * refresh. */
 	if (binding_dpop(app, req, &proof, &dp, &has_proof, resp) != 0)
 		return;
 	rc = session_refresh(app, pt.token, pt.len, req->client_ip,
@@ -81,11 +104,7 @@ handle_refresh(struct app *app, const struct http_request *req,
 		session_tokens_free(&tokens);
 		return;
 	}
-	/* Refused and reuse answer alike: the thief learns nothing. */
-	http_response_error(resp, 403, "invalid_grant",
-	    "The refresh token is invalid, expired or revoked");
-	if (pt.from_cookie)
-		clear_refresh_cookie(app->cfg, resp);
+	refuse_grant(app, &pt, resp);
 }
 
 /* POST /auth/logout */
@@ -271,13 +290,13 @@ dbsc_ask_proof(struct app *app, const char *sid, const char *why,
 }
 
 /* The end of a DBSC session (ended, revoked, reused, unknown): 401, which
- * makes the browser drop it, and the clearing cookie. */
+ * makes the browser drop it, and the clearing cookie. A session id (and
+ * a proof) was presented and refused, so the challenge names the error
+ * (API.md: every 401). */
 static void
 dbsc_end(struct app *app, struct http_response *resp)
 {
-	http_response_error(resp, 401, "invalid_grant",
-	    "The session has ended");
-	http_response_header(resp, "WWW-Authenticate", "Bearer realm=\"latch\"");
+	authn_challenge(resp, "invalid_grant", "The session has ended");
 	clear_refresh_cookie(app->cfg, resp);
 }
 
@@ -452,10 +471,8 @@ handle_dbsc_refresh(struct app *app, const struct http_request *req,
 	 * DBSC session, and the session goes on as an unbound one
 	 * (latch_refresh ignores a DBSC binding then). */
 	if (app->cfg->dbsc_cookie_lifetime == 0) {
-		http_response_error(resp, 401, "invalid_grant",
+		authn_challenge(resp, "invalid_grant",
 		    "DBSC is turned off: refresh with the cookie");
-		http_response_header(resp, "WWW-Authenticate",
-		    "Bearer realm=\"latch\"");
 		return;
 	}
 	if (authn_refresh_token(app->cfg, req, NULL, &pt, resp) != 0)

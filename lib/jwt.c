@@ -375,7 +375,7 @@ jwt_verify(const char *token, size_t len, const struct jwt_verify_opts *opts,
 	rc = JWT_ECLAIMS;
 	if (get_num(claims, "exp", &c.exp) != 1)
 		goto fail;
-	if (c.exp <= opts->now) {
+	if (c.exp <= opts->now && !opts->allow_expired) {
 		rc = JWT_EEXPIRED;
 		goto fail;
 	}

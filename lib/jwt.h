@@ -52,6 +52,11 @@ struct jwt_verify_opts {
 	const char *issuer;             /* NULL: not checked */
 	const char *audience;           /* NULL: not checked */
 	int require_sid;                /* 1: a string sid claim must be present */
+	int allow_expired;              /* 1: exp may be at or before now (it
+					 * must still be present and well
+					 * formed, and every other rule
+					 * holds): for ending a session only,
+					 * never for granting anything */
 };
 
 /* Verifies the len bytes at token (not necessarily NUL-terminated).
@@ -60,7 +65,8 @@ struct jwt_verify_opts {
  * members refused; header alg exactly "HS256";
  * typ equal to the kind's type, compared case-insensitively with an
  * optional "application/" prefix; kid present and listed; no crit; HMAC
- * compared in constant time; exp present and after now (no leeway); sub a
+ * compared in constant time; exp present and after now (no leeway; with
+ * allow_expired present only); sub a
  * non-empty string; nbf and iat not more than JWT_FUTURE_SKEW seconds
  * ahead; iss and aud checked when configured (aud may be a string or an
  * array of strings). Returns JWT_OK and fills *out, or a negative

@@ -40,8 +40,8 @@ from deploy_smoke import recipe_env
 from latchlib import (SECURE_COOKIE_NAME, Client, assert_clears_cookie,
                       assert_ctl_ok, assert_ctl_refused, assert_error,
                       assert_no_store, b64url_encode, claims_of, json_body,
-                      refresh_cookie, run_latchctl, set_cookie_headers,
-                      sid_of, token_hash)
+                      jwt_encode, jwt_parts, refresh_cookie, run_latchctl,
+                      set_cookie_headers, sid_of, token_hash)
 from pinning import auth_responders, served_while_stopped
 from proofs import (DROP, ClientKey, binding, canonical_jwk, dbsc_proof,
                     dpop_proof, parse_challenge, parse_registration)
@@ -260,10 +260,26 @@ def assert_retry(resp, sid):
     return challenge_of(resp, sid)
 
 
+WWW_REFUSED = re.compile(r'Bearer realm="latch", error="invalid_grant", '
+                         r'error_description="[^"\\]+"')
+
+
+def assert_refused_401(resp):
+    """401 invalid_grant whose WWW-Authenticate names the error (API.md:
+    every 401 carries Bearer realm="latch", with error and
+    error_description when a credential was presented and refused: a
+    DBSC refresh always presents a session id)."""
+    body = assert_error(resp, 401, "invalid_grant")
+    www = resp.headers.get("WWW-Authenticate", "")
+    assert WWW_REFUSED.fullmatch(www), f"WWW-Authenticate {www!r}"
+    assert f'error_description="{body["error_description"]}"' in www, www
+    return body
+
+
 def assert_ended(resp):
     """401 invalid_grant with the clearing cookie: the browser ends its
     DBSC session."""
-    assert_error(resp, 401, "invalid_grant")
+    assert_refused_401(resp)
     assert_clears_cookie(resp, secure=True)
 
 
@@ -977,6 +993,60 @@ def test_ended_session_ends_dbsc(stack, db, tls, how):
     assert len(token_rows(db, b.sid)) == n, "a token issued after the end"
 
 
+def _expired_bound_cookie(db, tls, b):
+    """Waits until b's cookie (a DBSC_COOKIE_LIFETIME one) has expired:
+    /auth/refresh refuses it and changes nothing, the session lives on
+    through its key. Returns that cookie."""
+    cookie = b.cookie
+    delay = claims_of(cookie)["exp"] + 0.3 - time.time()
+    assert delay <= LIFETIME + 1, delay
+    time.sleep(max(0.0, delay))
+    assert_error(tls.refresh(cookie=cookie, secure=True), 403,
+                 "invalid_grant")
+    assert session_row(db, b.sid)["revoked_at"] is None
+    return cookie
+
+
+def test_logout_with_expired_bound_cookie_ends_the_session(stack, db, tls):
+    """The browser sends its logout with the bound cookie after that ran
+    out (it did not hold the request, or its refresh backed off): the
+    session is revoked all the same, so the browser's next signed refresh
+    gets 401 and ends its DBSC session, and nothing is issued."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    cookie = _expired_bound_cookie(db, tls, b)
+    resp = tls.logout(cookie=cookie, secure=True)
+    assert resp.status_code == 200, resp.text
+    assert json_body(resp) == {"message": "logged out"}
+    assert_clears_cookie(resp, secure=True)
+    row = session_row(db, b.sid)
+    assert row["revoked_at"] is not None and \
+        row["revoked_reason"] == "logout", row
+    n = len(token_rows(db, b.sid))
+    assert_ended(dbsc_refresh(tls, b.sid, None, b.proof()))
+    assert_ended(dbsc_refresh(tls, b.sid, cookie, b.proof()))
+    assert len(token_rows(db, b.sid)) == n, "a token issued after the end"
+
+
+def test_logout_with_expired_forged_cookie_leaves_the_session(stack, db,
+                                                              tls):
+    """The expired bound cookie's claims signed with another key: the
+    logout answers 200 as always and revokes nothing; the browser's signed
+    refresh goes on."""
+    user = _user(stack, db)
+    b = Browser(tls, user)
+    b.register()
+    cookie = _expired_bound_cookie(db, tls, b)
+    header, claims = jwt_parts(cookie)[:2]
+    resp = tls.logout(cookie=jwt_encode(header, claims, b"x" * 32),
+                      secure=True)
+    assert resp.status_code == 200, resp.text
+    assert session_row(db, b.sid)["revoked_at"] is None
+    b.refresh(send_cookie=False)
+    b.refresh()
+
+
 # ---------------------------------------------------------------- settings
 
 def test_https_through_a_trusted_proxy_offers_dbsc(stack, db, harden_web):
@@ -1011,9 +1081,20 @@ def test_lifetime_zero_turns_dbsc_off(stack, db, harden_web):
     """DBSC_COOKIE_LIFETIME=0: no registration offer even over https, and
     the login is as before."""
     user = _user(stack, db)
-    resp, _, token, offer = cookie_login(dbsc_off_web(harden_web), user)
+    client = dbsc_off_web(harden_web)
+    resp, _, token, offer = cookie_login(client, user)
     assert offer is None, resp.headers["Secure-Session-Registration"]
     assert binding(db, sid_of(token)) is None
+    # A browser still holding a DBSC session of this server from before
+    # (its session id presented, with or without a proof): 401, which
+    # ends it, naming the error; the session goes on with the cookie.
+    key = ClientKey()
+    for proof in (None, dbsc_proof(key, make_challenge(
+            stack, sid_of(token), int(time.time()) + 60, "refresh"),
+            registration=False)):
+        assert_refused_401(dbsc_refresh(client, sid_of(token), token, proof))
+    resp = client.refresh(cookie=token, secure=True)
+    assert resp.status_code == 200, resp.text
 
 
 def test_dbsc_routes_while_dbsc_is_off(stack, db, harden_web):
@@ -1030,7 +1111,7 @@ def test_dbsc_routes_while_dbsc_is_off(stack, db, harden_web):
     before = snapshot(db, b.sid)
     for proof in (b.proof(), None):
         resp = dbsc_refresh(off, b.sid, b.cookie, proof)
-        assert_error(resp, 401, "invalid_grant")
+        assert_refused_401(resp)
         assert "Secure-Session-Challenge" not in resp.headers
         assert set_cookie_headers(resp) == [], \
             "DBSC off cleared the cookie the session goes on with"

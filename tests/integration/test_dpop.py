@@ -24,9 +24,10 @@ import pytest
 
 from conftest import (LIFECYCLE, assert_invariants, create_user, session_row,
                       token_rows)
-from latchlib import (ForwardedClient, assert_error, b64url_encode,
-                      fresh_address, json_body, refresh_cookie,
-                      refreshed_body, set_cookie_headers, sid_of, token_hash)
+from latchlib import (ForwardedClient, assert_clears_cookie, assert_error,
+                      b64url_encode, fresh_address, json_body, jwt_encode,
+                      jwt_parts, refresh_cookie, refreshed_body,
+                      set_cookie_headers, sid_of, token_hash)
 from pinning import auth_responders, served_while_stopped
 from proofs import (DROP, ClientKey, binding, canonical_jwk, compact_jws,
                     dpop_proof, new_jti, thumbprint)
@@ -478,6 +479,47 @@ def test_stolen_token_is_useless_without_the_key(stack, db, web):
     for _ in range(3):
         assert_dpop_refused(refresh(web, token, good_proof(web, thief)))
         assert_dpop_refused(refresh(web, token))
+    assert_untouched(db, sid, before)
+    rotate(web, db, token, key)
+
+
+def test_token_is_judged_before_the_proof(stack, db, web):
+    """A refresh whose token is not ours or has expired (garbage, another
+    key's signature, an expired one of this session signed with ours)
+    carrying a bad proof: 403 invalid_grant, the answer that token gets
+    whatever the proof, in body and cookie delivery (the cookie cleared).
+    The token's HMAC is checked first, since a proof's signature costs an
+    EC or RSA verification and that token would be refused anyway; the
+    proof is still checked before anything is consumed. The session is
+    untouched; with its good token the same bad proof is 401
+    invalid_dpop_proof."""
+    user = _user(stack, db)
+    key = ClientKey()
+    body, sid = bound_login(web, user, key)
+    token = body["refresh_token"]
+    header, claims = jwt_parts(token)[:2]
+    expired = dict(claims, jti=new_jti(), iat=int(time.time()) - 100,
+                   exp=int(time.time()) - 10)
+    tokens = {"garbage": "garbage",
+              "other_key": jwt_encode(header, claims, b"x" * 32),
+              "expired": jwt_encode(header, expired, stack.refresh_secret)}
+    proofs = {"garbage": "garbage",
+              "bad_signature": good_proof(web, key, signer=ClientKey()),
+              "stale_iat": good_proof(web, key,
+                                      iat=int(time.time()) - 2 * IAT_WINDOW)}
+    before = snapshot(db, sid)
+    for tname, bad_token in tokens.items():
+        for pname, proof in proofs.items():
+            case = f"token {tname}, proof {pname}"
+            resp = refresh(web, bad_token, proof)
+            assert resp.status_code == 403, (case, resp.text)
+            assert_error(resp, 403, "invalid_grant")
+            resp = web.refresh(cookie=bad_token, headers={"DPoP": proof})
+            assert resp.status_code == 403, (case, resp.text)
+            assert_error(resp, 403, "invalid_grant")
+            assert_clears_cookie(resp)
+    for pname, proof in proofs.items():
+        assert_dpop_refused(refresh(web, token, proof))
     assert_untouched(db, sid, before)
     rotate(web, db, token, key)
 

@@ -1,6 +1,7 @@
 """POST /auth/logout: revokes the session of the presented refresh token,
 always clears the cookie, is idempotent and no oracle."""
 
+import time
 import uuid
 
 import pytest
@@ -8,8 +9,9 @@ import pytest
 from conftest import create_user, revoke_session, session_row
 from latchlib import (assert_clears_cookie, assert_error,
                       assert_invalid_token, assert_no_store, jwt_encode,
-                      json_body, claims_of, login_body, login_cookie, now,
-                      refreshed_body, rotate_body, sid_of)
+                      json_body, jwt_parts, claims_of, login_body,
+                      login_cookie, now, refresh_cookie, refreshed_body,
+                      rotate_body, sid_of)
 
 LOGGED_OUT = {"message": "logged out"}
 
@@ -169,6 +171,68 @@ def test_logout_forged_token_leaves_the_session_alone(web, stack, user):
     web.logout(_unknown(stack, login["refresh_token"]))
     assert web.profile(login["access_token"]).status_code == 200
     refreshed_body(web.refresh(login["refresh_token"]))
+
+
+# ------------------------------------------------------------ expired tokens
+#
+# On the lifetimes web (JWT_REFRESH_EXPIRES=3s): a session whose first
+# token has expired while the session lives on through its successor.
+# (A DBSC-bound session is in that state whenever its 10-minute cookie
+# has run out: test_dbsc_protocol.py has that case.)
+
+def _outlived_token(web, db, user):
+    """A cookie login refreshed 1.5 s later, then waited until the login's
+    token has expired while the session (through the successor) has not:
+    (login answer, expired token, live successor). /auth/refresh already
+    refuses the expired token, and changes nothing for it."""
+    login, first, _ = login_cookie(web, user)
+    time.sleep(1.5)       # the successor's exp a whole second later
+    resp = web.refresh(cookie=first)
+    assert resp.status_code == 200, resp.text
+    successor, _ = refresh_cookie(resp)
+    assert claims_of(successor)["exp"] > claims_of(first)["exp"]
+    delay = claims_of(first)["exp"] + 0.2 - time.time()
+    assert delay < 4, delay
+    time.sleep(max(0.0, delay))
+    assert time.time() < claims_of(successor)["exp"] - 0.2, \
+        "the machine was too slow: the successor expired too"
+    assert_error(web.refresh(cookie=first), 403, "invalid_grant")
+    assert session_row(db, sid_of(first))["revoked_at"] is None
+    return login, first, successor
+
+
+def test_logout_with_expired_token_ends_the_live_session(lifetimes_web, db,
+                                                         make_user):
+    """A token of ours whose exp has passed still ends its session: 200 as
+    always, the session revoked for logout, its live token and access
+    token refused."""
+    web = lifetimes_web
+    login, expired, successor = _outlived_token(web, db,
+                                                make_user(prefix="lgox"))
+    _assert_logged_out(web.logout(cookie=expired))
+    row = session_row(db, sid_of(expired))
+    assert row["revoked_at"] is not None and \
+        row["revoked_reason"] == "logout", row
+    assert_error(web.refresh(cookie=successor), 403, "invalid_grant")
+    assert_invalid_token(web.profile(login["access_token"]))
+
+
+def test_logout_with_expired_forged_token_leaves_the_session(lifetimes_web,
+                                                             db, make_user):
+    """The same expired token signed with a key that is not ours (a kid
+    of the list, the claims as they were): 200, and nothing revoked. Its
+    body-delivered twin likewise."""
+    web = lifetimes_web
+    login, expired, successor = _outlived_token(web, db,
+                                                make_user(prefix="lgox"))
+    header, claims = jwt_parts(expired)[:2]
+    forged = jwt_encode(header, claims, b"x" * 32)
+    _assert_logged_out(web.logout(cookie=forged))
+    _assert_logged_out(web.logout(forged))
+    assert session_row(db, sid_of(expired))["revoked_at"] is None
+    assert web.profile(login["access_token"]).status_code == 200
+    resp = web.refresh(cookie=successor)
+    assert resp.status_code == 200, resp.text
 
 
 # ------------------------------------------------------------ malformed

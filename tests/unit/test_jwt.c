@@ -163,6 +163,8 @@ enum opts {
 	O_ISSUER,               /* ACCESS with issuer https://auth.example */
 	O_AUDIENCE,             /* ACCESS with audience api */
 	O_REFRESH_SID,          /* REFRESH with require_sid */
+	O_EXPIRED_OK,           /* REFRESH with require_sid and allow_expired
+				 * (logout's) */
 };
 
 struct jwt_case {
@@ -270,6 +272,39 @@ static const struct jwt_case rules[] = {
 	    NULL, O_ACCESS, JWT_EEXPIRED },
 	{ "exp one second after now", HDR_AT, SUB_EXP("\"exp\":1700000001"),
 	    NULL, NULL, NULL, O_ACCESS, JWT_OK },
+	/* allow_expired (logout): exp may have passed, nothing else gives */
+	{ "allow_expired: exp before now", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1699990000"), NULL, NULL, NULL,
+	    O_EXPIRED_OK, JWT_OK },
+	{ "allow_expired: exp equal to now", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1700000000"), NULL, NULL, NULL,
+	    O_EXPIRED_OK, JWT_OK },
+	{ "allow_expired: exp still required", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\""), NULL, NULL, NULL, O_EXPIRED_OK,
+	    JWT_ECLAIMS },
+	{ "allow_expired: exp still a number", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":\"1699990000\""), NULL, NULL,
+	    NULL, O_EXPIRED_OK, JWT_ECLAIMS },
+	{ "allow_expired: an expired token of another secret", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1699990000"), NULL, NULL,
+	    SECRET_OTHER, O_EXPIRED_OK, JWT_ESIGNATURE },
+	{ "allow_expired: an expired token without a signature", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1699990000"), NULL, ".", NULL,
+	    O_EXPIRED_OK, JWT_ESIGNATURE },
+	{ "allow_expired: an expired access token", HDR_AT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1699990000"), NULL, NULL, NULL,
+	    O_EXPIRED_OK, JWT_ETYP },
+	{ "allow_expired: an expired token of an unknown kid",
+	    "{\"alg\":\"HS256\",\"typ\":\"refresh+jwt\",\"kid\":\"k9\"}",
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1699990000"), NULL, NULL, NULL,
+	    O_EXPIRED_OK, JWT_EKID },
+	{ "allow_expired: an expired token without a sid", HDR_RT,
+	    SUB_EXP("\"exp\":1699990000"), NULL, NULL, NULL, O_EXPIRED_OK,
+	    JWT_ECLAIMS },
+	{ "allow_expired: iat 31 seconds ahead", HDR_RT,
+	    SUB_EXP("\"sid\":\"s-1\",\"exp\":1699990000,"
+	    "\"iat\":1700000031"), NULL, NULL, NULL, O_EXPIRED_OK,
+	    JWT_ENOTYET },
 	{ "exp a string", HDR_AT, SUB_EXP("\"exp\":\"1700000900\""), NULL,
 	    NULL, NULL, O_ACCESS, JWT_ECLAIMS },
 	{ "exp a double", HDR_AT, SUB_EXP("\"exp\":1700000900.0"), NULL, NULL,
@@ -456,6 +491,11 @@ verify_case(const struct jwt_case *k)
 	case O_REFRESH_SID:
 		o = REFRESH;
 		o.require_sid = 1;
+		break;
+	case O_EXPIRED_OK:
+		o = REFRESH;
+		o.require_sid = 1;
+		o.allow_expired = 1;
 		break;
 	}
 	if (k->tail != NULL)
