@@ -745,12 +745,15 @@ session_dbsc_key(struct app *app, const char *sid, struct session_key *out,
 int
 session_logout(struct app *app, const char *token, size_t len, const char *ip)
 {
-	/* No row when the token is not one of the session's. */
+	/* No row when the token is not one of the session's, or is expired
+	 * and no longer its live one. */
 	static const char sql[] =
 	    "SELECT latch_revoke($2::bigint, $1::uuid, 'logout',"
 	    " to_timestamp($4::float8))"
 	    " FROM refresh_tokens t"
-	    " WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid";
+	    " WHERE t.token_hash = decode($3, 'hex') AND t.session_id = $1::uuid"
+	    " AND (t.rotated_at IS NULL"
+	    " OR t.expires_at > to_timestamp($4::float8))";
 	struct jwt_claims claims;
 	char hash[2 * CRYPTO_SHA256_LEN + 1], now_s[32];
 	const char *params[4];
@@ -761,10 +764,13 @@ session_logout(struct app *app, const char *token, size_t len, const char *ip)
 	/* Logout is idempotent and no oracle: a token that does not verify
 	 * revokes nothing and the caller answers the same. An expired one
 	 * that does (our signature, every other claim as a refresh token's)
-	 * still ends its session: a DBSC-bound session outlives its
-	 * 10-minute cookie, and a logout that left it to the browser's next
-	 * signed refresh would have ended nothing. Ending is the safe
-	 * direction, and the answer is the same either way. */
+	 * still ends its session if it is the session's live token: a
+	 * DBSC-bound session outlives its 10-minute cookie, and a logout
+	 * that came with the cookie just run out (a client clock or a
+	 * request in flight at its expiry) would otherwise have left the
+	 * session to the browser's next signed refresh. An expired token
+	 * that was rotated ends nothing, so an old copy cannot log the owner
+	 * out for the rest of the session's life. */
 	if (verify_refresh(app, token, len, 1, &claims, &user_id) != 0 ||
 	    crypto_sha256_hex(token, len, hash) != 0)
 		return SESSION_OK;

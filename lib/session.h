@@ -168,11 +168,11 @@ int session_dbsc_key(struct app *app, const char *sid, struct session_key *out,
     int *found);
 
 /* The session a refresh token names, for logout: verifies the JWT as
- * session_verify_refresh does except that its exp may have passed (a
- * token of ours that has expired still ends its session, which may live
- * on: a DBSC-bound one outlives its cookie; a token that fails any other
- * rule yields nothing) and revokes that session when the token belongs to
- * it. Returns SESSION_OK (also when
+ * session_verify_refresh does except that its exp may have passed (the
+ * session's live token, expired, still ends it, which may live on: a
+ * DBSC-bound one outlives its cookie; an expired rotated token, or one
+ * that fails any other rule, yields nothing) and revokes that session
+ * when the token belongs to it. Returns SESSION_OK (also when
  * there was nothing to revoke), SESSION_EUNAVAILABLE or SESSION_EFAIL. */
 int session_logout(struct app *app, const char *token, size_t len,
     const char *ip);
