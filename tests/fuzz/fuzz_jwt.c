@@ -66,7 +66,7 @@ static void
 check_claims(const struct jwt_verify_opts *o, const struct jwt_claims *c)
 {
 	FUZZ_CHECK(keyset_find(o->keys, c->kid, strlen(c->kid)) != NULL);
-	FUZZ_CHECK(c->exp > o->now);
+	FUZZ_CHECK(o->allow_expired || c->exp > o->now);
 	FUZZ_CHECK(c->iat <= o->now + JWT_FUTURE_SKEW);
 	FUZZ_CHECK(c->sub[0] != '\0' && strlen(c->sub) <= JWT_CLAIM_MAX);
 	FUZZ_CHECK(strlen(c->sid) <= JWT_CLAIM_MAX &&
@@ -75,14 +75,24 @@ check_claims(const struct jwt_verify_opts *o, const struct jwt_claims *c)
 		FUZZ_CHECK(c->sid[0] != '\0');
 }
 
+static int
+same_claims(const struct jwt_claims *a, const struct jwt_claims *b)
+{
+	return strcmp(a->kid, b->kid) == 0 && strcmp(a->sub, b->sub) == 0 &&
+	    strcmp(a->sid, b->sid) == 0 && strcmp(a->jti, b->jti) == 0 &&
+	    a->iat == b->iat && a->exp == b->exp;
+}
+
 /* Verifies token under every combination of kind, issuer, audience and
  * sid requirement; returns how many accepted it, and each answer in rcs
- * (NULL: not wanted). */
+ * (NULL: not wanted). Each is also verified with allow_expired (logout's
+ * rule): it must accept what the strict rule accepts, with the same
+ * claims, and differ only on a token whose exp has passed. */
 static int
 verify_all(const char *token, size_t len, int rcs[8])
 {
 	struct jwt_verify_opts o;
-	struct jwt_claims c;
+	struct jwt_claims c, relaxed;
 	int ok = 0, rc;
 
 	for (int v = 0; v < 8; v++) {
@@ -99,6 +109,14 @@ verify_all(const char *token, size_t len, int rcs[8])
 		}
 		if (rcs != NULL)
 			rcs[v] = rc;
+		o.allow_expired = 1;
+		if (jwt_verify(token, len, &o, &relaxed) == JWT_OK) {
+			check_claims(&o, &relaxed);
+			FUZZ_CHECK(rc == JWT_OK ? same_claims(&c, &relaxed) :
+			    rc == JWT_EEXPIRED && relaxed.exp <= o.now);
+		} else {
+			FUZZ_CHECK(rc != JWT_OK);
+		}
 	}
 	return ok;
 }
