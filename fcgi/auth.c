@@ -86,8 +86,8 @@ handle_refresh(struct app *app, const struct http_request *req,
 	 * refresh. */
 	if (binding_dpop(app, req, &proof, &dp, &has_proof, resp) != 0)
 		return;
-	rc = session_refresh(app, pt.token, pt.len, req->client_ip,
-	    has_proof ? &proof : NULL, &tokens, &outcome);
+	rc = session_refresh(app, pt.token, pt.len, &claims, user_id,
+	    req->client_ip, has_proof ? &proof : NULL, &tokens, &outcome);
 	if (rc != SESSION_OK) {
 		errors_respond(resp, rc);
 		return;
@@ -403,8 +403,8 @@ handle_dbsc_register(struct app *app, const struct http_request *req,
 	dbsc_proof_fill(&proof, &ch, p.jws.key.thumbprint);
 	proof.bind_alg = jws_alg_name(p.jws.alg);
 	proof.bind_jwk = p.jws.key.canonical;
-	rc = session_refresh(app, pt.token, pt.len, req->client_ip, &proof,
-	    &tokens, &outcome);
+	rc = session_refresh(app, pt.token, pt.len, &claims, user_id,
+	    req->client_ip, &proof, &tokens, &outcome);
 	if (rc != SESSION_OK) {
 		errors_respond(resp, rc);
 		goto out;
@@ -515,8 +515,8 @@ handle_dbsc_refresh(struct app *app, const struct http_request *req,
 	 * back after its cookie ran out: the key alone proves it. */
 	if (pt.token != NULL && session_verify_refresh(app, pt.token, pt.len,
 	    &claims, &user_id) == 0 && strcmp(claims.sid, sid) == 0)
-		rc = session_refresh(app, pt.token, pt.len, req->client_ip,
-		    &proof, &tokens, &outcome);
+		rc = session_refresh(app, pt.token, pt.len, &claims, user_id,
+		    req->client_ip, &proof, &tokens, &outcome);
 	else
 		rc = session_refresh_proven(app, sid, key.user_id,
 		    req->client_ip, &proof, &tokens, &outcome);

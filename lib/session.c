@@ -649,20 +649,19 @@ out:
 }
 
 int
-session_refresh(struct app *app, const char *token, size_t len, const char *ip,
+session_refresh(struct app *app, const char *token, size_t len,
+    const struct jwt_claims *claims, int64_t user_id, const char *ip,
     const struct refresh_proof *proof, struct session_tokens *out,
     enum refresh_outcome *outcome)
 {
-	struct jwt_claims claims, succ_claims;
-	int64_t user_id, succ_user;
+	struct jwt_claims succ_claims;
+	int64_t succ_user;
 	char *succ;
 	int rc;
 
 	memset(out, 0, sizeof *out);
 	*outcome = REFRESH_REFUSED;
-	if (session_verify_refresh(app, token, len, &claims, &user_id) != 0)
-		return SESSION_OK;
-	rc = refresh_run(app, token, len, &claims, user_id, ip, proof, out,
+	rc = refresh_run(app, token, len, claims, user_id, ip, proof, out,
 	    outcome);
 	if (rc != SESSION_OK || *outcome != REFRESH_DUPLICATE ||
 	    proof == NULL || strcmp(proof->kind, "dbsc") != 0 ||
@@ -676,7 +675,7 @@ session_refresh(struct app *app, const char *token, size_t len, const char *ip,
 	out->refresh_token = NULL;
 	session_tokens_free(out);
 	if (session_verify_refresh(app, succ, strlen(succ), &succ_claims,
-	    &succ_user) != 0 || strcmp(succ_claims.sid, claims.sid) != 0) {
+	    &succ_user) != 0 || strcmp(succ_claims.sid, claims->sid) != 0) {
 		crypto_free_secret(succ);
 		*outcome = REFRESH_REFUSED;
 		return SESSION_OK;

@@ -100,15 +100,18 @@ enum refresh_outcome {
 				 * or a proof used before: nothing changed */
 };
 
-/* Verifies the refresh token at token (len bytes) as session_refresh
- * does, without the database: 0 with its claims (a UUID sid) and user in
- * *claims and *user_id, or -1 (invalid, expired, of no session). */
+/* Verifies the refresh token at token (len bytes), without the database:
+ * 0 with its claims (a UUID sid) and user in *claims and *user_id, or -1
+ * (invalid, expired, of no session). What session_refresh needs first. */
 int session_verify_refresh(const struct app *app, const char *token,
     size_t len, struct jwt_claims *claims, int64_t *user_id);
 
 /* Exchanges the refresh token at token (len bytes) for a new access token
- * and a successor refresh token (API.md, POST /auth/refresh): verifies the
- * JWT, then makes one call of the SQL function latch_refresh (migrations
+ * and a successor refresh token (API.md, POST /auth/refresh). claims and
+ * user_id are what session_verify_refresh gave for that token: the caller
+ * verifies it first (once), so that it can refuse a token that is not
+ * ours before checking a proof, and a proof before anything is consumed.
+ * Then one call of the SQL function latch_refresh (migrations
  * 002, 005, 007), one transaction, which rotates, recognises a concurrent
  * duplicate within REFRESH_REUSE_GRACE (answering with the same
  * successor), or recognises reuse and revokes (committed although the
@@ -135,8 +138,9 @@ int session_verify_refresh(const struct app *app, const char *token,
  * SESSION_EUNAVAILABLE or SESSION_EFAIL when the database could not
  * decide; *out then holds nothing. */
 int session_refresh(struct app *app, const char *token, size_t len,
-    const char *ip, const struct refresh_proof *proof,
-    struct session_tokens *out, enum refresh_outcome *outcome);
+    const struct jwt_claims *claims, int64_t user_id, const char *ip,
+    const struct refresh_proof *proof, struct session_tokens *out,
+    enum refresh_outcome *outcome);
 /* (The proof, NULL when there is none, goes to latch_refresh with the
  * token: a DPoP-bound session refreshes only with a proof of its key; a
  * DBSC-bound one refreshed without a proof gets a successor expiring no
